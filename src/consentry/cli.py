@@ -1,0 +1,436 @@
+"""The ``consentry`` command. Thin: parse, call the pipeline or the store, print.
+
+Exit status: 0 the command completed (per-file errors are counted, not fatal); 2 misuse (bad
+option, missing source); 3 the case folder is unusable; 4 ``audit verify`` found tampering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from . import __version__
+from .audit import read_head, verify_chain
+from .case import HEAD_FILE, CaseError, open_case, open_case_readonly
+from .pipeline import Progress as PipelineProgress
+from .pipeline import SourceError, check_sources_usable, run_scan
+
+EXIT_MISUSE = 2
+EXIT_CASE = 3
+EXIT_TAMPERED = 4
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(code: int, message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="consentry")
+def main() -> None:
+    """consentry - find, prove and stop non-consensual sexually explicit deepfakes.
+
+    \b
+    Typical investigation:
+      consentry scan /mnt/seized --case cases/2026-017 --examiner "J. Doe"
+      consentry case summary --case cases/2026-017
+      consentry audit verify --case cases/2026-017
+
+    Evidence is only ever read. Every action on a case is appended to a hash-chained audit log.
+    """
+
+
+class _RateColumn(TextColumn):
+    """Files per second of the current phase."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task: Any) -> Any:  # noqa: ANN401 - rich's own type
+        speed = task.finished_speed or task.speed
+        self.text_format = f"{speed:,.1f} files/s" if speed else ""
+        return super().render(task)
+
+
+class _BarProgress(PipelineProgress):
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.inv = bar.add_task("inventory", total=None)
+        self.ana = bar.add_task("analysis", total=None, start=False)
+
+    def phase(self, name: str) -> None:
+        if name == "analysis":
+            self.bar.update(self.inv, total=self.bar.tasks[self.inv].completed)
+            self.bar.start_task(self.ana)
+
+    def inventory(self, files_found: int) -> None:
+        self.bar.update(self.inv, completed=files_found)
+
+    def analysis_total(self, total: int) -> None:
+        self.bar.update(self.ana, total=total)
+
+    def analysed(self, n: int) -> None:
+        self.bar.advance(self.ana, n)
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  consentry scan ./seized --case ./case-17 --examiner "A. Examiner"
+  consentry scan phone.zip backup/ --case ./case-17      # zips are opened, nested too
+  consentry scan ./seized --case ./case-17               # re-run: resumes, skips done work
+  consentry scan ./seized --case ./case-17 --db postgresql+psycopg://u@host/case17
+
+Re-running after an interruption (even kill -9) finishes the missing work only; the store then
+holds exactly what one uninterrupted run would. Per-file problems (corrupt, encrypted, bombs,
+unreadable...) are recorded with a stable code and the scan goes on; see `case summary`."""
+)
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--case",
+    "case_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Case folder (created if new, reopened if it exists).",
+)
+@click.option("--examiner", default=None, help="Who runs the scan (recorded in the audit log).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Parallel worker processes [default: number of CPU cores].",
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="SQLAlchemy URL of the store instead of case.sqlite (e.g. PostgreSQL).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def scan(
+    sources: tuple[str, ...],
+    case_dir: Path,
+    examiner: str | None,
+    workers: int | None,
+    db_url: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Inventory and hash every file in SOURCES (files, folders, .zip) into a case.
+
+    For every file: size, mtime, type from content, SHA-256, MD5, SHA-1; for images also format,
+    size, EXIF, and PDQ (+quality, +8 rotations/flips) computed at 512 px.
+    """
+    try:
+        roots = check_sources_usable(case_dir, sources)
+    except SourceError as exc:
+        _fail(EXIT_MISUSE, str(exc))
+    workers = workers or os.cpu_count() or 1
+    try:
+        case = open_case(case_dir, db_url, create=True)
+    except CaseError as exc:
+        _fail(EXIT_CASE, str(exc))
+    with case:
+        columns = [
+            SpinnerColumn(),
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        ]
+        with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
+            outcome = run_scan(case, roots, examiner, workers, _BarProgress(bar))
+    counts = outcome.counts
+    if as_json:
+        out.print_json(
+            data={
+                "case": str(case.path),
+                "scan_id": outcome.scan_id,
+                "elapsed_s": round(outcome.elapsed_s, 3),
+                **counts,
+            }
+        )
+        return
+    _print_counts(
+        counts,
+        title=f"Scan {outcome.scan_id} finished in {outcome.elapsed_s:.1f} s "
+        f"({outcome.analysed} files analysed now)",
+    )
+    rate = outcome.analysed / outcome.elapsed_s if outcome.elapsed_s > 0 else 0.0
+    out.print(f"rate: {rate:.1f} files/s with {workers} workers")
+    if outcome.source_changes:
+        out.print(
+            f"[bold red]{len(outcome.source_changes)} source file(s) changed during the "
+            "scan[/] (not by consentry): see `consentry case problems`"
+        )
+    else:
+        out.print("read-only check: every source file is unchanged (size, mtime)")
+    out.print(f"case: {case.path}")
+
+
+def _print_counts(counts: dict[str, Any], title: str) -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("what is counted")
+    table.add_column("count", justify="right")
+    rows = [
+        ("files (every file found, on disk or inside an archive)", counts["files"]),
+        ("  on disk", counts["files_on_disk"]),
+        ("  inside archives", counts["archive_members"]),
+        ("images (files that decoded as images)", counts["images"]),
+        ("unique contents (distinct SHA-256)", counts["unique_contents"]),
+        ("unique images (distinct SHA-256)", counts["unique_images"]),
+        ("duplicate locations (same bytes found again)", counts["duplicate_locations"]),
+        ("files with errors", counts["errors"]["total"]),
+        ("files with warnings", counts["warnings"]["total"]),
+    ]
+    if counts.get("pending"):
+        rows.append(("not yet analysed (re-run the scan)", counts["pending"]))
+    for label, value in rows:
+        table.add_row(label, f"{value:,}")
+    out.print(table)
+    for kind in ("errors", "warnings"):
+        by_code = counts[kind]["by_code"]
+        if by_code:
+            out.print(f"{kind} by kind: " + ", ".join(f"{k} {v}" for k, v in by_code.items()))
+
+
+@main.command(
+    "hash",
+    epilog="""\b
+Examples:
+  consentry hash photo.jpg
+  consentry hash *.jpg --format pytx > bank.txt      # python-threatexchange "pdq <hex>" lines
+  consentry hash photo.jpg --format json | jq .pdq""",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "pytx", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
+    """Print PDQ (hex + quality), MD5 and SHA-256 of image FILES.
+
+    PDQ is computed on the image shrunk to fit 512 px with EXIF orientation applied, as Meta's
+    reference does; hashes of quality < 50 are too plain to match on. Files that cannot be read
+    or decoded are reported on stderr and the exit status is 1.
+    """
+    from .hash_file import hash_file
+
+    failed = False
+    for name in files:
+        result = hash_file(os.fsencode(name))
+        if result.error:
+            failed = True
+            err.print(
+                f"{name}: [red]{result.error.code}[/] {result.error.message}", highlight=False
+            )
+            if fmt == "json":
+                click.echo(
+                    json.dumps(
+                        {
+                            "file": name,
+                            "error": result.error.code.value,
+                            "message": result.error.message,
+                        }
+                    )
+                )
+            continue
+        if fmt == "pytx":
+            if result.pdq:
+                click.echo(f"pdq {result.pdq}")
+        elif fmt == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "file": name,
+                        "pdq": result.pdq,
+                        "pdq_quality": result.pdq_quality,
+                        "md5": result.md5,
+                        "sha256": result.sha256,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"{name}\n  pdq     {result.pdq} (quality {result.pdq_quality})\n"
+                f"  md5     {result.md5}\n  sha256  {result.sha256}"
+            )
+    sys.exit(1 if failed else 0)
+
+
+@main.group("case")
+def case_group() -> None:
+    """Look at a case: counts and per-file problems."""
+
+
+@case_group.command(
+    "summary",
+    epilog="""\b
+Examples:
+  consentry case summary --case ./case-17
+  consentry case summary --case ./case-17 --json | jq .errors""",
+)
+@click.option("--case", "case_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_url", default=None, help="Store URL if the case does not use SQLite.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
+    """Counts of files, images, unique contents and errors by kind."""
+    try:
+        case = open_case_readonly(case_dir, db_url)
+    except CaseError as exc:
+        _fail(EXIT_CASE, str(exc))
+    with case:
+        counts = case.store.counts()
+    if as_json:
+        definitions = {
+            "files": "every file found, on disk or inside an archive (a location)",
+            "images": "files whose content decoded as an image",
+            "unique_contents": "distinct SHA-256 among all files",
+            "errors": "files with at least one error-level problem, by problem code",
+        }
+        out.print_json(
+            data={
+                "case": str(case.path),
+                "case_id": case.case_id,
+                **counts,
+                "definitions": definitions,
+            }
+        )
+        return
+    _print_counts(counts, title=f"Case {case.case_id}")
+
+
+@case_group.command(
+    "problems",
+    epilog="""\b
+Examples:
+  consentry case problems --case ./case-17
+  consentry case problems --case ./case-17 --json""",
+)
+@click.option("--case", "case_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_url", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def case_problems(case_dir: Path, db_url: str | None, as_json: bool) -> None:
+    """Every file with a problem: path, stable code, severity, message."""
+    try:
+        case = open_case_readonly(case_dir, db_url)
+    except CaseError as exc:
+        _fail(EXIT_CASE, str(exc))
+    with case:
+        rows = case.store.problems_listing()
+    if as_json:
+        out.print_json(data={"problems": rows})
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in ("path", "code", "severity", "message"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["path"], r["code"], r["severity"], r["message"])
+    out.print(table)
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The case's hash-chained audit log."""
+
+
+@audit_group.command(
+    "verify",
+    epilog="""\b
+Examples:
+  consentry audit verify --case ./case-17     # exit 0: intact; exit 4: tampered""",
+)
+@click.option("--case", "case_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_url", default=None)
+def audit_verify(case_dir: Path, db_url: str | None) -> None:
+    """Check that no audit event was edited, deleted or reordered."""
+    try:
+        case = open_case_readonly(case_dir, db_url)
+    except CaseError as exc:
+        _fail(EXIT_CASE, str(exc))
+    with case:
+        events = case.store.audit_events()
+    findings = verify_chain(events, read_head(case.path / HEAD_FILE))
+    if not findings:
+        out.print(
+            f"OK: {len(events)} audit events, chain intact"
+            + (f", newest {events[-1].hash[:16]}" if events else "")
+        )
+        return
+    for f in findings:
+        out.print(f"[bold red]TAMPERED[/] ({f.kind}) {f.message}", highlight=False)
+    sys.exit(EXIT_TAMPERED)
+
+
+@audit_group.command(
+    "show",
+    epilog="""\b
+Examples:
+  consentry audit show --case ./case-17
+  consentry audit show --case ./case-17 --json""",
+)
+@click.option("--case", "case_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_url", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
+    """List the audit events in order."""
+    try:
+        case = open_case_readonly(case_dir, db_url)
+    except CaseError as exc:
+        _fail(EXIT_CASE, str(exc))
+    with case:
+        events = case.store.audit_events()
+    if as_json:
+        out.print_json(
+            data={
+                "events": [
+                    {
+                        "seq": e.seq,
+                        "ts": e.ts,
+                        "action": e.action,
+                        "actor": e.actor,
+                        "payload": json.loads(e.payload),
+                        "hash": e.hash,
+                    }
+                    for e in events
+                ]
+            }
+        )
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in ("seq", "time", "action", "actor", "details"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        table.add_row(str(e.seq), e.ts, e.action, e.actor or "", e.payload[:200])
+    out.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,124 @@
+"""Walk the sources an examiner named and list every file in them, touching nothing.
+
+Directory symlinks are not followed (they cause loops and count the same evidence twice); file
+symlinks are followed and recorded under the path where they were found. Order is sorted by raw
+name so that every run over the same evidence lists the same files in the same order.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .locations import LocationRef, display_bytes_path, is_utf8
+from .problems import Code, Problem
+
+
+class SourceError(Exception):
+    """A source the examiner named cannot be used at all (misuse, not a per-item problem)."""
+
+
+@dataclass
+class FoundFile:
+    ref: LocationRef
+    rel_path: str  # relative to the source root, for folder-level reports
+    size: int | None
+    mtime_ns: int | None
+    readable: bool = True
+    problems: list[Problem] = field(default_factory=list)
+
+
+def source_root(path: str) -> bytes:
+    raw = os.fsencode(os.path.abspath(path))
+    if not os.path.lexists(raw):
+        raise SourceError(f"source does not exist: {path}")
+    return raw
+
+
+def walk_source(root: bytes) -> Iterator[FoundFile]:
+    """Every file under ``root`` (or ``root`` itself when it is a file)."""
+    base = os.path.dirname(root) if not os.path.isdir(root) or os.path.islink(root) else root
+    if os.path.isdir(root) and not os.path.islink(root):
+        yield from _walk_dir(root, base)
+    else:
+        yield _found(root, base)
+
+
+def _walk_dir(directory: bytes, base: bytes) -> Iterator[FoundFile]:
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield FoundFile(
+            LocationRef(directory),
+            _rel(directory, base),
+            None,
+            None,
+            readable=False,
+            problems=[Problem(Code.UNREADABLE, f"cannot list folder: {exc.strerror or exc}")],
+        )
+        return
+    for entry in entries:
+        path = entry.path
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_dir = False
+        if is_dir:
+            yield from _walk_dir(path, base)
+        else:
+            yield _found(path, base)
+
+
+def _found(path: bytes, base: bytes) -> FoundFile:
+    ref = LocationRef(path)
+    rel = _rel(path, base)
+    problems: list[Problem] = []
+    if not is_utf8(path):
+        problems.append(
+            Problem(Code.NON_UTF8_NAME, "file name is not valid UTF-8; shown with \\x escapes")
+        )
+    try:
+        lst = os.lstat(path)
+    except OSError as exc:
+        return FoundFile(ref, rel, None, None, False, [*problems, _os_problem(exc)])
+    if stat.S_ISLNK(lst.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                problem = Problem(Code.SYMLINK_LOOP, "symbolic link loops back on itself")
+            elif exc.errno == errno.ENOENT:
+                target = display_bytes_path(os.readlink(path))
+                problem = Problem(Code.BROKEN_SYMLINK, f"symbolic link to missing {target}")
+            else:
+                problem = _os_problem(exc)
+            return FoundFile(ref, rel, None, lst.st_mtime_ns, False, [*problems, problem])
+        if stat.S_ISDIR(st.st_mode):
+            problems.append(
+                Problem(Code.SYMLINK_DIR_NOT_FOLLOWED, "link to a folder: not followed")
+            )
+            return FoundFile(ref, rel, None, lst.st_mtime_ns, False, problems)
+    else:
+        st = lst
+    if not stat.S_ISREG(st.st_mode):
+        problems.append(Problem(Code.NOT_REGULAR_FILE, "device, pipe or socket: not read"))
+        return FoundFile(ref, rel, None, st.st_mtime_ns, False, problems)
+    return FoundFile(ref, rel, st.st_size, st.st_mtime_ns, True, problems)
+
+
+def _os_problem(exc: OSError) -> Problem:
+    if exc.errno == errno.ENOENT:
+        return Problem(Code.MISSING, "file disappeared before it could be read")
+    return Problem(Code.UNREADABLE, f"cannot read: {exc.strerror or exc}")
+
+
+def _rel(path: bytes, base: bytes) -> str:
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        rel = path
+    return display_bytes_path(rel)

@@ -1,0 +1,236 @@
+"""A scan, start to end: inventory -> parallel analysis -> store -> read-only check -> audit.
+
+Resumable by construction: the walk only adds locations the store does not have, analysis only
+takes locations still ``pending``, and each batch of results commits atomically. Re-running a
+scan after a crash (or SIGKILL) therefore finishes exactly the missing work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, audit
+from .case import Case, CaseError
+from .inventory import SourceError, source_root, walk_source
+from .locations import LocationRef, display_bytes_path
+from .readonly_check import SourceChange, check_sources
+from .worker import WorkItem, WorkResult, process
+
+INVENTORY_BATCH = 500
+RECORD_EVERY_S = 0.5
+RECORD_BATCH = 256
+
+
+class Progress:
+    """What the pipeline tells its caller (the CLI draws a progress bar from it)."""
+
+    def inventory(self, files_found: int) -> None: ...
+    def analysis_total(self, total: int) -> None: ...
+    def analysed(self, n: int) -> None: ...
+    def phase(self, name: str) -> None: ...
+
+
+@dataclass
+class ScanOutcome:
+    scan_id: int
+    elapsed_s: float
+    new_locations: int
+    analysed: int
+    counts: dict[str, Any]
+    source_changes: list[SourceChange] = field(default_factory=list)
+
+
+def check_sources_usable(case_dir: Path, sources: Sequence[str]) -> list[bytes]:
+    """Misuse checks before anything is written: sources exist and do not overlap the case."""
+    roots = []
+    case_real = os.path.realpath(case_dir)
+    for s in sources:
+        root = source_root(s)
+        real = os.path.realpath(root)
+        real_s = os.fsdecode(real)
+        if case_real == real_s or case_real.startswith(real_s.rstrip("/") + "/"):
+            raise SourceError(
+                f"the case folder {case_dir} is inside source {s}: it would write into evidence"
+            )
+        if real_s.startswith(case_real.rstrip("/") + "/"):
+            raise SourceError(f"source {s} is inside the case folder {case_dir}")
+        roots.append(root)
+    return roots
+
+
+def run_scan(
+    case: Case,
+    roots: Sequence[bytes],
+    examiner: str | None,
+    workers: int,
+    progress: Progress | None = None,
+) -> ScanOutcome:
+    progress = progress or Progress()
+    store = case.store
+    started = time.monotonic()
+    tz = time.strftime("%Z%z")
+    sources = [display_bytes_path(r) for r in roots]
+    scan_id = store.begin_scan(
+        started_at=audit.now_iso(),
+        examiner=examiner,
+        host=platform.node(),
+        timezone=tz,
+        tool_version=__version__,
+        sources_json=_json(sources),
+    )
+    store.append_audit(
+        "scan_started",
+        examiner,
+        {
+            "scan_id": scan_id,
+            "tool": f"consentry {__version__}",
+            "host": platform.node(),
+            "clock_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "timezone": tz,
+            "python": platform.python_version(),
+            "sources": sources,
+            "workers": workers,
+        },
+    )
+
+    progress.phase("inventory")
+    new_locations = 0
+    per_source: dict[str, int] = {}
+    found_total = 0
+    for root in roots:
+        kind = "folder" if os.path.isdir(root) and not os.path.islink(root) else "file"
+        source_id = store.ensure_source(LocationRef(root), kind)
+        count = 0
+        for batch in _batched(walk_source(root), INVENTORY_BATCH):
+            new_locations += store.add_found(source_id, batch)
+            count += len(batch)
+            found_total += len(batch)
+            progress.inventory(found_total)
+        per_source[display_bytes_path(root)] = count
+
+    progress.phase("analysis")
+    analysed = _analyse_pending(store, workers, progress)
+
+    progress.phase("verify")
+    changes = check_sources(store)
+    if changes:
+        store.append_audit(
+            "source_changed",
+            examiner,
+            {
+                "scan_id": scan_id,
+                "changes": [
+                    {"path": c.path, "code": c.code.value, "message": c.message} for c in changes
+                ],
+            },
+        )
+    counts = store.counts()
+    elapsed = time.monotonic() - started
+    summary = {
+        "elapsed_s": round(elapsed, 3),
+        "analysed": analysed,
+        "new_locations": new_locations,
+        **counts,
+    }
+    store.finish_scan(scan_id, audit.now_iso(), summary)
+    store.append_audit(
+        "scan_finished",
+        examiner,
+        {
+            "scan_id": scan_id,
+            "files_per_source": per_source,
+            "source_changes": len(changes),
+            "files": counts["files"],
+            "images": counts["images"],
+            "unique_contents": counts["unique_contents"],
+            "errors": counts["errors"]["total"],
+            "elapsed_s": round(elapsed, 3),
+        },
+    )
+    return ScanOutcome(scan_id, elapsed, new_locations, analysed, counts, changes)
+
+
+def _analyse_pending(store: Any, workers: int, progress: Progress) -> int:
+    total = store.count_pending()
+    progress.analysis_total(total)
+    if total == 0:
+        return 0
+    done = 0
+    pool = None
+    mapper: Callable[[Sequence[WorkItem]], Iterator[WorkResult]]
+    if workers > 1:
+        # spawn, not fork: the parent holds database connections and a progress thread
+        ctx = multiprocessing.get_context("spawn")
+        pool = ctx.Pool(workers)
+
+        def mapper(items: Sequence[WorkItem]) -> Iterator[WorkResult]:
+            assert pool is not None
+            return pool.imap_unordered(process, items, chunksize=4)
+    else:
+
+        def mapper(items: Sequence[WorkItem]) -> Iterator[WorkResult]:
+            return map(process, items)
+
+    try:
+        after_id = 0
+        while True:
+            items = store.pending(after_id=after_id)
+            if not items:
+                if after_id == 0 or store.count_pending() == 0:
+                    break
+                after_id = 0  # archive members found late may sit below the cursor
+                continue
+            after_id = items[-1].location_id
+            buffer: list[WorkResult] = []
+            last_flush = time.monotonic()
+            for result in mapper(items):
+                buffer.append(result)
+                if result.children:
+                    total += sum(1 for c in result.children if c.readable)
+                    progress.analysis_total(total)
+                now = time.monotonic()
+                if len(buffer) >= RECORD_BATCH or now - last_flush >= RECORD_EVERY_S:
+                    store.record(buffer)
+                    done += len(buffer)
+                    progress.analysed(len(buffer))
+                    buffer, last_flush = [], now
+            store.record(buffer)
+            done += len(buffer)
+            progress.analysed(len(buffer))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return done
+
+
+def _batched(it: Iterator[Any], n: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for x in it:
+        batch.append(x)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _json(value: Any) -> str:
+    return audit.canonical_json(value)
+
+
+__all__ = [
+    "CaseError",
+    "Progress",
+    "ScanOutcome",
+    "SourceError",
+    "check_sources_usable",
+    "run_scan",
+]

@@ -1,0 +1,79 @@
+"""Stable codes for what can go wrong with one item.
+
+Per-item failures are values, not exceptions: a scan records them and goes on. The codes are
+part of the case format (reports and other tools key on them), so never rename one; add new
+ones instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the item could not be (fully) analysed
+    WARNING = "warning"  # analysed, but something about it deserves the examiner's attention
+
+
+class Code(StrEnum):
+    # reading the file
+    EMPTY_FILE = "empty_file"
+    UNREADABLE = "unreadable"
+    MISSING = "missing"
+    SYMLINK_LOOP = "symlink_loop"
+    BROKEN_SYMLINK = "broken_symlink"
+    SYMLINK_DIR_NOT_FOLLOWED = "symlink_dir_not_followed"
+    NOT_REGULAR_FILE = "not_regular_file"
+    NON_UTF8_NAME = "non_utf8_name"
+    TOO_LARGE_FOR_ANALYSIS = "too_large_for_analysis"
+    # content type and decoding
+    WRONG_EXTENSION = "wrong_extension"
+    UNRECOGNIZED_IMAGE = "unrecognized_image"
+    TRUNCATED_IMAGE = "truncated_image"
+    CORRUPT_IMAGE = "corrupt_image"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    ANIMATED_IMAGE = "animated_image"
+    LOW_PDQ_QUALITY = "low_pdq_quality"
+    # archives
+    CORRUPT_ARCHIVE = "corrupt_archive"
+    ENCRYPTED_MEMBER = "encrypted_member"
+    ZIP_BOMB = "zip_bomb"
+    UNSAFE_MEMBER_PATH = "unsafe_member_path"
+    ARCHIVE_TOO_DEEP = "archive_too_deep"
+    # read-only guarantee, checked at the end of every scan
+    SOURCE_CHANGED = "source_changed"
+    SOURCE_MISSING = "source_missing"
+
+
+SEVERITY: dict[Code, Severity] = {
+    Code.NON_UTF8_NAME: Severity.WARNING,
+    Code.WRONG_EXTENSION: Severity.WARNING,
+    Code.ANIMATED_IMAGE: Severity.WARNING,
+    Code.LOW_PDQ_QUALITY: Severity.WARNING,
+    Code.UNSAFE_MEMBER_PATH: Severity.WARNING,
+    Code.SYMLINK_DIR_NOT_FOLLOWED: Severity.WARNING,
+    Code.TOO_LARGE_FOR_ANALYSIS: Severity.WARNING,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: Code
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY.get(self.code, Severity.ERROR)
+
+
+class ItemError(Exception):
+    """Raised inside a worker for a per-item failure; converted to a Problem at the boundary."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def problem(self) -> Problem:
+        return Problem(self.code, self.message)

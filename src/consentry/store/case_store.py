@@ -1,0 +1,415 @@
+"""All reads and writes of a case go through CaseStore, so the SQL lives in one file.
+
+Writes that belong together (a location's content, its problems and the archive members it
+revealed) commit in one transaction: a process killed at any instant leaves either all of it
+or none, and the next run redoes exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .. import audit
+from ..inventory import FoundFile
+from ..locations import LocationRef
+from ..problems import Code, Problem
+from ..worker import ChildLocation, WorkItem, WorkResult
+from .schema import (
+    AuditEvent,
+    CaseInfo,
+    Content,
+    ContentProblem,
+    Location,
+    LocationProblem,
+    Scan,
+    Source,
+)
+
+LOCATIONS: Table = Location.__table__  # type: ignore[assignment]
+CONTENTS: Table = Content.__table__  # type: ignore[assignment]
+LOC_PROBLEMS: Table = LocationProblem.__table__  # type: ignore[assignment]
+CONTENT_PROBLEMS: Table = ContentProblem.__table__  # type: ignore[assignment]
+SOURCES: Table = Source.__table__  # type: ignore[assignment]
+SCANS: Table = Scan.__table__  # type: ignore[assignment]
+AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
+CASE_INFO: Table = CaseInfo.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class DiskFile:
+    """A file on disk the case depends on, as it was when first inventoried."""
+
+    raw_path: bytes
+    path: str
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+    location_id: int
+
+
+def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]):
+    """INSERT ... ON CONFLICT DO NOTHING, in the dialect's own words (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)  # type: ignore[assignment]
+    else:  # pragma: no cover - other databases are not supported
+        raise RuntimeError(f"unsupported database dialect: {dialect}")
+    conn.execute(stmt, list(rows))
+
+
+class CaseStore:
+    def __init__(self, engine: Engine, head_path: Path | None = None) -> None:
+        self.engine = engine
+        self.head_path = head_path
+
+    # -- case info -------------------------------------------------------------------------
+    def get_info(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(CASE_INFO.c.value).where(CASE_INFO.c.key == key)).scalar()
+
+    def set_info(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(CASE_INFO.delete().where(CASE_INFO.c.key == key))
+            conn.execute(CASE_INFO.insert().values(key=key, value=value))
+
+    # -- audit log ---------------------------------------------------------------------------
+    def append_audit(self, action: str, actor: str | None, payload: dict[str, Any]) -> int:
+        body = audit.canonical_json(payload)
+        with self.engine.begin() as conn:
+            last = conn.execute(
+                select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)
+            ).first()
+            seq = (last.seq + 1) if last else 1
+            prev = last.hash if last else audit.GENESIS
+            ts = audit.now_iso()
+            digest = audit.event_hash(ts, action, actor, body, prev)
+            conn.execute(
+                AUDIT.insert().values(
+                    seq=seq,
+                    ts=ts,
+                    action=action,
+                    actor=actor,
+                    payload=body,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+        if self.head_path is not None:
+            audit.write_head(self.head_path, seq, digest)
+        return seq
+
+    def audit_events(self) -> list[audit.StoredEvent]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).all()
+        return [
+            audit.StoredEvent(r.seq, r.ts, r.action, r.actor, r.payload, r.prev_hash, r.hash)
+            for r in rows
+        ]
+
+    # -- scans ---------------------------------------------------------------------------------
+    def begin_scan(self, **fields: Any) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(SCANS.insert().values(status="running", **fields))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_scan(self, scan_id: int, finished_at: str, summary: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(SCANS)
+                .where(SCANS.c.id == scan_id)
+                .values(
+                    status="completed",
+                    finished_at=finished_at,
+                    summary_json=json.dumps(summary, sort_keys=True),
+                )
+            )
+
+    # -- inventory -------------------------------------------------------------------------------
+    def ensure_source(self, ref: LocationRef, kind: str) -> int:
+        with self.engine.begin() as conn:
+            _insert_ignore(
+                conn,
+                SOURCES,
+                [dict(path_key=ref.key, path=ref.display, raw_path=ref.raw_path, kind=kind)],
+                ["path_key"],
+            )
+            return int(
+                conn.execute(select(SOURCES.c.id).where(SOURCES.c.path_key == ref.key)).scalar_one()
+            )
+
+    def add_found(self, source_id: int, found: Sequence[FoundFile]) -> int:
+        """Record files found by the walk; returns how many were new to the case."""
+        with self.engine.begin() as conn:
+            return self._add_locations(
+                conn,
+                [(f.ref, f.rel_path, f.size, f.mtime_ns, f.readable, f.problems) for f in found],
+                source_id=source_id,
+                parent_id=None,
+            )
+
+    def _add_locations(
+        self,
+        conn: Connection,
+        entries: Sequence[tuple[LocationRef, str, int | None, int | None, bool, list[Problem]]],
+        source_id: int,
+        parent_id: int | None,
+    ) -> int:
+        if not entries:
+            return 0
+        keys = [e[0].key for e in entries]
+        existing = set(
+            conn.execute(
+                select(LOCATIONS.c.path_key).where(LOCATIONS.c.path_key.in_(keys))
+            ).scalars()
+        )
+        rows = [
+            dict(
+                path_key=ref.key,
+                source_id=source_id,
+                parent_id=parent_id,
+                path=ref.display,
+                rel_path=rel,
+                raw_path=ref.raw_path,
+                member_chain=json.dumps(list(ref.member_chain), ensure_ascii=False),
+                size=size,
+                mtime_ns=mtime,
+                sha256=None,
+                state="pending" if readable else "done",
+            )
+            for ref, rel, size, mtime, readable, _ in entries
+            if ref.key not in existing
+        ]
+        _insert_ignore(conn, LOCATIONS, rows, ["path_key"])
+        with_problems = [(e[0].key, e[5]) for e in entries if e[5] and e[0].key not in existing]
+        if with_problems:
+            ids = dict(
+                conn.execute(
+                    select(LOCATIONS.c.path_key, LOCATIONS.c.id).where(
+                        LOCATIONS.c.path_key.in_([k for k, _ in with_problems])
+                    )
+                ).all()
+            )
+            self._add_location_problems(
+                conn, [(ids[k], p) for k, problems in with_problems for p in problems]
+            )
+        return len(rows)
+
+    @staticmethod
+    def _add_location_problems(conn: Connection, items: Iterable[tuple[int, Problem]]) -> None:
+        rows = [
+            dict(location_id=loc, code=p.code.value, severity=p.severity.value, message=p.message)
+            for loc, p in items
+        ]
+        _insert_ignore(conn, LOC_PROBLEMS, rows, ["location_id", "code"])
+
+    # -- processing ----------------------------------------------------------------------------
+    def pending(self, after_id: int = 0, limit: int = 2000) -> list[WorkItem]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    LOCATIONS.c.id,
+                    LOCATIONS.c.raw_path,
+                    LOCATIONS.c.member_chain,
+                    LOCATIONS.c.rel_path,
+                )
+                .where(LOCATIONS.c.state == "pending", LOCATIONS.c.id > after_id)
+                .order_by(LOCATIONS.c.id)
+                .limit(limit)
+            ).all()
+        return [
+            WorkItem(
+                r.id, LocationRef(bytes(r.raw_path), tuple(json.loads(r.member_chain))), r.rel_path
+            )
+            for r in rows
+        ]
+
+    def count_pending(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(LOCATIONS)
+                    .where(LOCATIONS.c.state == "pending")
+                ).scalar_one()
+            )
+
+    def record(self, results: Sequence[WorkResult]) -> None:
+        """Store finished work in one transaction (all of it, or none after a kill)."""
+        if not results:
+            return
+        with self.engine.begin() as conn:
+            contents = {r.content.sha256: asdict(r.content) for r in results if r.content}
+            _insert_ignore(conn, CONTENTS, list(contents.values()), ["sha256"])
+            content_problems = [
+                dict(
+                    sha256=r.content.sha256,
+                    code=p.code.value,
+                    severity=p.severity.value,
+                    message=p.message,
+                )
+                for r in results
+                if r.content
+                for p in r.content_problems
+            ]
+            _insert_ignore(conn, CONTENT_PROBLEMS, content_problems, ["sha256", "code"])
+            self._add_location_problems(
+                conn, [(r.location_id, p) for r in results for p in r.location_problems]
+            )
+            for r in results:
+                conn.execute(
+                    update(LOCATIONS)
+                    .where(LOCATIONS.c.id == r.location_id)
+                    .values(
+                        state="done",
+                        sha256=r.content.sha256 if r.content else None,
+                        size=r.content.size if r.content else LOCATIONS.c.size,
+                    )
+                )
+                if r.children:
+                    source_id = conn.execute(
+                        select(LOCATIONS.c.source_id).where(LOCATIONS.c.id == r.location_id)
+                    ).scalar_one()
+                    self._add_locations(
+                        conn,
+                        [_child_entry(c) for c in r.children],
+                        source_id=source_id,
+                        parent_id=r.location_id,
+                    )
+
+    # -- read-only check ---------------------------------------------------------------------
+    def disk_files(self) -> list[DiskFile]:
+        """Files on disk (not archive members) the case has inventoried."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    LOCATIONS.c.id,
+                    LOCATIONS.c.raw_path,
+                    LOCATIONS.c.path,
+                    LOCATIONS.c.size,
+                    LOCATIONS.c.mtime_ns,
+                    LOCATIONS.c.sha256,
+                )
+                .where(LOCATIONS.c.member_chain == "[]")
+                .order_by(LOCATIONS.c.id)
+            ).all()
+        return [
+            DiskFile(bytes(r.raw_path), r.path, r.size, r.mtime_ns, r.sha256, r.id) for r in rows
+        ]
+
+    def add_problems(self, items: Sequence[tuple[int, Problem]]) -> None:
+        with self.engine.begin() as conn:
+            self._add_location_problems(conn, items)
+
+    # -- summary -----------------------------------------------------------------------------
+    def counts(self) -> dict[str, Any]:
+        L, C = LOCATIONS, CONTENTS
+        with self.engine.connect() as conn:
+
+            def scalar(stmt: Any) -> int:
+                return int(conn.execute(stmt).scalar_one() or 0)
+
+            files = scalar(select(func.count()).select_from(L))
+            on_disk = scalar(select(func.count()).select_from(L).where(L.c.member_chain == "[]"))
+            images = scalar(
+                select(func.count())
+                .select_from(L.join(C, L.c.sha256 == C.c.sha256))
+                .where(C.c.is_image.is_(True))
+            )
+            unique_contents = scalar(select(func.count(func.distinct(L.c.sha256))))
+            unique_images = scalar(
+                select(func.count(func.distinct(L.c.sha256)))
+                .select_from(L.join(C, L.c.sha256 == C.c.sha256))
+                .where(C.c.is_image.is_(True))
+            )
+            archives = scalar(
+                select(func.count(func.distinct(L.c.parent_id))).where(L.c.parent_id.is_not(None))
+            )
+            unhashed = scalar(select(func.count()).select_from(L).where(L.c.sha256.is_(None)))
+            pending = scalar(select(func.count()).select_from(L).where(L.c.state == "pending"))
+            # problems per location: the location's own, plus those of the content found there
+            loc_rows = conn.execute(
+                select(LOC_PROBLEMS.c.code, LOC_PROBLEMS.c.severity, func.count()).group_by(
+                    LOC_PROBLEMS.c.code, LOC_PROBLEMS.c.severity
+                )
+            ).all()
+            content_rows = conn.execute(
+                select(CONTENT_PROBLEMS.c.code, CONTENT_PROBLEMS.c.severity, func.count())
+                .select_from(CONTENT_PROBLEMS.join(L, L.c.sha256 == CONTENT_PROBLEMS.c.sha256))
+                .group_by(CONTENT_PROBLEMS.c.code, CONTENT_PROBLEMS.c.severity)
+            ).all()
+        by_code: dict[str, dict[str, Any]] = {}
+        for code, severity, n in [*loc_rows, *content_rows]:
+            entry = by_code.setdefault(code, {"severity": severity, "files": 0})
+            entry["files"] += int(n)
+        errors = sum(v["files"] for v in by_code.values() if v["severity"] == "error")
+        warnings = sum(v["files"] for v in by_code.values() if v["severity"] == "warning")
+        return {
+            "files": files,
+            "files_on_disk": on_disk,
+            "archive_members": files - on_disk,
+            "archives_opened": archives,
+            "images": images,
+            "unique_contents": unique_contents,
+            "unique_images": unique_images,
+            # files whose bytes were also found elsewhere (unreadable files have no content)
+            "duplicate_locations": files - unhashed - unique_contents,
+            "unreadable": unhashed,
+            "pending": pending,
+            "errors": {
+                "total": errors,
+                "by_code": {
+                    k: v["files"] for k, v in sorted(by_code.items()) if v["severity"] == "error"
+                },
+            },
+            "warnings": {
+                "total": warnings,
+                "by_code": {
+                    k: v["files"] for k, v in sorted(by_code.items()) if v["severity"] == "warning"
+                },
+            },
+        }
+
+    def problems_listing(self, limit: int = 1000) -> list[dict[str, str]]:
+        L = LOCATIONS
+        with self.engine.connect() as conn:
+            loc = conn.execute(
+                select(
+                    L.c.path, LOC_PROBLEMS.c.code, LOC_PROBLEMS.c.severity, LOC_PROBLEMS.c.message
+                )
+                .select_from(LOC_PROBLEMS.join(L, L.c.id == LOC_PROBLEMS.c.location_id))
+                .order_by(L.c.path)
+                .limit(limit)
+            ).all()
+            con = conn.execute(
+                select(
+                    L.c.path,
+                    CONTENT_PROBLEMS.c.code,
+                    CONTENT_PROBLEMS.c.severity,
+                    CONTENT_PROBLEMS.c.message,
+                )
+                .select_from(CONTENT_PROBLEMS.join(L, L.c.sha256 == CONTENT_PROBLEMS.c.sha256))
+                .order_by(L.c.path)
+                .limit(limit)
+            ).all()
+        rows = [dict(path=r[0], code=r[1], severity=r[2], message=r[3]) for r in [*loc, *con]]
+        return sorted(rows, key=lambda r: (r["path"], r["code"]))
+
+
+def _child_entry(
+    c: ChildLocation,
+) -> tuple[LocationRef, str, int | None, int | None, bool, list[Problem]]:
+    return (c.ref, c.rel_path, c.size, c.mtime_ns, c.readable, c.problems)
+
+
+__all__ = ["CaseStore", "Code", "DiskFile"]

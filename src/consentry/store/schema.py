@@ -1,0 +1,128 @@
+"""Tables of the case store. Changing them means adding an Alembic migration in migrations/.
+
+Item tables (sources, locations, contents, problems) hold only what follows from the evidence,
+never which run produced a row: an interrupted and resumed scan must leave exactly the store an
+uninterrupted one does. Runs are described in ``scans`` and ``audit_events``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+HEX256 = String(64)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CaseInfo(Base):
+    __tablename__ = "case_info"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[str] = mapped_column(String(40))
+    finished_at: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))  # running | completed
+    examiner: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    tool_version: Mapped[str] = mapped_column(String(32))
+    sources_json: Mapped[str] = mapped_column(Text)
+    summary_json: Mapped[str | None] = mapped_column(Text)
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path_key: Mapped[str] = mapped_column(HEX256, unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    raw_path: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16))  # folder | file
+
+
+class Location(Base):
+    """One place where content was found: a file on disk or a member of an archive."""
+
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path_key: Mapped[str] = mapped_column(HEX256, unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    path: Mapped[str] = mapped_column(Text)  # as found, archive members as a.zip!/inner/x.jpg
+    rel_path: Mapped[str] = mapped_column(Text)  # relative to the source root
+    raw_path: Mapped[bytes] = mapped_column(LargeBinary)  # the file on disk, exact bytes
+    member_chain: Mapped[str] = mapped_column(Text)  # JSON list of archive member names
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending | done
+
+
+class Content(Base):
+    """Unique bytes (by SHA-256) with everything computed from them."""
+
+    __tablename__ = "contents"
+    sha256: Mapped[str] = mapped_column(HEX256, primary_key=True)
+    md5: Mapped[str] = mapped_column(String(32), index=True)
+    sha1: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(80))
+    is_image: Mapped[bool] = mapped_column(Boolean)
+    image_format: Mapped[str | None] = mapped_column(String(16))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    color_mode: Mapped[str | None] = mapped_column(String(16))
+    frames: Mapped[int | None] = mapped_column(Integer)
+    orientation: Mapped[int | None] = mapped_column(Integer)
+    exif_json: Mapped[str | None] = mapped_column(Text)
+    pdq: Mapped[str | None] = mapped_column(HEX256, index=True)
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    pdq_dihedral: Mapped[str | None] = mapped_column(Text)
+
+
+class LocationProblem(Base):
+    __tablename__ = "location_problems"
+    __table_args__ = (UniqueConstraint("location_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class ContentProblem(Base):
+    __tablename__ = "content_problems"
+    __table_args__ = (UniqueConstraint("sha256", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of every action on the case (see audit.py)."""
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(HEX256)
+    hash: Mapped[str] = mapped_column(HEX256, unique=True)

@@ -1,0 +1,197 @@
+"""Process one location: read its bytes once, hash them, decode the image once, analyse.
+
+Runs in worker processes. Everything that crosses the process boundary is a dataclass; the
+worker never touches the store, so a killed worker loses nothing that was committed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from . import archives
+from .analyzers import crypto_hashes, pdq
+from .imaging import ANALYSIS_SIDE, decode_image
+from .locations import ARCHIVE_SEPARATOR, LocationRef
+from .problems import Code, ItemError, Problem
+from .reader import open_readonly, read_all
+from .sniff import EMPTY, HEAD_BYTES, UNKNOWN, expected_mime, sniff
+
+# Files larger than this are hashed as a stream and not decoded (a phone photo is < 50 MB; a
+# larger "image" is either a bomb or not a photo). Archives of any size are listed from disk.
+MAX_IN_MEMORY_BYTES = 256 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    location_id: int
+    ref: LocationRef
+    rel_path: str
+
+
+@dataclass
+class ContentRecord:
+    sha256: str
+    md5: str
+    sha1: str
+    size: int
+    mime: str
+    is_image: bool = False
+    image_format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    color_mode: str | None = None
+    frames: int | None = None
+    orientation: int | None = None
+    exif_json: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    pdq_dihedral: str | None = None  # 8 hex hashes joined by ","
+
+
+@dataclass
+class ChildLocation:
+    ref: LocationRef
+    rel_path: str
+    size: int | None
+    mtime_ns: int | None
+    readable: bool
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class WorkResult:
+    location_id: int
+    content: ContentRecord | None = None
+    location_problems: list[Problem] = field(default_factory=list)
+    content_problems: list[Problem] = field(default_factory=list)
+    children: list[ChildLocation] = field(default_factory=list)
+
+
+def process(item: WorkItem) -> WorkResult:
+    """Never raises for a bad item: every failure becomes a Problem in the result."""
+    result = WorkResult(item.location_id)
+    try:
+        if item.ref.member_chain:
+            with (
+                open_readonly(item.ref.raw_path) as outer,
+                archives.open_chain(outer, item.ref.member_chain[:-1]) as archive,
+            ):
+                data = archives.read_member(archive, item.ref.member_chain[-1])
+            _analyse_bytes(data, item, result)
+        else:
+            with open_readonly(item.ref.raw_path) as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > MAX_IN_MEMORY_BYTES:
+                    _analyse_large_file(fh, item, result)
+                else:
+                    _analyse_bytes(read_all(fh), item, result)
+    except ItemError as exc:
+        result.location_problems.append(exc.problem())
+    except MemoryError:
+        result.location_problems.append(
+            Problem(Code.TOO_LARGE_FOR_ANALYSIS, "out of memory while reading")
+        )
+    return result
+
+
+def _analyse_bytes(data: bytes, item: WorkItem, result: WorkResult) -> None:
+    hashes = crypto_hashes.hash_bytes(data)
+    ftype = sniff(data[:HEAD_BYTES])
+    content = ContentRecord(hashes.sha256, hashes.md5, hashes.sha1, hashes.size, ftype.mime)
+    result.content = content
+    _check_name(item.ref.name, ftype.mime, result)
+    if ftype is EMPTY:
+        result.content_problems.append(Problem(Code.EMPTY_FILE, "file is empty (0 bytes)"))
+        return
+    claims_image = expected_mime(item.ref.name) is not None
+    if ftype.is_image or (claims_image and ftype is UNKNOWN):
+        _analyse_image(data, content, result)
+    if ftype.is_archive:
+        _expand_archive(io.BytesIO(data), item, result)
+
+
+def _analyse_large_file(stream: BinaryIO, item: WorkItem, result: WorkResult) -> None:
+    ftype = sniff(stream.read(HEAD_BYTES))
+    stream.seek(0)
+    try:
+        hashes = crypto_hashes.hash_chunks(iter(lambda: stream.read(CHUNK), b""))
+    except OSError as exc:
+        raise ItemError(Code.UNREADABLE, f"read failed: {exc.strerror or exc}") from None
+    result.content = ContentRecord(hashes.sha256, hashes.md5, hashes.sha1, hashes.size, ftype.mime)
+    _check_name(item.ref.name, ftype.mime, result)
+    if ftype.is_image:
+        result.content_problems.append(
+            Problem(
+                Code.TOO_LARGE_FOR_ANALYSIS,
+                f"{hashes.size:,} bytes: hashed, not decoded (limit {MAX_IN_MEMORY_BYTES:,})",
+            )
+        )
+    if ftype.is_archive:
+        stream.seek(0)
+        _expand_archive(stream, item, result)
+
+
+def _check_name(name: str, mime: str, result: WorkResult) -> None:
+    claimed = expected_mime(name)
+    if claimed and mime not in (claimed, EMPTY.mime) and mime != UNKNOWN.mime:
+        result.location_problems.append(
+            Problem(Code.WRONG_EXTENSION, f"name says {claimed}, content is {mime}")
+        )
+
+
+def _analyse_image(data: bytes, content: ContentRecord, result: WorkResult) -> None:
+    try:
+        image = decode_image(data, ANALYSIS_SIDE)
+    except ItemError as exc:
+        result.content_problems.append(exc.problem())
+        return
+    content.is_image = True
+    content.image_format = image.format
+    content.width, content.height = image.width, image.height
+    content.color_mode = image.mode
+    content.frames = image.frames
+    content.orientation = image.orientation
+    content.exif_json = json.dumps(image.exif, sort_keys=True, ensure_ascii=False) or None
+    result.content_problems.extend(image.problems)
+    finding = pdq.pdq_of_rgb(image.rgb, dihedral=True)
+    content.pdq, content.pdq_quality = finding.hex, finding.quality
+    content.pdq_dihedral = ",".join(finding.dihedral)
+    if finding.quality < pdq.MIN_QUALITY:
+        result.content_problems.append(
+            Problem(
+                Code.LOW_PDQ_QUALITY,
+                f"PDQ quality {finding.quality} < {pdq.MIN_QUALITY}: too plain to match on",
+            )
+        )
+
+
+def _expand_archive(stream: BinaryIO, item: WorkItem, result: WorkResult) -> None:
+    if len(item.ref.member_chain) >= archives.MAX_ARCHIVE_DEPTH:
+        result.content_problems.append(
+            Problem(
+                Code.ARCHIVE_TOO_DEEP,
+                f"archive nested {len(item.ref.member_chain)} deep: members not listed",
+            )
+        )
+        return
+    try:
+        members = archives.list_members(stream)
+    except ItemError as exc:
+        result.content_problems.append(exc.problem())
+        return
+    for m in members:
+        result.children.append(
+            ChildLocation(
+                ref=item.ref.child(m.name),
+                rel_path=item.rel_path + ARCHIVE_SEPARATOR + m.name,
+                size=m.size,
+                mtime_ns=m.mtime_ns,
+                readable=m.readable,
+                problems=m.problems,
+            )
+        )
