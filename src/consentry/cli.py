@@ -40,7 +40,7 @@ out = Console()
 
 
 def _fail(code: int, message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    click.echo(f"error: {message}", err=True)  # one line, never wrapped: scripts parse it
     sys.exit(code)
 
 
@@ -170,6 +170,9 @@ def scan(
                 "case": str(case.path),
                 "scan_id": outcome.scan_id,
                 "elapsed_s": round(outcome.elapsed_s, 3),
+                "analysed": outcome.analysed,
+                "new_locations": outcome.new_locations,
+                "source_changes": [c.path for c in outcome.source_changes],
                 **counts,
             }
         )

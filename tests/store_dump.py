@@ -1,0 +1,34 @@
+"""Dump a case store by natural keys, for comparing two stores row for row.
+
+Row ids, scan records and the audit log describe runs, not evidence, so they are left out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def dump_items(case: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(case / "case.sqlite") as db:
+        q = {
+            "sources": "SELECT path_key, path, kind FROM sources",
+            "locations": """SELECT l.path_key, l.path, l.rel_path, l.member_chain, l.size,
+                                   l.mtime_ns, l.sha256, l.state, p.path_key, s.path_key
+                            FROM locations l LEFT JOIN locations p ON p.id = l.parent_id
+                            JOIN sources s ON s.id = l.source_id""",
+            "contents": "SELECT * FROM contents",
+            "location_problems": """SELECT l.path_key, lp.code, lp.severity, lp.message
+                                    FROM location_problems lp
+                                    JOIN locations l ON l.id = lp.location_id""",
+            "content_problems": "SELECT sha256, code, severity, message FROM content_problems",
+        }
+        return {name: sorted(db.execute(sql).fetchall(), key=repr) for name, sql in q.items()}
+
+
+def count_rows(case: Path) -> dict[str, int]:
+    with sqlite3.connect(case / "case.sqlite") as db:
+        return {
+            t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("sources", "locations", "contents", "location_problems", "content_problems")
+        }
