@@ -1,0 +1,40 @@
+# One command each: `make demo` (set up + run the main job on harmless sample data),
+# `make test` (set up + lint + type-check + tests). Both create .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	rm -rf demo/case
+	$(BIN)/python scripts/build_demo_evidence.py demo/evidence
+	$(BIN)/consentry scan demo/evidence --case demo/case --examiner "Demo Examiner"
+	$(BIN)/consentry audit verify --case demo/case
+	$(BIN)/consentry case summary --case demo/case --json > demo/summary.json
+	@echo
+	@echo "Demo case:    $(CURDIR)/demo/case   (store: demo/case/case.sqlite)"
+	@echo "Summary JSON: $(CURDIR)/demo/summary.json"
+	@echo "Look around:  $(BIN)/consentry case problems --case demo/case"
+	@echo "              $(BIN)/consentry audit show --case demo/case"
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/scan_throughput.py
+
+clean:
+	rm -rf demo build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
