@@ -28,8 +28,8 @@ demo: $(STAMP)
 	@echo "              $(BIN)/consentry audit show --case demo/case"
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from typing import BinaryIO
 
 from .problems import Code, ItemError
@@ -16,7 +17,10 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 
 
 def open_readonly(raw_path: bytes) -> BinaryIO:
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    """Open a regular file; anything else (pipe, device, folder) is refused, never waited on."""
+    # O_NONBLOCK: opening a FIFO read-only otherwise waits for a writer forever (a path can
+    # become a FIFO after the inventory saw a file); it changes nothing for regular files.
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         try:
             fd = os.open(raw_path, flags | _NOATIME)
@@ -27,6 +31,14 @@ def open_readonly(raw_path: bytes) -> BinaryIO:
             fd = os.open(raw_path, flags)
     except OSError as exc:
         raise _as_item_error(exc) from None
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError as exc:
+        os.close(fd)
+        raise _as_item_error(exc) from None
+    if not regular:
+        os.close(fd)
+        raise ItemError(Code.NOT_REGULAR_FILE, "device, pipe, socket or folder: not read")
     return os.fdopen(fd, "rb")
 
 

@@ -172,7 +172,9 @@ def _analyse_image(data: bytes, content: ContentRecord, result: WorkResult) -> N
 
 def _expand_archive(stream: BinaryIO, item: WorkItem, result: WorkResult) -> None:
     if len(item.ref.member_chain) >= archives.MAX_ARCHIVE_DEPTH:
-        result.content_problems.append(
+        # a location problem: depth belongs to where the archive was found, not to its bytes
+        # (the same zip found at the top of a source is listed normally)
+        result.location_problems.append(
             Problem(
                 Code.ARCHIVE_TOO_DEEP,
                 f"archive nested {len(item.ref.member_chain)} deep: members not listed",
