@@ -79,18 +79,19 @@ def decode_image(data: bytes, max_side: int = ANALYSIS_SIDE) -> DecodedImage:
     fmt = img.format or "unknown"
     mode = img.mode
     try:
-        exif = img.getexif()
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image
-        exif = Image.Exif()
-    orientation = int(exif.get(0x0112, 1) or 1) if exif else 1
-    if orientation not in range(1, 9):
-        orientation = 1
-
-    try:
         if fmt == "JPEG":
             # draft keeps the scaled size >= requested, so quality at max_side is unaffected
             img.draft("RGB", (max_side, max_side))
+        # decode before reading EXIF: PNG's getexif() decodes the image itself, and a failure
+        # there was swallowed with the EXIF, after which load() returned blank pixels silently
         img.load()
+        try:
+            exif = img.getexif()
+        except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image
+            exif = Image.Exif()
+        orientation = int(exif.get(0x0112, 1) or 1) if exif else 1
+        if orientation not in range(1, 9):
+            orientation = 1
         rgb_img = _to_rgb(img)
         rgb_img = _apply_orientation(rgb_img, orientation)
         if max(rgb_img.size) > max_side:
@@ -98,7 +99,9 @@ def decode_image(data: bytes, max_side: int = ANALYSIS_SIDE) -> DecodedImage:
         array = np.asarray(rgb_img, dtype=np.uint8)
     except OSError as exc:
         text = str(exc)
-        if "truncated" in text.lower() or "broken data stream" in text.lower():
+        # Pillow says "truncated" when the data ends early; "broken data stream" is a decoder
+        # error on data that is there (bit rot, tampering), so it is corrupt, not truncated
+        if "truncated" in text.lower():
             raise ItemError(Code.TRUNCATED_IMAGE, f"image data ends early: {text}") from None
         raise ItemError(Code.CORRUPT_IMAGE, f"cannot decode image: {text}") from None
     except (ValueError, SyntaxError, EOFError, MemoryError) as exc:

@@ -27,8 +27,8 @@ class SourceChange:
 def check_sources(store: CaseStore) -> list[SourceChange]:
     changes: list[SourceChange] = []
     for f in store.disk_files():
-        if f.size is None and f.mtime_ns is None:
-            continue  # never readable: nothing to compare
+        if f.size is None:
+            continue  # never read (link loop, pipe, folder link): nothing of it to compare
         try:
             st = os.stat(f.raw_path)
         except FileNotFoundError:
