@@ -22,6 +22,12 @@ def dump_items(case: Path) -> dict[str, list[tuple[object, ...]]]:
                                     FROM location_problems lp
                                     JOIN locations l ON l.id = lp.location_id""",
             "content_problems": "SELECT sha256, code, severity, message FROM content_problems",
+            "findings": """SELECT sha256, analyzer, analyzer_version, model_sha256, status,
+                                  label, score, payload FROM findings""",
+            "faces": """SELECT sha256, face_index, box_x, box_y, box_w, box_h, landmarks,
+                               detector_score, size_px, sharpness, frontalness, usable, flags,
+                               embedding, crop_path FROM faces""",
+            "thumbnails": "SELECT sha256, path, blurred, label FROM thumbnails",
         }
         return {name: sorted(db.execute(sql).fetchall(), key=repr) for name, sql in q.items()}
 
@@ -30,5 +36,14 @@ def count_rows(case: Path) -> dict[str, int]:
     with sqlite3.connect(case / "case.sqlite") as db:
         return {
             t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("sources", "locations", "contents", "location_problems", "content_problems")
+            for t in (
+                "sources",
+                "locations",
+                "contents",
+                "location_problems",
+                "content_problems",
+                "findings",
+                "faces",
+                "thumbnails",
+            )
         }

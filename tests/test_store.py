@@ -25,7 +25,7 @@ def test_reopening_does_not_migrate_twice(tmp_path: Path) -> None:
     open_engine(url).dispose()
     engine = open_engine(url)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
 
 
 @pytest.mark.skipif(

@@ -28,6 +28,8 @@ from rich.table import Table
 from . import __version__
 from .audit import read_head, verify_chain
 from .case import HEAD_FILE, CaseError, open_case, open_case_readonly
+from .image_analysis import OPTIONAL_ANALYZERS, AnalysisPlan, init_process
+from .models import ModelUnavailable
 from .pipeline import Progress as PipelineProgress
 from .pipeline import SourceError, check_sources_usable, run_scan
 
@@ -78,6 +80,9 @@ class _BarProgress(PipelineProgress):
         self.ana = bar.add_task("analysis", total=None, start=False)
 
     def phase(self, name: str) -> None:
+        if name == "reanalysis":
+            self.bar.update(self.ana, total=self.bar.tasks[self.ana].completed)
+            self.ana = self.bar.add_task("new findings", total=None)
         if name == "analysis":
             self.bar.update(self.inv, total=self.bar.tasks[self.inv].completed)
             self.bar.start_task(self.ana)
@@ -98,6 +103,8 @@ Examples:
   consentry scan ./seized --case ./case-17 --examiner "A. Examiner"
   consentry scan phone.zip backup/ --case ./case-17      # zips are opened, nested too
   consentry scan ./seized --case ./case-17               # re-run: resumes, skips done work
+  consentry scan ./seized --case ./case-17 --skip faces  # leave an analyzer out
+  consentry scan ./seized --case ./case-17 --only explicit
   consentry scan ./seized --case ./case-17 --db postgresql+psycopg://u@host/case17
 
 Re-running after an interruption (even kill -9) finishes the missing work only; the store then
@@ -125,6 +132,13 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     default=None,
     help="SQLAlchemy URL of the store instead of case.sqlite (e.g. PostgreSQL).",
 )
+@click.option(
+    "--only",
+    default=None,
+    metavar="A,B",
+    help=f"Run only these analyzers ({', '.join(OPTIONAL_ANALYZERS)}).",
+)
+@click.option("--skip", default=None, metavar="A,B", help="Skip these analyzers.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def scan(
@@ -133,19 +147,29 @@ def scan(
     examiner: str | None,
     workers: int | None,
     db_url: str | None,
+    only: str | None,
+    skip: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Inventory and hash every file in SOURCES (files, folders, .zip) into a case.
 
     For every file: size, mtime, type from content, SHA-256, MD5, SHA-1; for images also format,
-    size, EXIF, and PDQ (+quality, +8 rotations/flips) computed at 512 px.
+    size, EXIF, PDQ (+quality, +8 rotations/flips) computed at 512 px, and the analyzers:
+    explicit (Open-NSFW score, NudeNet regions when installed) and faces (YuNet + SFace).
+    Every image gets a thumbnail in the case folder, blurred unless labelled not explicit.
+    Re-running with an analyzer newly enabled adds its findings without re-hashing.
     """
     try:
         roots = check_sources_usable(case_dir, sources)
     except SourceError as exc:
         _fail(EXIT_MISUSE, str(exc))
+    analyzers = _choose_analyzers(only, skip)
     workers = workers or os.cpu_count() or 1
+    try:  # every model loads once here first: a missing one is one clear error, before any write
+        init_process(AnalysisPlan(analyzers))
+    except ModelUnavailable as exc:
+        _fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
     try:
         case = open_case(case_dir, db_url, create=True)
     except CaseError as exc:
@@ -162,7 +186,11 @@ def scan(
             TimeRemainingColumn(),
         ]
         with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
-            outcome = run_scan(case, roots, examiner, workers, _BarProgress(bar))
+            try:
+                outcome = run_scan(case, roots, examiner, workers, _BarProgress(bar), analyzers)
+            except ModelUnavailable as exc:
+                bar.stop()
+                _fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
     counts = outcome.counts
     if as_json:
         out.print_json(
@@ -194,6 +222,25 @@ def scan(
     out.print(f"case: {case.path}")
 
 
+def _choose_analyzers(only: str | None, skip: str | None) -> frozenset[str]:
+    def names(text: str) -> set[str]:
+        chosen = {n.strip() for n in text.split(",") if n.strip()}
+        unknown = chosen - set(OPTIONAL_ANALYZERS)
+        if unknown:
+            _fail(
+                EXIT_MISUSE,
+                f"unknown analyzer(s) {', '.join(sorted(unknown))}; "
+                f"choose from {', '.join(OPTIONAL_ANALYZERS)}",
+            )
+        return chosen
+
+    if only is not None and skip is not None:
+        _fail(EXIT_MISUSE, "use --only or --skip, not both")
+    if only is not None:
+        return frozenset(names(only))
+    return frozenset(set(OPTIONAL_ANALYZERS) - names(skip or ""))
+
+
 def _print_counts(counts: dict[str, Any], title: str) -> None:
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("what is counted")
@@ -209,6 +256,16 @@ def _print_counts(counts: dict[str, Any], title: str) -> None:
         ("files with errors", counts["errors"]["total"]),
         ("files with warnings", counts["warnings"]["total"]),
     ]
+    if "explicit" in counts:
+        ex, fc = counts["explicit"], counts["faces"]
+        rows += [
+            ("explicit images (files labelled explicit)", ex["explicit_images"]),
+            ("suggestive images (files labelled suggestive)", ex["suggestive_images"]),
+            ("images not checked for explicit content", ex["images_not_analysed"]),
+            ("faces found (in unique images)", fc["faces"]),
+            ("  usable for identity", fc["usable_faces"]),
+            ("unique images with faces", fc["unique_images_with_faces"]),
+        ]
     if counts.get("pending"):
         rows.append(("not yet analysed (re-run the scan)", counts["pending"]))
     for label, value in rows:

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__, audit
 from .case import Case, CaseError
+from .image_analysis import AnalysisPlan, init_process
 from .inventory import SourceError, source_root, walk_source
 from .locations import LocationRef, display_bytes_path
 from .readonly_check import SourceChange, check_sources
@@ -71,9 +72,14 @@ def run_scan(
     examiner: str | None,
     workers: int,
     progress: Progress | None = None,
+    analyzers: frozenset[str] = frozenset(),
 ) -> ScanOutcome:
+    """Scan ``roots`` into ``case``. Loads the analyzers' models first: a missing model raises
+    ModelUnavailable before anything is written."""
     progress = progress or Progress()
     store = case.store
+    plan = AnalysisPlan(frozenset(analyzers), str(case.path))
+    init_process(plan)  # in this process: checks every model once, and serves --workers 1
     started = time.monotonic()
     tz = time.strftime("%Z%z")
     sources = [display_bytes_path(r) for r in roots]
@@ -116,7 +122,7 @@ def run_scan(
         per_source[display_bytes_path(root)] = count
 
     progress.phase("analysis")
-    analysed = _analyse_pending(store, workers, progress)
+    analysed = _analyse(store, plan, workers, progress)
 
     progress.phase("verify")
     changes = check_sources(store)
@@ -157,18 +163,14 @@ def run_scan(
     return ScanOutcome(scan_id, elapsed, new_locations, analysed, counts, changes)
 
 
-def _analyse_pending(store: Any, workers: int, progress: Progress) -> int:
-    total = store.count_pending()
-    progress.analysis_total(total)
-    if total == 0:
-        return 0
-    done = 0
+def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -> int:
+    """Analyse pending locations, then add newly enabled analyzers' findings to old content."""
     pool = None
     mapper: Callable[[Sequence[WorkItem]], Iterator[WorkResult]]
     if workers > 1:
         # spawn, not fork: the parent holds database connections and a progress thread
         ctx = multiprocessing.get_context("spawn")
-        pool = ctx.Pool(workers)
+        pool = ctx.Pool(workers, initializer=init_process, initargs=(plan,))
 
         def mapper(items: Sequence[WorkItem]) -> Iterator[WorkResult]:
             assert pool is not None
@@ -179,35 +181,68 @@ def _analyse_pending(store: Any, workers: int, progress: Progress) -> int:
             return map(process, items)
 
     try:
-        after_id = 0
-        while True:
-            items = store.pending(after_id=after_id)
-            if not items:
-                if after_id == 0 or store.count_pending() == 0:
-                    break
-                after_id = 0  # archive members found late may sit below the cursor
-                continue
-            after_id = items[-1].location_id
-            buffer: list[WorkResult] = []
-            last_flush = time.monotonic()
-            for result in mapper(items):
-                buffer.append(result)
-                if result.children:
-                    total += sum(1 for c in result.children if c.readable)
-                    progress.analysis_total(total)
-                now = time.monotonic()
-                if len(buffer) >= RECORD_BATCH or now - last_flush >= RECORD_EVERY_S:
-                    store.record(buffer)
-                    done += len(buffer)
-                    progress.analysed(len(buffer))
-                    buffer, last_flush = [], now
-            store.record(buffer)
-            done += len(buffer)
-            progress.analysed(len(buffer))
+        done = _pending_pass(store, mapper, progress)
+        items = store.reanalysis_items(plan.analyzers, want_thumbnails=plan.case_dir is not None)
+        if items:
+            progress.phase("reanalysis")
+            progress.analysis_total(len(items))
+            _record_stream(store, mapper(items), progress)
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
+    return done
+
+
+def _pending_pass(
+    store: Any, mapper: Callable[[Sequence[WorkItem]], Iterator[WorkResult]], progress: Progress
+) -> int:
+    total = store.count_pending()
+    progress.analysis_total(total)
+    done = 0
+    after_id = 0
+    while total:
+        items = store.pending(after_id=after_id)
+        if not items:
+            if after_id == 0 or store.count_pending() == 0:
+                break
+            after_id = 0  # archive members found late may sit below the cursor
+            continue
+        after_id = items[-1].location_id
+
+        def grow(result: WorkResult) -> None:
+            nonlocal total
+            if result.children:
+                total += sum(1 for c in result.children if c.readable)
+                progress.analysis_total(total)
+
+        done += _record_stream(store, mapper(items), progress, on_result=grow)
+    return done
+
+
+def _record_stream(
+    store: Any,
+    results: Iterator[WorkResult],
+    progress: Progress,
+    on_result: Callable[[WorkResult], None] | None = None,
+) -> int:
+    """Commit results in batches (every RECORD_BATCH results or RECORD_EVERY_S seconds)."""
+    done = 0
+    buffer: list[WorkResult] = []
+    last_flush = time.monotonic()
+    for result in results:
+        buffer.append(result)
+        if on_result:
+            on_result(result)
+        now = time.monotonic()
+        if len(buffer) >= RECORD_BATCH or now - last_flush >= RECORD_EVERY_S:
+            store.record(buffer)
+            done += len(buffer)
+            progress.analysed(len(buffer))
+            buffer, last_flush = [], now
+    store.record(buffer)
+    done += len(buffer)
+    progress.analysed(len(buffer))
     return done
 
 

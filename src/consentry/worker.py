@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from . import archives
 from .analyzers import crypto_hashes, pdq
+from .image_analysis import ImageAnalysis, analyse_image
 from .imaging import ANALYSIS_SIDE, decode_image
 from .locations import ARCHIVE_SEPARATOR, LocationRef
 from .problems import Code, ItemError, Problem
@@ -31,6 +32,11 @@ class WorkItem:
     location_id: int
     ref: LocationRef
     rel_path: str
+    # Set for re-analysis of content already in the store (a newly enabled analyzer): only the
+    # analyzers in ``needs`` run, on bytes that must still hash to ``expected_sha256``.
+    needs: frozenset[str] | None = None
+    expected_sha256: str | None = None
+    known_label: str | None = None
 
 
 @dataclass
@@ -70,19 +76,18 @@ class WorkResult:
     location_problems: list[Problem] = field(default_factory=list)
     content_problems: list[Problem] = field(default_factory=list)
     children: list[ChildLocation] = field(default_factory=list)
+    analysis: ImageAnalysis | None = None
+    reanalysis: bool = False
 
 
 def process(item: WorkItem) -> WorkResult:
     """Never raises for a bad item: every failure becomes a Problem in the result."""
-    result = WorkResult(item.location_id)
+    result = WorkResult(item.location_id, reanalysis=item.needs is not None)
     try:
-        if item.ref.member_chain:
-            with (
-                open_readonly(item.ref.raw_path) as outer,
-                archives.open_chain(outer, item.ref.member_chain[:-1]) as archive,
-            ):
-                data = archives.read_member(archive, item.ref.member_chain[-1])
-            _analyse_bytes(data, item, result)
+        if item.needs is not None:
+            _reanalyse(_read_member_or_file(item.ref), item, result)
+        elif item.ref.member_chain:
+            _analyse_bytes(_read_member_or_file(item.ref), item, result)
         else:
             with open_readonly(item.ref.raw_path) as fh:
                 size = os.fstat(fh.fileno()).st_size
@@ -97,6 +102,28 @@ def process(item: WorkItem) -> WorkResult:
             Problem(Code.TOO_LARGE_FOR_ANALYSIS, "out of memory while reading")
         )
     return result
+
+
+def _read_member_or_file(ref: LocationRef) -> bytes:
+    if not ref.member_chain:
+        with open_readonly(ref.raw_path) as fh:
+            return read_all(fh)
+    with (
+        open_readonly(ref.raw_path) as outer,
+        archives.open_chain(outer, ref.member_chain[:-1]) as archive,
+    ):
+        return archives.read_member(archive, ref.member_chain[-1])
+
+
+def _reanalyse(data: bytes, item: WorkItem, result: WorkResult) -> None:
+    """Add the newly enabled analyzers' findings to content the store already has."""
+    sha256 = crypto_hashes.hash_bytes(data).sha256
+    if sha256 != item.expected_sha256:
+        # the evidence changed since it was hashed: findings would describe other bytes
+        raise ItemError(Code.SOURCE_CHANGED, f"content now hashes to {sha256}, not as recorded")
+    image = decode_image(data, ANALYSIS_SIDE)
+    assert item.needs is not None
+    result.analysis = analyse_image(image, sha256, item.needs, item.known_label)
 
 
 def _analyse_bytes(data: bytes, item: WorkItem, result: WorkResult) -> None:
@@ -161,6 +188,7 @@ def _analyse_image(data: bytes, content: ContentRecord, result: WorkResult) -> N
     finding = pdq.pdq_of_rgb(image.rgb, dihedral=True)
     content.pdq, content.pdq_quality = finding.hex, finding.quality
     content.pdq_dihedral = ",".join(finding.dihedral)
+    result.analysis = analyse_image(image, content.sha256)
     if finding.quality < pdq.MIN_QUALITY:
         result.content_problems.append(
             Problem(

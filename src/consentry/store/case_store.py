@@ -26,10 +26,13 @@ from .schema import (
     CaseInfo,
     Content,
     ContentProblem,
+    FaceRow,
+    Finding,
     Location,
     LocationProblem,
     Scan,
     Source,
+    Thumbnail,
 )
 
 LOCATIONS: Table = Location.__table__  # type: ignore[assignment]
@@ -40,6 +43,9 @@ SOURCES: Table = Source.__table__  # type: ignore[assignment]
 SCANS: Table = Scan.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
 CASE_INFO: Table = CaseInfo.__table__  # type: ignore[assignment]
+FINDINGS: Table = Finding.__table__  # type: ignore[assignment]
+FACES: Table = FaceRow.__table__  # type: ignore[assignment]
+THUMBS: Table = Thumbnail.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -263,10 +269,12 @@ class CaseStore:
                 for p in r.content_problems
             ]
             _insert_ignore(conn, CONTENT_PROBLEMS, content_problems, ["sha256", "code"])
+            self._add_analysis(conn, results)
+            located = [r for r in results if not r.reanalysis]
             self._add_location_problems(
-                conn, [(r.location_id, p) for r in results for p in r.location_problems]
+                conn, [(r.location_id, p) for r in located for p in r.location_problems]
             )
-            for r in results:
+            for r in located:
                 conn.execute(
                     update(LOCATIONS)
                     .where(LOCATIONS.c.id == r.location_id)
@@ -286,6 +294,74 @@ class CaseStore:
                         source_id=source_id,
                         parent_id=r.location_id,
                     )
+
+    @staticmethod
+    def _add_analysis(conn: Connection, results: Sequence[WorkResult]) -> None:
+        analyses = [r.analysis for r in results if r.analysis is not None]
+        _insert_ignore(
+            conn,
+            FINDINGS,
+            [asdict(f) for a in analyses for f in a.findings],
+            ["sha256", "analyzer"],
+        )
+        _insert_ignore(
+            conn, FACES, [asdict(f) for a in analyses for f in a.faces], ["sha256", "face_index"]
+        )
+        thumbs = {a.thumbnail.sha256: asdict(a.thumbnail) for a in analyses if a.thumbnail}
+        if thumbs:
+            # a thumbnail is re-rendered when the explicit label becomes known: replace it
+            conn.execute(THUMBS.delete().where(THUMBS.c.sha256.in_(list(thumbs))))
+            conn.execute(THUMBS.insert(), list(thumbs.values()))
+
+    def reanalysis_items(self, analyzers: frozenset[str], want_thumbnails: bool) -> list[WorkItem]:
+        """Image contents that lack a finding of an enabled analyzer (or a thumbnail)."""
+        L, C = LOCATIONS, CONTENTS
+        with self.engine.connect() as conn:
+            images = conn.execute(
+                select(C.c.sha256, func.min(L.c.id))
+                .select_from(C.join(L, L.c.sha256 == C.c.sha256))
+                .where(C.c.is_image.is_(True))
+                .group_by(C.c.sha256)
+            ).all()
+            have: dict[str, set[str]] = {}
+            labels: dict[str, str | None] = {}
+            for sha, analyzer, label in conn.execute(
+                select(FINDINGS.c.sha256, FINDINGS.c.analyzer, FINDINGS.c.label)
+            ):
+                have.setdefault(sha, set()).add(analyzer)
+                if analyzer == "explicit":
+                    labels[sha] = label
+            thumbs = set(conn.execute(select(THUMBS.c.sha256)).scalars())
+            todo: list[tuple[str, int, frozenset[str]]] = []
+            for sha, loc_id in images:
+                needs = set(analyzers - have.get(sha, set()))
+                if want_thumbnails and sha not in thumbs:
+                    needs.add("thumbnail")
+                if needs:
+                    todo.append((sha, loc_id, frozenset(needs)))
+            if not todo:
+                return []
+            refs = {
+                r.id: r
+                for r in conn.execute(
+                    select(L.c.id, L.c.raw_path, L.c.member_chain, L.c.rel_path).where(
+                        L.c.id.in_([t[1] for t in todo])
+                    )
+                )
+            }
+        return [
+            WorkItem(
+                loc_id,
+                LocationRef(
+                    bytes(refs[loc_id].raw_path), tuple(json.loads(refs[loc_id].member_chain))
+                ),
+                refs[loc_id].rel_path,
+                needs=needs,
+                expected_sha256=sha,
+                known_label=labels.get(sha),
+            )
+            for sha, loc_id, needs in todo
+        ]
 
     # -- read-only check ---------------------------------------------------------------------
     def disk_files(self) -> list[DiskFile]:
@@ -348,6 +424,25 @@ class CaseStore:
                 .select_from(CONTENT_PROBLEMS.join(L, L.c.sha256 == CONTENT_PROBLEMS.c.sha256))
                 .group_by(CONTENT_PROBLEMS.c.code, CONTENT_PROBLEMS.c.severity)
             ).all()
+            explicit_rows = conn.execute(
+                select(FINDINGS.c.label, func.count(), func.count(func.distinct(L.c.sha256)))
+                .select_from(FINDINGS.join(L, L.c.sha256 == FINDINGS.c.sha256))
+                .where(FINDINGS.c.analyzer == "explicit")
+                .group_by(FINDINGS.c.label)
+            ).all()
+            faces_total = scalar(select(func.count()).select_from(FACES))
+            faces_usable = scalar(
+                select(func.count()).select_from(FACES).where(FACES.c.usable.is_(True))
+            )
+            images_with_faces = scalar(select(func.count(func.distinct(FACES.c.sha256))))
+            thumbs_blurred = scalar(
+                select(func.count()).select_from(THUMBS).where(THUMBS.c.blurred.is_(True))
+            )
+            thumbs_total = scalar(select(func.count()).select_from(THUMBS))
+        explicit_by_label = {
+            str(label): {"files": int(n), "unique_images": int(u)} for label, n, u in explicit_rows
+        }
+        analysed_explicit = sum(v["files"] for v in explicit_by_label.values())
         by_code: dict[str, dict[str, Any]] = {}
         for code, severity, n in [*loc_rows, *content_rows]:
             entry = by_code.setdefault(code, {"severity": severity, "files": 0})
@@ -366,6 +461,18 @@ class CaseStore:
             "duplicate_locations": files - unhashed - unique_contents,
             "unreadable": unhashed,
             "pending": pending,
+            "explicit": {
+                "explicit_images": explicit_by_label.get("explicit", {}).get("files", 0),
+                "suggestive_images": explicit_by_label.get("suggestive", {}).get("files", 0),
+                "by_label": explicit_by_label,
+                "images_not_analysed": images - analysed_explicit,
+            },
+            "faces": {
+                "faces": faces_total,
+                "usable_faces": faces_usable,
+                "unique_images_with_faces": images_with_faces,
+            },
+            "thumbnails": {"written": thumbs_total, "blurred": thumbs_blurred},
             "errors": {
                 "total": errors,
                 "by_code": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -113,6 +114,57 @@ class ContentProblem(Base):
     code: Mapped[str] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
+
+
+class Finding(Base):
+    """One analyzer's result for one content, with the method that produced it."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("sha256", "analyzer"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    analyzer: Mapped[str] = mapped_column(String(32), index=True)
+    analyzer_version: Mapped[str] = mapped_column(String(16))
+    model_sha256: Mapped[str | None] = mapped_column(Text)  # "a,b" when two model files
+    status: Mapped[str] = mapped_column(String(16))  # ok | error
+    label: Mapped[str | None] = mapped_column(String(32), index=True)  # e.g. explicit label
+    score: Mapped[float | None] = mapped_column(Float)
+    payload: Mapped[str] = mapped_column(Text)  # JSON details (regions, counts, error)
+
+
+class FaceRow(Base):
+    """A face found in a content; the embedding is a float32 blob (128 x 4 bytes)."""
+
+    __tablename__ = "faces"
+    __table_args__ = (UniqueConstraint("sha256", "face_index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    face_index: Mapped[int] = mapped_column(Integer)
+    # box in pixels of the analysed picture (orientation applied, fit to analysis_side)
+    box_x: Mapped[float] = mapped_column(Float)
+    box_y: Mapped[float] = mapped_column(Float)
+    box_w: Mapped[float] = mapped_column(Float)
+    box_h: Mapped[float] = mapped_column(Float)
+    analysis_side: Mapped[int] = mapped_column(Integer)
+    landmarks: Mapped[str] = mapped_column(Text)  # JSON [[x, y] x 5]
+    detector_score: Mapped[float] = mapped_column(Float)
+    size_px: Mapped[float] = mapped_column(Float)
+    sharpness: Mapped[float | None] = mapped_column(Float)
+    frontalness: Mapped[float] = mapped_column(Float)
+    usable: Mapped[bool] = mapped_column(Boolean)
+    flags: Mapped[str] = mapped_column(Text)  # comma-separated reasons when not usable
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    crop_path: Mapped[str | None] = mapped_column(Text)  # relative to the case folder
+
+
+class Thumbnail(Base):
+    """The review thumbnail of a content; ``blurred`` unless its explicit label is ``none``."""
+
+    __tablename__ = "thumbnails"
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)  # relative to the case folder
+    blurred: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[str] = mapped_column(String(32))  # explicit label it was rendered for
 
 
 class AuditEvent(Base):

@@ -1,0 +1,205 @@
+"""Explicit and face findings in a scan, the blur rule, --only/--skip and later re-analysis.
+
+The explicit-content path is exercised with stand-in scorers at the seam
+(``image_analysis.load_explicit``): no explicit image is ever used.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from consentry import image_analysis
+from consentry.analyzers.explicit import ExplicitAnalyzer
+from consentry.cli import EXIT_MISUSE, main
+from consentry.models import ModelUnavailable
+from consentry.thumbnails import PIXEL_BLOCKS, render_thumbnail
+
+from .synthetic import photo_like, write_jpeg
+
+
+class StandInScorer:
+    """Returns a fixed Open-NSFW-like score; stands in for the real model at the seam."""
+
+    model_sha256 = "0" * 64
+
+    def __init__(self, score: float) -> None:
+        self.value = score
+
+    def score(self, rgb: np.ndarray) -> float:
+        return self.value
+
+
+def _stand_in(monkeypatch: pytest.MonkeyPatch, score: float) -> None:
+    image_analysis.reset_process()
+    monkeypatch.setattr(
+        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(StandInScorer(score))
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_models() -> Iterator[None]:
+    image_analysis.reset_process()
+    yield
+    image_analysis.reset_process()
+
+
+@pytest.fixture()
+def evidence(tmp_path: Path) -> Path:
+    root = tmp_path / "evidence"
+    for i in range(5):
+        write_jpeg(root / f"{i}.jpg", seed=40 + i, width=400, height=300)
+    return root
+
+
+def _scan(evidence: Path, case: Path, *extra: str) -> dict[str, object]:
+    result = CliRunner().invoke(
+        main, ["scan", str(evidence), "--case", str(case), "--workers", "1", "-q", "--json", *extra]
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _rows(case: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(case / "case.sqlite") as db:
+        return db.execute(sql).fetchall()
+
+
+def _detail(path: Path) -> float:
+    """Mean absolute difference between neighbouring pixels: high for a sharp photo."""
+    a = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    return float(np.abs(np.diff(a, axis=1)).mean() + np.abs(np.diff(a, axis=0)).mean())
+
+
+def _all_thumbnail_files(case: Path) -> list[Path]:
+    return sorted((case / "thumbs").rglob("*.jpg"))
+
+
+def test_explicit_label_means_only_blurred_thumbnails_reach_the_case(
+    evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stand_in(monkeypatch, 0.97)
+    case = tmp_path / "case"
+    summary = _scan(evidence, case, "--skip", "faces")
+    assert summary["explicit"]["explicit_images"] == 5  # type: ignore[index]
+    rows = _rows(case, "SELECT blurred, label FROM thumbnails")
+    assert rows == [(1, "explicit")] * 5
+    files = _all_thumbnail_files(case)
+    assert len(files) == 5
+    sharp_reference = _detail_of_sharp(evidence)
+    for f in files:  # every image file the scan wrote, not just the ones the store lists
+        assert _detail(f) < sharp_reference / 4, f
+
+
+def _detail_of_sharp(evidence: Path) -> float:
+    img, blurred = render_thumbnail(np.asarray(photo_like(40, 400, 300)), "none")
+    assert not blurred
+    path = evidence.parent / "sharp.png"
+    img.save(path)
+    return _detail(path)
+
+
+def test_none_label_thumbnails_are_sharp(
+    evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stand_in(monkeypatch, 0.01)
+    case = tmp_path / "case"
+    summary = _scan(evidence, case, "--skip", "faces")
+    assert summary["explicit"]["by_label"]["none"]["files"] == 5  # type: ignore[index]
+    assert _rows(case, "SELECT DISTINCT blurred, label FROM thumbnails") == [(0, "none")]
+    sharp_reference = _detail_of_sharp(evidence)
+    for f in _all_thumbnail_files(case):
+        assert _detail(f) > sharp_reference / 2  # the measure above can tell the difference
+
+
+@pytest.mark.parametrize("label", ["explicit", "suggestive", "unknown", None])
+def test_every_label_but_none_is_rendered_blurred(label: str | None) -> None:
+    rgb = np.asarray(photo_like(3, 300, 200))
+    img, blurred = render_thumbnail(rgb, label)
+    assert blurred
+    # at most PIXEL_BLOCKS x PIXEL_BLOCKS colour blocks survive before the final blur
+    small = img.resize((PIXEL_BLOCKS, PIXEL_BLOCKS * 2 // 3), Image.Resampling.BOX)
+    back = small.resize(img.size, Image.Resampling.BILINEAR)
+    diff = np.abs(np.asarray(img, float) - np.asarray(back, float)).mean()
+    assert diff < 12
+
+
+def test_skipped_explicit_leaves_label_unknown_and_thumbnails_blurred(
+    evidence: Path, tmp_path: Path
+) -> None:
+    case = tmp_path / "case"
+    summary = _scan(evidence, case, "--skip", "explicit,faces")
+    assert summary["explicit"]["images_not_analysed"] == 5  # type: ignore[index]
+    assert _rows(case, "SELECT DISTINCT blurred, label FROM thumbnails") == [(1, "unknown")]
+    assert _rows(case, "SELECT count(*) FROM findings") == [(0,)]
+
+
+def test_enabling_an_analyzer_later_adds_findings_without_rehashing(
+    evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = tmp_path / "case"
+    _scan(evidence, case, "--skip", "explicit,faces")
+    contents_before = _rows(case, "SELECT * FROM contents ORDER BY sha256")
+    _stand_in(monkeypatch, 0.01)
+    summary = _scan(evidence, case, "--only", "explicit")
+    assert summary["analysed"] == 0  # no file was inventoried or hashed again
+    assert _rows(case, "SELECT * FROM contents ORDER BY sha256") == contents_before
+    findings = _rows(case, "SELECT analyzer, analyzer_version, model_sha256, label FROM findings")
+    assert findings == [("explicit", "1", "0" * 64, "none")] * 5
+    # the thumbnails were re-rendered for the now-known label
+    assert _rows(case, "SELECT DISTINCT blurred, label FROM thumbnails") == [(0, "none")]
+
+
+def test_missing_model_is_one_clear_error_before_anything_is_written(
+    evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> ExplicitAnalyzer:
+        raise ModelUnavailable("open_nsfw", "file damaged (test)")
+
+    monkeypatch.setattr(image_analysis, "load_explicit", broken)
+    case = tmp_path / "case"
+    result = CliRunner().invoke(main, ["scan", str(evidence), "--case", str(case), "-q"])
+    assert result.exit_code == EXIT_MISUSE
+    assert result.output.count("\n") == 1 and "open_nsfw" in result.output
+    assert "--skip" in result.output
+    assert not case.exists()
+
+
+def test_unknown_analyzer_name_is_misuse(evidence: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["scan", str(evidence), "--case", str(tmp_path / "c"), "--only", "magic"]
+    )
+    assert result.exit_code == EXIT_MISUSE and "unknown analyzer" in result.output
+
+
+SHARED_LFW = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces" / "lfw"
+
+
+def test_real_models_record_faces_and_explicit_findings(tmp_path: Path) -> None:
+    people = sorted(SHARED_LFW.glob("*/*.jpg"))[:4]
+    if not people:
+        pytest.skip("../shared/data/faces/lfw is absent")
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for p in people:
+        (evidence / p.name).write_bytes(p.read_bytes())
+    case = tmp_path / "case"
+    summary = _scan(evidence, case)
+    faces = summary["faces"]
+    assert faces["unique_images_with_faces"] == 4  # type: ignore[index]
+    assert faces["usable_faces"] >= 4  # type: ignore[index]
+    assert summary["explicit"]["explicit_images"] == 0  # type: ignore[index]
+    rows = _rows(case, "SELECT length(embedding), crop_path, usable FROM faces")
+    assert all(r[0] == 128 * 4 for r in rows if r[2])
+    for _, crop, _ in rows:
+        assert crop and (case / crop).is_file()
+    models = _rows(case, "SELECT analyzer, model_sha256 FROM findings")
+    assert {a for a, _ in models} == {"explicit", "faces"}
+    assert all(m and len(m.split(",")[0]) == 64 for _, m in models)
