@@ -203,3 +203,5 @@ def test_real_models_record_faces_and_explicit_findings(tmp_path: Path) -> None:
     models = _rows(case, "SELECT analyzer, model_sha256 FROM findings")
     assert {a for a, _ in models} == {"explicit", "faces"}
     assert all(m and len(m.split(",")[0]) == 64 for _, m in models)
+    audit = CliRunner().invoke(main, ["audit", "show", "--case", str(case), "--json"]).output
+    assert "open_nsfw_sha256" in audit and "yunet_sha256" in audit  # method stated per scan

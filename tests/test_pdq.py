@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from consentry.analyzers.pdq import MATCH_DISTANCE, bits_to_hex, hamming, pdq_of_rgb
+from consentry.analyzers.pdq import (
+    DIHEDRAL_DEVIATION_MAX,
+    MATCH_DISTANCE,
+    bits_to_hex,
+    hamming,
+    pdq_of_rgb,
+)
 from consentry.imaging import decode_image
 
 from .synthetic import photo_like
@@ -56,17 +62,23 @@ def test_pdq_agrees_with_threatexchange_on_shared_photos() -> None:
 
 
 def test_dihedral_variants_match_transformed_copies() -> None:
-    """Each stored variant is the PDQ of the rotated/flipped picture itself (see pdq_of_rgb)."""
-    pictures = [decode_image(p.read_bytes()).rgb for p in _shared_images()[:6]]
+    """The stored variants are close to the hash of the rotated/flipped picture (within the
+    documented deviation) and far closer than plain PDQ, which misses such copies outright."""
+    pictures = [decode_image(p.read_bytes()).rgb for p in _shared_images()[:8]]
     pictures.append(np.asarray(photo_like(7, 200, 200)))
+    dists = []
     for rgb in pictures:
         img = Image.fromarray(rgb)
         base = pdq_of_rgb(rgb)
+        assert base.dihedral[0] == base.hex
         for transpose in Image.Transpose:
             moved = pdq_of_rgb(np.asarray(img.transpose(transpose)), dihedral=False)
-            assert min(hamming(moved.hex, d) for d in base.dihedral) <= 2
+            best = min(hamming(moved.hex, d) for d in base.dihedral)
+            assert best <= DIHEDRAL_DEVIATION_MAX
+            dists.append(best)
             if transpose in (Image.Transpose.ROTATE_90, Image.Transpose.FLIP_LEFT_RIGHT):
-                assert hamming(moved.hex, base.hex) > MATCH_DISTANCE  # plain PDQ misses it
+                assert hamming(moved.hex, base.hex) > 64  # plain PDQ: unrelated-looking
+    assert float(np.median(dists)) <= MATCH_DISTANCE  # most copies match at the usual distance
 
 
 def test_large_jpeg_is_decoded_at_reduced_size_and_hashes_like_full_decode() -> None:

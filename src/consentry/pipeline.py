@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__, audit
 from .case import Case, CaseError
-from .image_analysis import AnalysisPlan, init_process
+from .image_analysis import AnalysisPlan, describe_plan, init_process, reset_process
 from .inventory import SourceError, source_root, walk_source
 from .locations import LocationRef, display_bytes_path
 from .readonly_check import SourceChange, check_sources
@@ -80,6 +80,9 @@ def run_scan(
     store = case.store
     plan = AnalysisPlan(frozenset(analyzers), str(case.path))
     init_process(plan)  # in this process: checks every model once, and serves --workers 1
+    analyzers_used = describe_plan()
+    if workers > 1:
+        reset_process()  # the workers load their own; idle models here cost ~200 MiB
     started = time.monotonic()
     tz = time.strftime("%Z%z")
     sources = [display_bytes_path(r) for r in roots]
@@ -103,6 +106,7 @@ def run_scan(
             "python": platform.python_version(),
             "sources": sources,
             "workers": workers,
+            "analyzers": analyzers_used,
         },
     )
 
