@@ -160,7 +160,8 @@ def test_a_face_cut_by_the_border_is_found_and_clipped(analyzer: FaceAnalyzer) -
     cut = rgb[:, int(x + w * 0.3) :]  # the left 30 % of the face is outside the picture
     face = largest(analyzer.analyze(cut))
     bx, by, bw, bh = face.box
-    assert bx == 0.0 and bw > 0 and bx + bw <= cut.shape[1]
+    # found without a second, padded pass; the box stays inside the picture, at its left edge
+    assert 0.0 <= bx < 0.15 * w and bw > 0 and bx + bw <= cut.shape[1]
 
 
 @needs_faces

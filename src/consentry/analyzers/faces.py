@@ -12,7 +12,7 @@ Choices measured with ``bench/face_verification.py`` (numbers in its output):
   faces (passport-style crops, face thumbnails). A grey border of ``PAD_FRACTION`` of each side
   fixes that (crops of 75 % of the face box: 89/110 found unpadded, 110/110 padded) but costs
   2.25x the detector time, so by default the border is added only when the unpadded pass finds
-  nothing or a face touching the image border (which also recovers faces cut by the border).
+  nothing.
 - **Upscaling.** Images whose (padded) side is under ``MIN_CANVAS_SIDE`` are enlarged first:
   YuNet misses faces in tiny thumbnails (LFW photos shrunk to 24 px: 4/50 found as they are,
   50/50 upscaled; Yale B at 24 px: 29/52 and 52/52).
@@ -280,9 +280,11 @@ class FaceAnalyzer:
         height, width = bgr.shape[:2]
         if self.adaptive_padding:
             # Padding costs 2.25x the detector time (at 25 %) and only matters when a face
-            # fills or leaves the frame: pad when nothing was found or a face touches the border.
+            # fills the frame so tightly that YuNet misses it: pad when nothing was found.
+            # (Padding again when a found face touches the border doubled the detector time on
+            # selfie-like photos for no new face: bench/scan_throughput.py profile.)
             found = self._detect(bgr, 0.0)
-            if self.pad_fraction > 0 and (len(found.rows) == 0 or found.touches_border()):
+            if self.pad_fraction > 0 and len(found.rows) == 0:
                 found = self._detect(bgr, self.pad_fraction)
         else:
             found = self._detect(bgr, self.pad_fraction)
