@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -27,7 +27,7 @@ from rich.table import Table
 
 from . import __version__
 from .audit import read_head, verify_chain
-from .case import HEAD_FILE, CaseError, open_case, open_case_readonly
+from .case import HEAD_FILE, Case, CaseError, open_case, open_case_readonly
 from .image_analysis import OPTIONAL_ANALYZERS, AnalysisPlan, init_process
 from .models import ModelUnavailable
 from .pipeline import Progress as PipelineProgress
@@ -41,9 +41,17 @@ err = Console(stderr=True)
 out = Console()
 
 
-def _fail(code: int, message: str) -> None:
+def _fail(code: int, message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)  # one line, never wrapped: scripts parse it
     sys.exit(code)
+
+
+def _read_case(case_dir: Path, db_url: str | None) -> Case:
+    """Open an existing case for reading, or exit with EXIT_CASE and a one-line reason."""
+    try:
+        return open_case_readonly(case_dir, db_url)
+    except CaseError as exc:
+        _fail(EXIT_CASE, str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -362,11 +370,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Counts of files, images, unique contents and errors by kind."""
-    try:
-        case = open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
-    with case:
+    with _read_case(case_dir, db_url) as case:
         counts = case.store.counts()
     if as_json:
         definitions = {
@@ -399,11 +403,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True)
 def case_problems(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Every file with a problem: path, stable code, severity, message."""
-    try:
-        case = open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
-    with case:
+    with _read_case(case_dir, db_url) as case:
         rows = case.store.problems_listing()
     if as_json:
         out.print_json(data={"problems": rows})
@@ -431,11 +431,7 @@ Examples:
 @click.option("--db", "db_url", default=None)
 def audit_verify(case_dir: Path, db_url: str | None) -> None:
     """Check that no audit event was edited, deleted or reordered."""
-    try:
-        case = open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
-    with case:
+    with _read_case(case_dir, db_url) as case:
         events = case.store.audit_events()
     findings = verify_chain(events, read_head(case.path / HEAD_FILE))
     if not findings:
@@ -461,11 +457,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True)
 def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """List the audit events in order."""
-    try:
-        case = open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
-    with case:
+    with _read_case(case_dir, db_url) as case:
         events = case.store.audit_events()
     if as_json:
         out.print_json(
