@@ -25,7 +25,19 @@ def test_reopening_does_not_migrate_twice(tmp_path: Path) -> None:
     open_engine(url).dispose()
     engine = open_engine(url)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+
+
+def test_sqlite_schema_changes_are_transactional(tmp_path: Path) -> None:
+    """A migration interrupted half-way must leave no table behind (killed-scan resume)."""
+    from sqlalchemy import inspect, text
+
+    engine = open_engine(sqlite_url(tmp_path / "s.sqlite"))
+    with engine.connect() as conn:
+        trans = conn.begin()
+        conn.execute(text("CREATE TABLE half_done (x INTEGER)"))
+        trans.rollback()
+    assert "half_done" not in inspect(engine).get_table_names()
 
 
 @pytest.mark.skipif(

@@ -21,6 +21,10 @@ def open_engine(url: str) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        # Python's sqlite3 commits DDL on its own, outside any transaction: a scan killed
+        # during a migration then left half a schema ("table already exists" on the next run).
+        # Hand transactions to SQLAlchemy so that migrations are all-or-nothing, as writes are.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
@@ -30,6 +34,7 @@ def open_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # no implicit transactions: see open_engine
     cur = dbapi_conn.cursor()
     # WAL: readers never block the single writer; a killed process leaves a consistent file.
     cur.execute("PRAGMA journal_mode=WAL")
