@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,demo,nudenet]'
+	# reference watermark encoder for the provenance tests; --no-deps keeps torch out
+	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
 	touch $(STAMP)
 
 setup: $(STAMP)
