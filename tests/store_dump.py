@@ -28,6 +28,12 @@ def dump_items(case: Path) -> dict[str, list[tuple[object, ...]]]:
                                detector_score, size_px, sharpness, frontalness, usable, flags,
                                embedding, crop_path FROM faces""",
             "thumbnails": "SELECT sha256, path, blurred, label FROM thumbnails",
+            # identities derived at the end of a scan (persons/refresh.py); times left out
+            "persons": "SELECT code, kind, name, status FROM persons",
+            "face_clusters": """SELECT c.sha256, c.face_index, p.code, c.assigned_by
+                                FROM face_clusters c JOIN persons p ON p.id = c.person_id""",
+            "face_matches": """SELECT m.sha256, m.face_index, p.code, m.level, m.similarity
+                               FROM face_matches m JOIN persons p ON p.id = m.person_id""",
         }
         return {name: sorted(db.execute(sql).fetchall(), key=repr) for name, sql in q.items()}
 
@@ -45,5 +51,8 @@ def count_rows(case: Path) -> dict[str, int]:
                 "findings",
                 "faces",
                 "thumbnails",
+                "persons",
+                "face_clusters",
+                "face_matches",
             )
         }

@@ -484,5 +484,10 @@ def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     out.print(table)
 
 
+from .cli_persons import person_group, persons_cmd  # noqa: E402 - registered after main exists
+
+main.add_command(person_group)
+main.add_command(persons_cmd)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -21,6 +21,7 @@ from .case import Case, CaseError
 from .image_analysis import AnalysisPlan, describe_plan, init_process, reset_process
 from .inventory import SourceError, source_root, walk_source
 from .locations import LocationRef, display_bytes_path
+from .persons import refresh_identities
 from .readonly_check import SourceChange, check_sources
 from .worker import WorkItem, WorkResult, process
 
@@ -127,6 +128,7 @@ def run_scan(
 
     progress.phase("analysis")
     analysed = _analyse(store, plan, workers, progress)
+    refresh_identities(store, case.path, examiner)  # matches and clusters; cheap if unchanged
 
     progress.phase("verify")
     changes = check_sources(store)

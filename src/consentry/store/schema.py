@@ -178,3 +178,60 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(HEX256)
     hash: Mapped[str] = mapped_column(HEX256, unique=True)
+
+
+# -- persons (issue 4): consented enrollment, matches and clusters ------------------------------
+class Person(Base):
+    """An enrolled person (``E<n>``, with a consent record) or an unidentified one (``U<n>``, a
+    cluster of faces inside the case). Codes are never reused, even after removal or merge."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # enrolled | unidentified
+    name: Mapped[str | None] = mapped_column(Text)  # enrolled only
+    status: Mapped[str] = mapped_column(String(16))  # active | merged
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    consent_json: Mapped[str | None] = mapped_column(Text)  # canonical JSON, enrolled only
+    consent_sha256: Mapped[str | None] = mapped_column(HEX256)  # of the consent file as given
+    created_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class PersonTemplate(Base):
+    """One identity template of an enrolled person: the Fernet-encrypted embedding of the face in
+    one reference photo, with that photo's hashes. The photo itself is never stored."""
+
+    __tablename__ = "person_templates"
+    __table_args__ = (UniqueConstraint("person_id", "ref_sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    ref_index: Mapped[int] = mapped_column(Integer)
+    ref_sha256: Mapped[str] = mapped_column(HEX256)
+    ref_md5: Mapped[str] = mapped_column(String(32))
+    ref_pdq: Mapped[str | None] = mapped_column(HEX256)
+    ref_pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    face_index: Mapped[int] = mapped_column(Integer)  # which face of the photo, reading order
+    quality: Mapped[str] = mapped_column(Text)  # JSON: size_px, detector_score, sharpness, ...
+    template: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of 128 float32
+
+
+class FaceMatch(Base):
+    """The best enrolled person for a face, when at least a ``possible`` match."""
+
+    __tablename__ = "face_matches"
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    face_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    level: Mapped[str] = mapped_column(String(16))  # match | possible
+    similarity: Mapped[float] = mapped_column(Float)
+
+
+class FaceCluster(Base):
+    """Which unidentified person (cluster) a usable face belongs to; kept across re-runs."""
+
+    __tablename__ = "face_clusters"
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    face_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(16))  # auto | merge | split

@@ -1,0 +1,83 @@
+"""Compare every face of a case with every enrolled person: best person per face, vectorised.
+
+A person's similarity to a face is the highest cosine similarity between the face and any of
+the person's templates (one per reference photo): each comparison is a face-to-face comparison,
+the kind ``bench/face_verification.py`` calibrated the thresholds on. The levels:
+
+- ``match``: similarity >= ``MATCH_SIMILARITY`` (0.46; FAR <= 0.1 % per comparison on the
+  calibration identities, 0.31 % measured on held-out ones) and the face is *usable* (>= 48 px,
+  sharp, frontal). Only usable faces are ever identified.
+- ``possible``: similarity >= ``POSSIBLE_MATCH_SIMILARITY`` (0.41; FAR <= 1 %), or a ``match``
+  similarity on a face that is not usable. A lead for the examiner, never an identification.
+- none otherwise (no row is stored).
+
+Only templates of persons whose consent is on record and not expired reach this module: the
+caller (``refresh``) loads them through the store, which joins on the consent record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
+
+MATCH = "match"
+POSSIBLE = "possible"
+BLOCK = 2048  # faces per matrix product: bounds memory at BLOCK x templates x 4 bytes
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """Templates of the enrolled persons, one row each."""
+
+    embeddings: np.ndarray  # (m, 128) float32, unit rows
+    person_ids: np.ndarray  # (m,) int64, the person each row belongs to
+
+
+@dataclass(frozen=True)
+class FaceMatches:
+    """Per face (same order as the input): best person, its similarity and the level."""
+
+    person_ids: np.ndarray  # (n,) int64; -1 when there are no templates
+    similarity: np.ndarray  # (n,) float32; -1 when there are no templates
+    level: np.ndarray  # (n,) object: "match", "possible" or None
+
+
+def match_faces(
+    embeddings: np.ndarray,
+    usable: np.ndarray,
+    templates: TemplateSet,
+    match_threshold: float = MATCH_SIMILARITY,
+    possible_threshold: float = POSSIBLE_MATCH_SIMILARITY,
+) -> FaceMatches:
+    """Best enrolled person for each face (rows of ``embeddings``), with its level."""
+    n = len(embeddings)
+    best_person = np.full(n, -1, dtype=np.int64)
+    best_sim = np.full(n, -1.0, dtype=np.float32)
+    level = np.full(n, None, dtype=object)
+    if n == 0 or len(templates.embeddings) == 0:
+        return FaceMatches(best_person, best_sim, level)
+    # group template rows by person so that a per-person maximum is one reduceat
+    order = np.argsort(templates.person_ids, kind="stable")
+    t = np.ascontiguousarray(templates.embeddings[order], dtype=np.float32)
+    pids = templates.person_ids[order]
+    starts = np.flatnonzero(np.r_[True, pids[1:] != pids[:-1]])
+    persons = pids[starts]
+    faces = np.asarray(embeddings, dtype=np.float32)
+    for lo in range(0, n, BLOCK):
+        sims = faces[lo : lo + BLOCK] @ t.T  # (b, m)
+        per_person = np.maximum.reduceat(sims, starts, axis=1)  # (b, persons)
+        best = per_person.argmax(axis=1)
+        best_person[lo : lo + BLOCK] = persons[best]
+        best_sim[lo : lo + BLOCK] = per_person[np.arange(len(best)), best]
+    usable = np.asarray(usable, dtype=bool)
+    is_match = (best_sim >= match_threshold) & usable
+    is_possible = ~is_match & (best_sim >= possible_threshold)
+    level[is_match] = MATCH
+    level[is_possible] = POSSIBLE
+    return FaceMatches(best_person, best_sim, level)
+
+
+__all__ = ["MATCH", "POSSIBLE", "FaceMatches", "TemplateSet", "match_faces"]
