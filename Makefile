@@ -21,11 +21,18 @@ demo: $(STAMP)
 	rm -rf demo/case
 	$(BIN)/python scripts/build_demo_evidence.py demo/evidence
 	$(BIN)/consentry scan demo/evidence --case demo/case --examiner "Demo Examiner"
+	for ref in demo/references/*.jpg; do \
+	  name=$$(basename $$ref .jpg | tr _ ' '); \
+	  $(BIN)/consentry person add --case demo/case --name "$$name" \
+	    --consent demo/references/$$(basename $$ref .jpg).consent.json $$ref --examiner "Demo Examiner"; \
+	done
+	$(BIN)/consentry persons --case demo/case
 	$(BIN)/consentry audit verify --case demo/case
 	$(BIN)/consentry case summary --case demo/case --json > demo/summary.json
+	$(BIN)/consentry persons --case demo/case --json > demo/persons.json
 	@echo
 	@echo "Demo case:    $(CURDIR)/demo/case   (store: demo/case/case.sqlite)"
-	@echo "Summary JSON: $(CURDIR)/demo/summary.json"
+	@echo "Summary JSON: $(CURDIR)/demo/summary.json   persons: $(CURDIR)/demo/persons.json"
 	@echo "Look around:  $(BIN)/consentry case problems --case demo/case"
 	@echo "              $(BIN)/consentry audit show --case demo/case"
 

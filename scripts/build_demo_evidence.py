@@ -10,6 +10,7 @@ Nothing explicit, nothing real: every face is synthetic. Usage:
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import sys
 import zipfile
@@ -32,19 +33,43 @@ NAMES = [
 ]
 
 
+ENROLLED = 3  # the first persons enroll themselves, with a consent record
+
+
+def _write_reference(references: Path, name: str, photo: Path) -> None:
+    slug = name.replace(" ", "_")
+    shutil.copy2(photo, references / f"{slug}.jpg")
+    consent = {
+        "consented_by": name,
+        "consented_at": "2026-11-02",
+        "scope": "search the demo case for images of me; produce a hash pack",
+        "recorded_by": "Demo Advocate",
+        "method": "signed form (fictional demo record)",
+    }
+    (references / f"{slug}.consent.json").write_text(json.dumps(consent, indent=2) + "\n")
+
+
 def build(target: Path) -> None:
     try:
         from openpeople.io import get_curated_dir
     except ImportError:
         sys.exit("the demo needs the `openpeople` package: pip install -e '.[demo]'")
-    if target.exists():
-        shutil.rmtree(target)
+    references = target.parent / "references"
+    for folder in (target, references):
+        if folder.exists():
+            shutil.rmtree(folder)
+    references.mkdir(parents=True)
     people = sorted(p for p in Path(get_curated_dir()).iterdir() if (p / "assets").is_dir())
     for index, person in enumerate(people):
-        folder = target / NAMES[index % len(NAMES)].replace(" ", "_")
+        name = NAMES[index % len(NAMES)]
+        folder = target / name.replace(" ", "_")
         folder.mkdir(parents=True)
         for photo in sorted((person / "assets").glob("*.jpg")):
             if photo.stem in ("character_sheet", "emotions_sheet"):
+                continue
+            if index < ENROLLED and photo.stem == "studio_portrait":
+                # a reference photo the (fictional) person gives with consent: not evidence
+                _write_reference(references, name, photo)
                 continue
             shutil.copy2(photo, folder / f"{person.name}_{photo.name}")
     folders = sorted(p for p in target.iterdir() if p.is_dir())
@@ -76,6 +101,7 @@ def build(target: Path) -> None:
     (target / "partial_download.jpg").write_bytes(data[: len(data) // 3])
     (target / "README-from-suspect.txt").write_text("list of folders\n", encoding="utf-8")
     print(f"demo evidence: {sum(1 for _ in target.rglob('*') if _.is_file())} files in {target}")
+    print(f"reference photos + consent records of {ENROLLED} persons in {references}")
 
 
 if __name__ == "__main__":
