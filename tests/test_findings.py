@@ -205,3 +205,35 @@ def test_real_models_record_faces_and_explicit_findings(tmp_path: Path) -> None:
     assert all(m and len(m.split(",")[0]) == 64 for _, m in models)
     audit = CliRunner().invoke(main, ["audit", "show", "--case", str(case), "--json"]).output
     assert "open_nsfw_sha256" in audit and "yunet_sha256" in audit  # method stated per scan
+
+
+def _openpeople_asset(person: str, name: str) -> Path:
+    try:
+        from openpeople.io import get_curated_dir
+    except ImportError:
+        pytest.skip("the openpeople package (demo extra) is not installed")
+    path = Path(get_curated_dir()) / person / "assets" / name
+    if not path.exists():
+        pytest.skip(f"openpeople has no {person}/{name}")
+    return path
+
+
+def test_small_faces_in_full_body_photos_get_a_sharper_second_look(tmp_path: Path) -> None:
+    """A full-body shot's face is ~40 px at 512 px: too small to identify. The scan looks again
+    in a sharper decode; the face becomes usable and matches the same person's portrait."""
+    from consentry.analyzers.faces import MATCH_SIMILARITY, MIN_FACE_SIDE, cosine_similarity
+    from consentry.imaging import decode_image
+
+    posture = _openpeople_asset("P001", "studio_posture.jpg")
+    portrait = _openpeople_asset("P001", "studio_portrait.jpg")
+    image_analysis.init_process(image_analysis.AnalysisPlan(frozenset({"faces"})))
+    analyzer = image_analysis._process["faces"]
+    data = posture.read_bytes()
+    image = decode_image(data)
+    first = list(analyzer.analyze(image.rgb).faces)
+    assert first and not first[0].usable and first[0].quality.size_px < MIN_FACE_SIDE
+    looked = image_analysis.second_look(analyzer, image, data, first)
+    assert looked[0].usable and looked[0].quality.size_px >= MIN_FACE_SIDE
+    assert looked[0].box == first[0].box  # still in the analysed picture's frame
+    reference = analyzer.analyze(decode_image(portrait.read_bytes()).rgb).faces[0]
+    assert cosine_similarity(looked[0].embedding, reference.embedding) >= MATCH_SIMILARITY

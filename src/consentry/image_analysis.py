@@ -16,7 +16,8 @@ import numpy as np
 
 from .analyzers import explicit as explicit_mod
 from .analyzers import faces as faces_mod
-from .imaging import ANALYSIS_SIDE, DecodedImage
+from .imaging import ANALYSIS_SIDE, DecodedImage, decode_image
+from .problems import ItemError
 from .thumbnails import ThumbnailRecord, write_face_crop, write_thumbnail
 
 OPTIONAL_ANALYZERS = ("explicit", "faces")
@@ -66,6 +67,67 @@ class ImageAnalysis:
     findings: list[FindingRecord] = field(default_factory=list)
     faces: list[FaceRecord] = field(default_factory=list)
     thumbnail: ThumbnailRecord | None = None
+
+
+# Faces too small in the 512 px picture (full-body shots: the typical "nudified" image) get a
+# second look in a sharper decode of the same file, up to SECOND_LOOK_SIDE on the long side,
+# where the file has at least SECOND_LOOK_MIN_GAIN times more pixels per side. Only the
+# embedding and quality come from the second look; box and landmarks stay in the analysed
+# picture's frame. Cost is paid only by images that have small faces.
+SECOND_LOOK_SIDE = 1024
+SECOND_LOOK_MIN_GAIN = 1.5
+SECOND_LOOK_MAX_FACES = 20
+SECOND_LOOK_CONTEXT = 1.5  # crop half-width, in face sizes, around the face centre
+
+
+def second_look(
+    analyzer: Any, image: DecodedImage, data: bytes, faces: list[faces_mod.Face]
+) -> list[faces_mod.Face]:
+    analysed_side = max(image.rgb.shape[:2])
+    target = min(max(image.width, image.height), SECOND_LOOK_SIDE)
+    if target < analysed_side * SECOND_LOOK_MIN_GAIN:
+        return faces
+    try:
+        sharp = decode_image(data, target).rgb
+    except ItemError:
+        return faces
+    scale = max(sharp.shape[:2]) / analysed_side
+    out = list(faces)
+    small = [i for i, f in enumerate(faces) if faces_mod.TOO_SMALL in f.flags]
+    for i in small[:SECOND_LOOK_MAX_FACES]:
+        x, y, w, h = faces[i].box
+        cx, cy, half = (
+            (x + w / 2) * scale,
+            (y + h / 2) * scale,
+            max(w, h) * scale * SECOND_LOOK_CONTEXT,
+        )
+        x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+        x1, y1 = min(sharp.shape[1], int(cx + half)), min(sharp.shape[0], int(cy + half))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        found = analyzer.analyze(np.ascontiguousarray(sharp[y0:y1, x0:x1])).faces
+        centre = (cx - x0, cy - y0)
+        near = [
+            f
+            for f in found
+            if abs(f.box[0] + f.box[2] / 2 - centre[0]) < half / SECOND_LOOK_CONTEXT
+            and abs(f.box[1] + f.box[3] / 2 - centre[1]) < half / SECOND_LOOK_CONTEXT
+        ]
+        if not near:
+            continue
+        best = max(near, key=lambda f: f.box[2] * f.box[3])
+        if best.embedding is None:
+            continue
+        out[i] = faces_mod.Face(
+            box=faces[i].box,
+            landmarks=faces[i].landmarks,
+            score=faces[i].score,
+            embedding=best.embedding,
+            quality=best.quality,
+            usable=best.usable,
+            flags=best.flags,
+        )
+    return out
 
 
 # -- loaders: the seam for stand-ins --------------------------------------------------------
@@ -128,8 +190,12 @@ def analyse_image(
     sha256: str,
     needs: frozenset[str] | None = None,
     known_label: str | None = None,
+    data: bytes | None = None,
 ) -> ImageAnalysis:
-    """Run the planned analyzers (or only ``needs``) on a decoded image, then its thumbnail."""
+    """Run the planned analyzers (or only ``needs``) on a decoded image, then its thumbnail.
+
+    ``data`` (the file's bytes) lets the face analyzer take a second, sharper look at faces too
+    small in the analysed picture."""
     plan: AnalysisPlan = _process.get("plan") or AnalysisPlan(frozenset(), None)
     wanted = plan.analyzers if needs is None else plan.analyzers & needs
     out = ImageAnalysis()
@@ -161,7 +227,7 @@ def analyse_image(
             )
         )
     if "faces" in wanted and "faces" in _process:
-        out.faces, finding_record = _faces(image, sha256, plan)
+        out.faces, finding_record = _faces(image, sha256, plan, data)
         out.findings.append(finding_record)
     redo_thumbnail = needs is None or "explicit" in wanted or THUMBNAIL in (needs or ())
     if plan.case_dir and redo_thumbnail:
@@ -170,12 +236,15 @@ def analyse_image(
 
 
 def _faces(
-    image: DecodedImage, sha256: str, plan: AnalysisPlan
+    image: DecodedImage, sha256: str, plan: AnalysisPlan, data: bytes | None
 ) -> tuple[list[FaceRecord], FindingRecord]:
     analyzer = _process["faces"]
     finding = analyzer.analyze(image.rgb)
+    faces = list(finding.faces)
+    if data is not None and any(faces_mod.TOO_SMALL in f.flags for f in faces):
+        faces = second_look(analyzer, image, data, faces)
     records = []
-    for i, face in enumerate(finding.faces):
+    for i, face in enumerate(faces):
         crop = None
         if plan.case_dir:
             try:

@@ -123,7 +123,7 @@ def _reanalyse(data: bytes, item: WorkItem, result: WorkResult) -> None:
         raise ItemError(Code.SOURCE_CHANGED, f"content now hashes to {sha256}, not as recorded")
     image = decode_image(data, ANALYSIS_SIDE)
     assert item.needs is not None
-    result.analysis = analyse_image(image, sha256, item.needs, item.known_label)
+    result.analysis = analyse_image(image, sha256, item.needs, item.known_label, data=data)
 
 
 def _analyse_bytes(data: bytes, item: WorkItem, result: WorkResult) -> None:
@@ -188,7 +188,7 @@ def _analyse_image(data: bytes, content: ContentRecord, result: WorkResult) -> N
     finding = pdq.pdq_of_rgb(image.rgb, dihedral=True)
     content.pdq, content.pdq_quality = finding.hex, finding.quality
     content.pdq_dihedral = ",".join(finding.dihedral)
-    result.analysis = analyse_image(image, content.sha256)
+    result.analysis = analyse_image(image, content.sha256, data=data)
     if finding.quality < pdq.MIN_QUALITY:
         result.content_problems.append(
             Problem(
