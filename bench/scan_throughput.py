@@ -62,9 +62,13 @@ LFW_MAX_MP = 3.0  # 250 px LFW faces are only upscaled to small targets; FFHQ se
 FLOOR_SIDE = 512
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic"}
 
+# Targets, from the issues: hashes + PDQ (issue 2) and the full scan with analyzers (issue 3).
 TARGET_VS_PEER = 10.0
 TARGET_VS_FLOOR = 0.5
 TARGET_RSS_BYTES = 1 << 30
+FULL_TARGET_VS_PEER = 3.0
+FULL_TARGET_RATE = 20.0
+FULL_TARGET_RSS_BYTES = 1_500_000_000
 
 # ---------------------------------------------------------------------------------------------
 # output
@@ -998,26 +1002,49 @@ def report(
         vs_peer = c.rate / peer.rate if peer.rate else float("inf")
         vs_floor = c.rate / floor.rate if floor.rate else 0.0
         rss = max(c.rss_tree_peak or 0, c.rss_max_proc or 0)
-        rows = [
-            (
-                "/ peer (images/s)",
-                f"{vs_peer:.1f}x",
-                f">= {TARGET_VS_PEER:g}x",
-                vs_peer >= TARGET_VS_PEER,
-            ),
-            (
-                "/ floor (images/s)",
-                f"{vs_floor:.2f}x",
-                f">= {TARGET_VS_FLOOR:g}x",
-                vs_floor >= TARGET_VS_FLOOR,
-            ),
-            (
-                "peak RSS, sum over its process tree",
-                _mb(rss),
-                f"<= {TARGET_RSS_BYTES / 2**30:g} GiB",
-                rss <= TARGET_RSS_BYTES,
-            ),
-        ]
+        if "full" in c.short:
+            rows = [
+                (
+                    "/ peer (images/s)",
+                    f"{vs_peer:.1f}x",
+                    f">= {FULL_TARGET_VS_PEER:g}x",
+                    vs_peer >= FULL_TARGET_VS_PEER,
+                ),
+                (
+                    "images/s",
+                    f"{c.rate:.1f}",
+                    f">= {FULL_TARGET_RATE:g}",
+                    c.rate >= FULL_TARGET_RATE,
+                ),
+                ("/ floor (images/s, no target)", f"{vs_floor:.2f}x", "-", True),
+                (
+                    "peak RSS, sum over its process tree",
+                    _mb(rss),
+                    f"<= {FULL_TARGET_RSS_BYTES / 1e9:g} GB",
+                    rss <= FULL_TARGET_RSS_BYTES,
+                ),
+            ]
+        else:
+            rows = [
+                (
+                    "/ peer (images/s)",
+                    f"{vs_peer:.1f}x",
+                    f">= {TARGET_VS_PEER:g}x",
+                    vs_peer >= TARGET_VS_PEER,
+                ),
+                (
+                    "/ floor (images/s)",
+                    f"{vs_floor:.2f}x",
+                    f">= {TARGET_VS_FLOOR:g}x",
+                    vs_floor >= TARGET_VS_FLOOR,
+                ),
+                (
+                    "peak RSS, sum over its process tree",
+                    _mb(rss),
+                    f"<= {TARGET_RSS_BYTES / 2**30:g} GiB",
+                    rss <= TARGET_RSS_BYTES,
+                ),
+            ]
         for label, value, target, ok in rows:
             log(f"{c.short + ' ' + label:58} {value:>10} {target:>10}  {'PASS' if ok else 'FAIL'}")
     # what the ratios would be with every core busy on this benchmark alone: CPU time per image
