@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
@@ -27,31 +27,15 @@ from rich.table import Table
 
 from . import __version__
 from .audit import read_head, verify_chain
-from .case import HEAD_FILE, Case, CaseError, open_case, open_case_readonly
+from .case import HEAD_FILE, CaseError, open_case
+from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail, read_case
 from .image_analysis import OPTIONAL_ANALYZERS, AnalysisPlan, init_process
 from .models import ModelUnavailable
 from .pipeline import Progress as PipelineProgress
 from .pipeline import SourceError, check_sources_usable, run_scan
 
-EXIT_MISUSE = 2
-EXIT_CASE = 3
-EXIT_TAMPERED = 4
-
 err = Console(stderr=True)
 out = Console()
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)  # one line, never wrapped: scripts parse it
-    sys.exit(code)
-
-
-def _read_case(case_dir: Path, db_url: str | None) -> Case:
-    """Open an existing case for reading, or exit with EXIT_CASE and a one-line reason."""
-    try:
-        return open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -171,17 +155,17 @@ def scan(
     try:
         roots = check_sources_usable(case_dir, sources)
     except SourceError as exc:
-        _fail(EXIT_MISUSE, str(exc))
+        fail(EXIT_MISUSE, str(exc))
     analyzers = _choose_analyzers(only, skip)
     workers = workers or os.cpu_count() or 1
     try:  # every model loads once here first: a missing one is one clear error, before any write
         init_process(AnalysisPlan(analyzers))
     except ModelUnavailable as exc:
-        _fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
+        fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
     try:
         case = open_case(case_dir, db_url, create=True)
     except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
+        fail(EXIT_CASE, str(exc))
     with case:
         columns = [
             SpinnerColumn(),
@@ -198,7 +182,7 @@ def scan(
                 outcome = run_scan(case, roots, examiner, workers, _BarProgress(bar), analyzers)
             except ModelUnavailable as exc:
                 bar.stop()
-                _fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
+                fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
     counts = outcome.counts
     if as_json:
         out.print_json(
@@ -235,7 +219,7 @@ def _choose_analyzers(only: str | None, skip: str | None) -> frozenset[str]:
         chosen = {n.strip() for n in text.split(",") if n.strip()}
         unknown = chosen - set(OPTIONAL_ANALYZERS)
         if unknown:
-            _fail(
+            fail(
                 EXIT_MISUSE,
                 f"unknown analyzer(s) {', '.join(sorted(unknown))}; "
                 f"choose from {', '.join(OPTIONAL_ANALYZERS)}",
@@ -243,7 +227,7 @@ def _choose_analyzers(only: str | None, skip: str | None) -> frozenset[str]:
         return chosen
 
     if only is not None and skip is not None:
-        _fail(EXIT_MISUSE, "use --only or --skip, not both")
+        fail(EXIT_MISUSE, "use --only or --skip, not both")
     if only is not None:
         return frozenset(names(only))
     return frozenset(set(OPTIONAL_ANALYZERS) - names(skip or ""))
@@ -370,7 +354,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Counts of files, images, unique contents and errors by kind."""
-    with _read_case(case_dir, db_url) as case:
+    with read_case(case_dir, db_url) as case:
         counts = case.store.counts()
     if as_json:
         definitions = {
@@ -403,7 +387,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True)
 def case_problems(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Every file with a problem: path, stable code, severity, message."""
-    with _read_case(case_dir, db_url) as case:
+    with read_case(case_dir, db_url) as case:
         rows = case.store.problems_listing()
     if as_json:
         out.print_json(data={"problems": rows})
@@ -431,7 +415,7 @@ Examples:
 @click.option("--db", "db_url", default=None)
 def audit_verify(case_dir: Path, db_url: str | None) -> None:
     """Check that no audit event was edited, deleted or reordered."""
-    with _read_case(case_dir, db_url) as case:
+    with read_case(case_dir, db_url) as case:
         events = case.store.audit_events()
     findings = verify_chain(events, read_head(case.path / HEAD_FILE))
     if not findings:
@@ -457,7 +441,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True)
 def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """List the audit events in order."""
-    with _read_case(case_dir, db_url) as case:
+    with read_case(case_dir, db_url) as case:
         events = case.store.audit_events()
     if as_json:
         out.print_json(

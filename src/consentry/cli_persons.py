@@ -8,16 +8,16 @@ consent record, wrong template key), 3 the case folder is unusable.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
-from .case import Case, CaseError, open_case, open_case_readonly
+from .case import Case, CaseError, open_case
+from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, read_case
 from .models import ModelUnavailable
 from .persons import enroll
 from .persons.consent import ConsentError, load_consent
@@ -25,9 +25,6 @@ from .persons.refresh import RefreshOutcome, refresh_identities, template_key
 from .persons.report import PersonsReport, build_report, consent_summary
 from .persons.template_crypto import ENV_VAR, TemplateKeyError, key_file_path
 from .store.persons_store import ENROLLED, UNIDENTIFIED, NewTemplate, PersonRow, PersonsStore
-
-EXIT_MISUSE = 2  # the same codes as cli.py
-EXIT_CASE = 3
 
 out = Console()
 
@@ -40,22 +37,17 @@ EXAMINER_OPTION = click.option(
 )
 
 
-def _fail(code: int, message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
 def _open(case_dir: Path, db_url: str | None, create: bool = False) -> Case:
     try:
         return open_case(case_dir, db_url, create=create)
     except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
+        fail(EXIT_CASE, str(exc))
 
 
 def _person(ps: PersonsStore, code: str) -> PersonRow:
     person = ps.person(code)
     if person is None:
-        _fail(EXIT_MISUSE, f"no person {code.upper()} in this case (see `consentry person list`)")
+        fail(EXIT_MISUSE, f"no person {code.upper()} in this case (see `consentry person list`)")
     return person
 
 
@@ -63,7 +55,7 @@ def _refresh(case: Case, examiner: str | None, force: bool = False) -> RefreshOu
     try:
         return refresh_identities(case.store, case.path, examiner, force=force)
     except TemplateKeyError as exc:
-        _fail(EXIT_MISUSE, str(exc))
+        fail(EXIT_MISUSE, str(exc))
 
 
 @click.group("person")
@@ -130,20 +122,20 @@ def person_add(
     """Enroll a person who consented, from reference PHOTOS (not evidence images)."""
     name = name.strip()
     if not name:
-        _fail(EXIT_MISUSE, "--name is empty")
+        fail(EXIT_MISUSE, "--name is empty")
     try:
         consent = load_consent(consent_file)
     except ConsentError as exc:
-        _fail(EXIT_MISUSE, f"{consent_file}: {exc}")
+        fail(EXIT_MISUSE, f"{consent_file}: {exc}")
     if faces and len(faces) not in (1, len(photos)):
-        _fail(EXIT_MISUSE, f"--face given {len(faces)} times for {len(photos)} photos")
+        fail(EXIT_MISUSE, f"--face given {len(faces)} times for {len(photos)} photos")
     choices: list[int | None] = [None] * len(photos)
     if faces:
         choices = [faces[0] if len(faces) == 1 else faces[i] for i in range(len(photos))]
     try:
         analyzer = enroll_analyzer()
     except ModelUnavailable as exc:
-        _fail(EXIT_MISUSE, str(exc))
+        fail(EXIT_MISUSE, str(exc))
     references: list[enroll.ReferenceTemplate] = []
     refused: list[str] = []
     for photo, choice in zip(photos, choices, strict=True):
@@ -159,17 +151,17 @@ def person_add(
     if refused:
         for line in refused[:-1]:
             click.echo(f"error: {line}", err=True)
-        _fail(EXIT_MISUSE, refused[-1] + " (nothing was stored)")
+        fail(EXIT_MISUSE, refused[-1] + " (nothing was stored)")
 
     with _open(case_dir, db_url, create=True) as case:
         ps = PersonsStore(case.store.engine)
         for p in ps.persons(include_merged=False):
             if p.kind == ENROLLED and (p.name or "").casefold() == name.casefold():
-                _fail(EXIT_MISUSE, f"{p.code} is already enrolled as {p.name!r}")
+                fail(EXIT_MISUSE, f"{p.code} is already enrolled as {p.name!r}")
         try:
             key = template_key(ps, case.path, create=True)
         except TemplateKeyError as exc:
-            _fail(EXIT_MISUSE, str(exc))
+            fail(EXIT_MISUSE, str(exc))
         code = ps.add_enrolled(
             name,
             consent.record.as_json(),
@@ -301,11 +293,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """One person: consent and template quality (enrolled), images, folders, evidence."""
-    try:
-        case = open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
-    with case:
+    with read_case(case_dir, db_url) as case:
         ps = PersonsStore(case.store.engine)
         person = _person(ps, person_id)
         templates = ps.templates_info(person.id)
@@ -377,7 +365,7 @@ def person_remove(
         ps = PersonsStore(case.store.engine)
         person = _person(ps, person_id)
         if person.kind != ENROLLED:
-            _fail(
+            fail(
                 EXIT_MISUSE,
                 f"{person.code} is an unidentified person (faces of the evidence, no template): "
                 "use `person merge` / `person split` to correct it",
@@ -430,11 +418,11 @@ def person_merge(
         src, dst = _person(ps, source), _person(ps, target)
         for p in (src, dst):
             if p.kind != UNIDENTIFIED:
-                _fail(EXIT_MISUSE, f"{p.code} is enrolled: only unidentified persons are merged")
+                fail(EXIT_MISUSE, f"{p.code} is enrolled: only unidentified persons are merged")
             if p.status != "active":
-                _fail(EXIT_MISUSE, f"{p.code} was already merged")
+                fail(EXIT_MISUSE, f"{p.code} was already merged")
         if src.id == dst.id:
-            _fail(EXIT_MISUSE, "cannot merge a person into itself")
+            fail(EXIT_MISUSE, "cannot merge a person into itself")
         moved = ps.merge(src.id, dst.id)
         case.store.append_audit(
             "persons_merged", examiner, {"source": src.code, "target": dst.code, "faces": moved}
@@ -474,7 +462,7 @@ def person_split(
         ps = PersonsStore(case.store.engine)
         person = _person(ps, person_id)
         if person.kind != UNIDENTIFIED or person.status != "active":
-            _fail(EXIT_MISUSE, f"{person.code} is not an active unidentified person")
+            fail(EXIT_MISUSE, f"{person.code} is not an active unidentified person")
         faces = ps.cluster_faces_of(person.id)
         shas = {sha for sha, _ in faces}
         paths = ps.locations_of(shas)
@@ -482,7 +470,7 @@ def person_split(
         for image in images:
             hits = {s for s in shas if image in paths.get(s, []) or s.startswith(image.lower())}
             if len(hits) != 1:
-                _fail(
+                fail(
                     EXIT_MISUSE,
                     f"{image!r} is {'not an image' if not hits else 'ambiguous among images'} "
                     f"of {person.code}",
@@ -490,7 +478,7 @@ def person_split(
             chosen |= hits
         keys = [k for k in faces if k[0] in chosen]
         if len(keys) == len(faces):
-            _fail(EXIT_MISUSE, f"that would move every face of {person.code}: nothing to split")
+            fail(EXIT_MISUSE, f"that would move every face of {person.code}: nothing to split")
         code = ps.split(person.id, keys, examiner)
         case.store.append_audit(
             "person_split",
@@ -528,7 +516,7 @@ def person_refresh(case_dir: Path, db_url: str | None, examiner: str | None) -> 
         f"{outcome.joined_existing} face(s) joined existing ones"
     )
     if outcome.matches_skipped:
-        _fail(EXIT_MISUSE, f"matching skipped: {outcome.matches_skipped}")
+        fail(EXIT_MISUSE, f"matching skipped: {outcome.matches_skipped}")
 
 
 @person_group.command(
@@ -570,11 +558,7 @@ def persons_cmd(case_dir: Path, db_url: str | None, as_json: bool) -> None:
 def _read(
     case_dir: Path, db_url: str | None
 ) -> tuple[PersonsReport, list[PersonRow], dict[int, int]]:
-    try:
-        case = open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        _fail(EXIT_CASE, str(exc))
-    with case:
+    with read_case(case_dir, db_url) as case:
         ps = PersonsStore(case.store.engine)
         report = build_report(ps)
         persons = ps.persons()
