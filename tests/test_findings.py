@@ -237,3 +237,14 @@ def test_small_faces_in_full_body_photos_get_a_sharper_second_look(tmp_path: Pat
     assert looked[0].box == first[0].box  # still in the analysed picture's frame
     reference = analyzer.analyze(decode_image(portrait.read_bytes()).rgb).faces[0]
     assert cosine_similarity(looked[0].embedding, reference.embedding) >= MATCH_SIMILARITY
+
+
+def test_full_body_reference_photo_can_be_enrolled(tmp_path: Path) -> None:
+    """Enrollment takes the same second look: a full-body reference photo yields a template."""
+    from consentry.analyzers.faces import MIN_FACE_SIDE
+    from consentry.persons.enroll import read_reference
+
+    posture = _openpeople_asset("P002", "studio_posture.jpg")
+    image_analysis.init_process(image_analysis.AnalysisPlan(frozenset({"faces"})))
+    template = read_reference(posture, image_analysis._process["faces"])
+    assert template.quality.size_px >= MIN_FACE_SIDE

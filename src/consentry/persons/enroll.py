@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..analyzers import crypto_hashes, pdq
-from ..analyzers.faces import Face
+from ..analyzers.faces import TOO_SMALL, Face
+from ..image_analysis import second_look
 from ..imaging import ANALYSIS_SIDE, decode_image
 from ..problems import ItemError
 from ..reader import open_readonly, read_all
@@ -101,6 +102,9 @@ def read_reference(path: Path, analyzer: Any, face_number: int | None = None) ->
             )
         index = face_number - 1
     face = faces[index]
+    if TOO_SMALL in face.flags:
+        # a full-body reference photo: look again in a sharper decode, as the scan does
+        face = second_look(analyzer, image, data, [face])[0]
     if face.embedding is None or not face.usable:
         reasons = ", ".join(face.flags) or "no embedding"
         raise ReferencePhotoError(
