@@ -248,3 +248,29 @@ def test_full_body_reference_photo_can_be_enrolled(tmp_path: Path) -> None:
     image_analysis.init_process(image_analysis.AnalysisPlan(frozenset({"faces"})))
     template = read_reference(posture, image_analysis._process["faces"])
     assert template.quality.size_px >= MIN_FACE_SIDE
+
+
+def test_provenance_is_opt_in_and_records_generator_metadata(tmp_path: Path) -> None:
+    """Not in the default scan; with --only ...,provenance a PNG's A1111 parameters become an
+    `indicated` verdict with the prompt as evidence, added without re-hashing."""
+    from PIL import PngImagePlugin
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    info = PngImagePlugin.PngInfo()
+    info.add_text(
+        "parameters",
+        "a lighthouse at dusk\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, "
+        "CFG scale: 7, Seed: 1234, Size: 320x240, Model hash: abc123, Model: demo_model",
+    )
+    photo_like(5, 320, 240).save(evidence / "gen.png", pnginfo=info)
+    case = tmp_path / "case"
+    _scan(evidence, case, "--skip", "faces,explicit")
+    assert _rows(case, "SELECT count(*) FROM findings WHERE analyzer='provenance'") == [(0,)]
+    summary = _scan(evidence, case, "--only", "provenance")
+    assert summary["analysed"] == 0
+    ((label, payload),) = _rows(
+        case, "SELECT label, payload FROM findings WHERE analyzer='provenance'"
+    )
+    assert label == "indicated"
+    assert "a lighthouse at dusk" in str(payload)

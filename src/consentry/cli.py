@@ -29,7 +29,7 @@ from . import __version__
 from .audit import read_head, verify_chain
 from .case import HEAD_FILE, CaseError, open_case
 from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail, read_case
-from .image_analysis import OPTIONAL_ANALYZERS, AnalysisPlan, init_process
+from .image_analysis import DEFAULT_ANALYZERS, OPTIONAL_ANALYZERS, AnalysisPlan, init_process
 from .models import ModelUnavailable
 from .pipeline import Progress as PipelineProgress
 from .pipeline import SourceError, check_sources_usable, run_scan
@@ -97,6 +97,7 @@ Examples:
   consentry scan ./seized --case ./case-17               # re-run: resumes, skips done work
   consentry scan ./seized --case ./case-17 --skip faces  # leave an analyzer out
   consentry scan ./seized --case ./case-17 --only explicit
+  consentry scan ./seized --case ./case-17 --only explicit,faces,provenance  # + C2PA, marks
   consentry scan ./seized --case ./case-17 --db postgresql+psycopg://u@host/case17
 
 Re-running after an interruption (even kill -9) finishes the missing work only; the store then
@@ -128,7 +129,8 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     "--only",
     default=None,
     metavar="A,B",
-    help=f"Run only these analyzers ({', '.join(OPTIONAL_ANALYZERS)}).",
+    help=f"Run only these analyzers ({', '.join(OPTIONAL_ANALYZERS)}) "
+    f"[default: {', '.join(DEFAULT_ANALYZERS)}].",
 )
 @click.option("--skip", default=None, metavar="A,B", help="Skip these analyzers.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -230,7 +232,7 @@ def _choose_analyzers(only: str | None, skip: str | None) -> frozenset[str]:
         fail(EXIT_MISUSE, "use --only or --skip, not both")
     if only is not None:
         return frozenset(names(only))
-    return frozenset(set(OPTIONAL_ANALYZERS) - names(skip or ""))
+    return frozenset(set(DEFAULT_ANALYZERS) - names(skip or ""))
 
 
 def _print_counts(counts: dict[str, Any], title: str) -> None:

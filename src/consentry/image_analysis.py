@@ -20,13 +20,16 @@ from .imaging import ANALYSIS_SIDE, DecodedImage, decode_image
 from .problems import ItemError
 from .thumbnails import ThumbnailRecord, write_face_crop, write_thumbnail
 
-OPTIONAL_ANALYZERS = ("explicit", "faces")
+OPTIONAL_ANALYZERS = ("explicit", "faces", "provenance")
+# Provenance is opt-in for now (--only ...,provenance): its watermark check decodes the full
+# picture (100-250 ms on a phone photo), which the default scan's speed target cannot carry.
+DEFAULT_ANALYZERS = ("explicit", "faces")
 THUMBNAIL = "thumbnail"  # not an analyzer, but also redone when missing
 
 
 @dataclass(frozen=True)
 class AnalysisPlan:
-    analyzers: frozenset[str] = frozenset(OPTIONAL_ANALYZERS)
+    analyzers: frozenset[str] = frozenset(DEFAULT_ANALYZERS)
     case_dir: str | None = None  # where thumbnails and face crops go; None: write nothing
 
 
@@ -139,13 +142,20 @@ def load_faces() -> Any:
     return faces_mod.FaceAnalyzer()
 
 
+def load_provenance() -> Any:
+    from .analyzers.provenance import ProvenanceAnalyzer
+
+    return ProvenanceAnalyzer.load()
+
+
 _process: dict[str, Any] = {}
 
 
 def init_process(plan: AnalysisPlan) -> None:
     """Load the plan's models in this process (worker initializer; also used in-process)."""
     _process["plan"] = plan
-    for name, loader in (("explicit", load_explicit), ("faces", load_faces)):
+    loaders = (("explicit", load_explicit), ("faces", load_faces), ("provenance", load_provenance))
+    for name, loader in loaders:
         if name not in plan.analyzers:
             _process.pop(name, None)
         elif name not in _process:  # already loaded in this process: keep it
@@ -182,6 +192,8 @@ def describe_plan() -> dict[str, Any]:
                 "analysis_side_px": ANALYSIS_SIDE,
             },
         }
+    if (pr := _process.get("provenance")) is not None:
+        out["provenance"] = pr.describe()
     return out
 
 
@@ -229,10 +241,28 @@ def analyse_image(
     if "faces" in wanted and "faces" in _process:
         out.faces, finding_record = _faces(image, sha256, plan, data)
         out.findings.append(finding_record)
+    if "provenance" in wanted and "provenance" in _process and data is not None:
+        out.findings.append(_provenance(_process["provenance"], data, image, sha256))
     redo_thumbnail = needs is None or "explicit" in wanted or THUMBNAIL in (needs or ())
     if plan.case_dir and redo_thumbnail:
         out.thumbnail = write_thumbnail(Path(plan.case_dir), sha256, image.rgb, label)
     return out
+
+
+def _provenance(analyzer: Any, data: bytes, image: DecodedImage, sha256: str) -> FindingRecord:
+    from .analyzers import provenance as provenance_mod
+
+    finding = analyzer.analyze(data, image)
+    return FindingRecord(
+        sha256=sha256,
+        analyzer="provenance",
+        analyzer_version=provenance_mod.VERSION,
+        model_sha256=analyzer.model_sha256,
+        status="error" if finding.error else "ok",
+        label=finding.verdict.value,
+        score=None,
+        payload=json.dumps(finding.to_payload(), sort_keys=True, default=str),
+    )
 
 
 def _faces(
