@@ -28,6 +28,8 @@ from consentry.analyzers.explicit import (
 from consentry.imaging import decode_image
 from consentry.models import ModelUnavailable
 
+from .stand_ins import FixedScorer
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 needs_open_nsfw = pytest.mark.skipif(
@@ -36,18 +38,6 @@ needs_open_nsfw = pytest.mark.skipif(
 needs_nudenet = pytest.mark.skipif(
     not explicit.nudenet_available(), reason="optional extra consentry[nudenet] not installed"
 )
-
-
-class FixedScorer:
-    """Stand-in whole-image model: returns the score it was given."""
-
-    model_sha256 = "0" * 64
-
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def score(self, rgb: np.ndarray) -> float:
-        return self.value
 
 
 class FixedRegions:

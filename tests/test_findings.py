@@ -22,25 +22,14 @@ from consentry.cli import EXIT_MISUSE, main
 from consentry.models import ModelUnavailable
 from consentry.thumbnails import PIXEL_BLOCKS, render_thumbnail
 
+from .stand_ins import FixedScorer
 from .synthetic import photo_like, write_jpeg
-
-
-class StandInScorer:
-    """Returns a fixed Open-NSFW-like score; stands in for the real model at the seam."""
-
-    model_sha256 = "0" * 64
-
-    def __init__(self, score: float) -> None:
-        self.value = score
-
-    def score(self, rgb: np.ndarray) -> float:
-        return self.value
 
 
 def _stand_in(monkeypatch: pytest.MonkeyPatch, score: float) -> None:
     image_analysis.reset_process()
     monkeypatch.setattr(
-        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(StandInScorer(score))
+        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(score))
     )
 
 
