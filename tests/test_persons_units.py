@@ -23,7 +23,14 @@ from consentry.persons.folders import (
     named_after,
     reconcile,
 )
-from consentry.persons.matching import MATCH, POSSIBLE, TemplateSet, match_faces
+from consentry.persons.matching import (
+    MATCH,
+    NO_GROUP,
+    POSSIBLE,
+    TemplateSet,
+    check_groups,
+    match_faces,
+)
 from consentry.persons.template_crypto import TemplateKeyError, load_key
 
 GOOD = {
@@ -167,6 +174,35 @@ def test_an_unusable_face_is_never_a_match_and_no_templates_match_nothing() -> N
     assert found.level[0] == POSSIBLE
     empty = TemplateSet(np.zeros((0, 128), np.float32), np.zeros(0, np.int64))
     assert match_faces(face, np.array([True]), empty).level[0] is None
+
+
+def test_a_match_whose_group_does_not_match_the_person_is_demoted_to_possible() -> None:
+    # a look-alike: one of its faces passes the threshold against enrolled person 1, the rest of
+    # its group do not; the enrolled person's own group matches throughout
+    rng = np.random.default_rng(5)
+    template = _unit(rng, 1)
+    own = [_near(rng, template[0], s) for s in (0.7, 0.6, 0.5, 0.65)]
+    lookalike = [_near(rng, template[0], s) for s in (0.48, 0.30, 0.35, 0.40)]
+    faces = np.stack(own + lookalike)
+    templates = TemplateSet(template, np.array([1]))
+    found = match_faces(faces, np.ones(8, dtype=bool), templates)
+    assert list(found.level[:5]) == [MATCH] * 5  # the look-alike's first face passes alone
+    groups = np.array([10, 10, 10, 10, -1, -1, -1, -1])
+    assert check_groups(found, faces, groups, templates) == 1
+    assert list(found.level[:4]) == [MATCH] * 4
+    assert found.level[4] == POSSIBLE
+    assert found.similarity[4] == pytest.approx(0.48, abs=1e-4)  # the score is kept
+
+
+def test_small_groups_and_ungrouped_faces_keep_their_own_match() -> None:
+    rng = np.random.default_rng(6)
+    template = _unit(rng, 1)
+    faces = np.stack([_near(rng, template[0], s) for s in (0.5, 0.2, 0.5)])
+    templates = TemplateSet(template, np.array([1]))
+    found = match_faces(faces, np.ones(3, dtype=bool), templates)
+    groups = np.array([3, 3, NO_GROUP])  # a pair is too small to overrule its face
+    assert check_groups(found, faces, groups, templates) == 0
+    assert found.level[0] == MATCH and found.level[2] == MATCH
 
 
 # -- clustering ------------------------------------------------------------------------------

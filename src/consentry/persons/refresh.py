@@ -25,11 +25,20 @@ from ..store import CaseStore
 from ..store.persons_store import ENROLLED, MatchRow, PersonRow, PersonsStore
 from .clustering import KNN, LINKAGE_SIMILARITY, cluster_faces
 from .consent import record_from_json
-from .matching import MATCH, POSSIBLE, TemplateSet, match_faces
+from .matching import (
+    GROUP_MIN_FACES,
+    MATCH,
+    NO_GROUP,
+    POSSIBLE,
+    FaceMatches,
+    TemplateSet,
+    check_groups,
+    match_faces,
+)
 from .template_crypto import TemplateKey, TemplateKeyError, load_key
 
 log = logging.getLogger(__name__)
-VERSION = "1"
+VERSION = "2"  # 2: group consistency of matches
 
 
 @dataclass
@@ -42,6 +51,7 @@ class RefreshOutcome:
     new_unidentified: list[str] = field(default_factory=list)
     joined_existing: int = 0
     matches_skipped: str | None = None  # why matching could not run (key problem)
+    matches_demoted_by_group: int = 0
 
 
 def consented_persons(persons: list[PersonRow]) -> list[PersonRow]:
@@ -111,26 +121,18 @@ def refresh_identities(
         ps.apply_refresh([], [], [], state)
         return None
 
-    matches: list[MatchRow] | None = []
+    found: FaceMatches | None = None
+    templates: TemplateSet | None = None
     skipped = None
     if persons:
         try:
             templates = load_templates(ps, template_key(ps, case_dir), persons)
         except TemplateKeyError as exc:
-            matches, skipped = None, str(exc)
+            skipped = str(exc)
             state = "stale:" + state  # try again next time
             log.warning("identities: matching skipped: %s", exc)
         else:
             found = match_faces(faces.embeddings, faces.usable, templates)
-            matches = [
-                MatchRow(
-                    faces.keys[i],
-                    int(found.person_ids[i]),
-                    str(found.level[i]),
-                    round(float(found.similarity[i]), 4),
-                )
-                for i in np.flatnonzero(found.level != None)  # noqa: E711 - numpy elementwise
-            ]
 
     # cluster the usable faces; existing assignments are kept as they are
     usable = np.flatnonzero(faces.usable)
@@ -145,6 +147,22 @@ def refresh_identities(
             new_groups[-1 - label].append(key)
         elif existing[position] < 0:
             joins.append((key, label))
+
+    matches: list[MatchRow] | None = None if skipped else []
+    demoted = 0
+    if found is not None and templates is not None:
+        groups = np.full(len(faces.keys), NO_GROUP, dtype=np.int64)
+        groups[usable] = result.labels
+        demoted = check_groups(found, faces.embeddings, groups, templates)
+        matches = [
+            MatchRow(
+                faces.keys[i],
+                int(found.person_ids[i]),
+                str(found.level[i]),
+                round(float(found.similarity[i]), 4),
+            )
+            for i in np.flatnonzero(found.level != None)  # noqa: E711 - numpy elementwise
+        ]
     codes = ps.apply_refresh(matches, new_groups, joins, state)
 
     outcome = RefreshOutcome(
@@ -156,6 +174,7 @@ def refresh_identities(
         new_unidentified=codes,
         joined_existing=len(joins),
         matches_skipped=skipped,
+        matches_demoted_by_group=demoted,
     )
     store.append_audit(
         "identities_refreshed",
@@ -166,6 +185,7 @@ def refresh_identities(
             "enrolled_persons_matched_against": outcome.persons_used,
             "faces_match": outcome.matched_faces,
             "faces_possible": outcome.possible_faces,
+            "matches_demoted_by_group": demoted,
             "matching_skipped": skipped,
             "new_unidentified_persons": codes,
             "faces_joined_existing_unidentified": outcome.joined_existing,
@@ -183,6 +203,10 @@ def method_description() -> dict[str, object]:
         "possible_similarity": POSSIBLE_MATCH_SIMILARITY,
         "person_score": "highest cosine similarity over the person's templates",
         "match_requires_usable_face": True,
+        "match_requires_group_median": (
+            f"a face in a group of >= {GROUP_MIN_FACES} usable faces matches only if the "
+            "group's median similarity to the person also reaches the match similarity"
+        ),
         "cluster_linkage": "average",
         "cluster_linkage_similarity": LINKAGE_SIMILARITY,
         "cluster_candidates_knn": KNN,
