@@ -1,0 +1,994 @@
+"""Everything a report says, gathered once from the case store into typed values.
+
+Every format writer (HTML, PDF, JSON, CSV, VICS, CASE/UCO, hash packs, notices) renders a
+``CaseReport`` and reads nothing else, so the formats cannot disagree, and scoping and
+redaction are decided here, once:
+
+- ``options.person``: only locations showing that person (match level, or the person's own
+  unidentified group), and nothing identifying another person: no other names or codes, no
+  counts about other persons, audit events about other persons withheld (their sequence number
+  and hash stay, so the chain is still checkable), path segments named after someone else
+  replaced.
+- ``options.redact``: person names become person codes, also where a folder or file is named
+  after a person; other name-like folder names are withheld.
+
+The sources are re-verified here (``options.reverify``): the files on disk are re-read
+read-only and their SHA-256 compared with the scan's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from .. import __version__
+from ..audit import read_head, verify_chain
+from ..case import HEAD_FILE, Case, open_case_readonly
+from ..persons.refresh import method_description as persons_method
+from ..persons.report import DEFINITIONS as PERSON_DEFINITIONS
+from ..persons.report import PersonsReport, build_report
+from ..reader import open_readonly
+from ..store.case_store import (
+    CONTENT_PROBLEMS,
+    CONTENTS,
+    FINDINGS,
+    LOC_PROBLEMS,
+    LOCATIONS,
+    SCANS,
+    SOURCES,
+    THUMBS,
+    CaseStore,
+)
+from ..store.persons_store import ENROLLED, PersonsStore
+from ..thumbnails import must_blur
+from .methods import ErrorRate, method_text
+from .options import ReportOptions
+from .redact import Redactor, redact_value
+
+PDQ_MATCH_DISTANCE = 31  # Meta's recommended PDQ match distance (../shared/DESIGN.md)
+PDQ_MIN_QUALITY = 50  # below this a PDQ hash is too plain to match on
+# audit actions whose payload says nothing about any person: kept in person-scoped reports
+CASE_LEVEL_ACTIONS = frozenset({"case_created", "scan_started", "scan_finished"})
+PERSON_CODE = re.compile(r"\b[EU]\d+\b")
+
+
+class ReportError(ValueError):
+    """The report cannot be made as asked (unknown person, ...): one line for the examiner."""
+
+
+@dataclass(frozen=True)
+class Count:
+    value: int
+    what: str  # what exactly is counted, in words
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    scan_id: int
+    started_at: str
+    finished_at: str | None
+    status: str
+    examiner: str | None
+    host: str
+    timezone: str
+    tool_version: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    path: str
+    kind: str  # folder | file
+    files: int  # locations found in it (archive members included)
+    reverified: bool | None  # True all unchanged, False changes found, None not checked
+    method: str  # sha256 | stat | none
+    files_checked: int
+    changed: int
+    missing: int
+    details: tuple[str, ...] = ()  # one line per changed/missing file
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    analyzer: str
+    version: str
+    model_sha256: tuple[str, ...]
+    thresholds: dict[str, Any]
+    contents: int  # distinct contents (SHA-256) this method produced a result for
+    description: str
+    error_rates: tuple[ErrorRate, ...]
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """One location (a file on disk or an archive member): duplicates appear once per place."""
+
+    location: str  # locations.path as the scan recorded it (redacted per the options)
+    rel_path: str
+    source: str
+    size: int | None
+    mtime: str | None  # ISO 8601 UTC
+    sha256: str | None
+    md5: str | None
+    sha1: str | None
+    pdq: str | None
+    pdq_quality: int | None
+    mime: str | None
+    width: int | None
+    height: int | None
+    explicit_label: str | None  # None: not analysed
+    explicit_score: float | None
+    provenance_verdict: str | None  # None: not analysed
+    person_codes: tuple[str, ...]
+    thumbnail: str | None  # relative to the case folder; None if absent or not safe to show
+    thumbnail_blurred: bool
+    is_image: bool = False
+    possible_person_codes: tuple[str, ...] = ()
+    visual_group: int | None = None  # items sharing a number are within PDQ distance 31
+    in_archive: bool = False
+    problems: tuple[str, ...] = ()  # problem codes of this location and its content
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    code: str
+    kind: str  # enrolled | unidentified
+    name: str | None  # None when redacted, scoped out or unidentified
+    images: int  # image locations showing the person (duplicates once per location)
+    unique_images: int
+    explicit_images: int
+    folders: tuple[tuple[str, int], ...]  # (folder, images)
+    similarity_min: float | None
+    similarity_max: float | None
+    weak: bool
+    evidence: str
+    consent: str | None = None  # enrolled: valid | expired | missing
+    possible_images: int = 0
+    likely_enrolled: str | None = None
+
+
+@dataclass(frozen=True)
+class DerivationLink:
+    derived_sha256: str
+    source_sha256: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProblemInfo:
+    location: str
+    code: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AuditInfo:
+    seq: int
+    ts: str
+    action: str
+    actor: str | None
+    payload: dict[str, Any]  # {} when withheld
+    hash: str
+    prev_hash: str
+    withheld: bool = False
+
+
+@dataclass
+class CaseReport:
+    report_id: str
+    generated_at: str  # ISO 8601 UTC
+    generated_tz: str  # the writing machine's time zone, e.g. "CET+0100"
+    generated_local: str  # the same instant on the local clock, with offset
+    generated_host: str
+    tool_version: str
+    case_id: str
+    case_name: str
+    scope: str | None  # person code, or None for the whole case
+    redacted: bool
+    examiners: list[str]
+    requested_by: str | None
+    purpose: str | None
+    scans: list[ScanInfo]
+    sources: list[SourceInfo]
+    methods: list[MethodInfo]
+    counts: dict[str, Count]
+    items: list[ReportItem]
+    persons: list[PersonInfo]
+    links: list[DerivationLink]
+    links_status: str  # "not run" | "ok" | "unavailable: ..."
+    problems: list[ProblemInfo]
+    audit: list[AuditInfo]
+    audit_intact: bool
+    audit_findings: list[str]
+    limitations: list[str] = field(default_factory=list)
+    persons_up_to_date: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- entry point ---------------------------------------------------------------------------------
+def collect_case(case_dir: Path, options: ReportOptions, db_url: str | None = None) -> CaseReport:
+    """Read the case (read-only) and re-verify its sources; raises ReportError on misuse."""
+    case = open_case_readonly(Path(case_dir), db_url)
+    try:
+        return _collect(case, options)
+    finally:
+        case.close()
+
+
+def _collect(case: Case, options: ReportOptions) -> CaseReport:
+    store = case.store
+    ps = PersonsStore(store.engine)
+    persons_report = build_report(ps)
+    scope = options.person
+    all_persons = ps.persons()
+    if scope is not None:
+        row = next((p for p in all_persons if p.code == scope), None)
+        if row is None:
+            raise ReportError(f"no person {scope} in this case (see `consentry persons`)")
+        if row.status != "active":
+            raise ReportError(f"person {scope} was merged into another person; report on that")
+        if not any(s.id == scope for s in persons_report.persons):
+            raise ReportError(f"person {scope} has no images in this case")
+    enrolled_names = {p.code: p.name for p in all_persons if p.kind == ENROLLED and p.name}
+
+    rows = _location_rows(store.engine)
+    sources = _sources(store.engine)
+    roots = [src["path"] for src in sources.values()]
+    redactor = Redactor(enrolled_names, scope, options.redact, roots)
+    findings = _findings(store.engine)
+    thumbs = _thumbnails(store.engine)
+
+    codes_at: dict[str, set[str]] = defaultdict(set)
+    possible_at: dict[str, set[str]] = defaultdict(set)
+    for s in persons_report.persons:
+        for path in s.items:
+            codes_at[path].add(s.id)
+        for path in s.possible_items:
+            possible_at[path].add(s.id)
+
+    if scope is not None:
+        rows = [r for r in rows if scope in codes_at.get(r["path"], ())]
+    visual = _visual_groups(rows)
+    problems_at = _problem_codes(store.engine)
+
+    items: list[ReportItem] = []
+    for r in rows:
+        item = _item(r, findings, thumbs, sources, codes_at, possible_at, visual, scope)
+        codes = problems_at[0].get(r["id"], set()) | problems_at[1].get(r["sha256"] or "", set())
+        items.append(replace(item, problems=tuple(sorted(codes))) if codes else item)
+    items = [_redact_item(i, redactor) for i in items]
+
+    persons = [
+        _person_info(s, options) for s in persons_report.persons if scope is None or s.id == scope
+    ]
+    persons = [_redact_person(p, redactor) for p in persons]
+
+    checked = _reverify(store.engine, sources, options.reverify, scope_rows=rows, scope=scope)
+    source_infos = [
+        SourceInfo(
+            path=redactor.path(src["path"], folder=src["kind"] == "folder"),
+            kind=src["kind"],
+            files=src["files"],
+            reverified=checked[sid].verdict,
+            method=options.reverify,
+            files_checked=checked[sid].checked,
+            changed=checked[sid].changed,
+            missing=checked[sid].missing,
+            details=tuple(redactor.path(d) for d in checked[sid].details),
+        )
+        for sid, src in sorted(sources.items())
+    ]
+
+    events = store.audit_events()
+    chain = verify_chain(events, read_head(case.path / HEAD_FILE))
+    audit_infos = [_audit_info(e, redactor, scope) for e in events]
+    scans = _scans(store.engine, redactor)
+    examiners = sorted(
+        {s.examiner for s in scans if s.examiner}
+        | {a.actor for a in audit_infos if a.actor}
+        | ({options.examiner} if options.examiner else set())
+    )
+    links_status, links = _derivation_links(store.engine, {i.sha256 for i in items}, scope)
+
+    if scope is None:
+        counts = _case_counts(store, persons_report, items, len(links))
+        problems = [
+            ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
+            for p in store.problems_listing()
+        ]
+    else:
+        counts = _scoped_counts(store, items, len(links))
+        in_scope = {r["path"] for r in rows}
+        problems = [
+            ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
+            for p in store.problems_listing()
+            if p["path"] in in_scope
+        ]
+
+    now = datetime.now(UTC)
+    return CaseReport(
+        report_id=f"CR-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}",
+        generated_at=now.isoformat(timespec="seconds"),
+        generated_tz=time.strftime("%Z%z"),
+        generated_local=now.astimezone().isoformat(timespec="seconds"),
+        generated_host=platform.node(),
+        tool_version=__version__,
+        case_id=case.case_id,
+        case_name=case.path.name,
+        scope=scope,
+        redacted=options.redact,
+        examiners=examiners,
+        requested_by=options.requested_by,
+        purpose=options.purpose,
+        scans=scans,
+        sources=source_infos,
+        methods=_methods(store, findings, events, scope),
+        counts=counts,
+        items=items,
+        persons=persons,
+        links=links,
+        links_status=links_status,
+        problems=problems,
+        audit=audit_infos,
+        audit_intact=not chain,
+        audit_findings=[f.message for f in chain],
+        limitations=_limitations(options, persons_report, links_status, findings),
+        persons_up_to_date=persons_report.up_to_date,
+    )
+
+
+# -- reading the store -----------------------------------------------------------------------------
+def _location_rows(engine: Engine) -> list[dict[str, Any]]:
+    L, C = LOCATIONS, CONTENTS
+    with engine.connect() as conn:
+        result = conn.execute(
+            select(
+                L.c.id,
+                L.c.parent_id,
+                L.c.source_id,
+                L.c.path,
+                L.c.rel_path,
+                L.c.size,
+                L.c.mtime_ns,
+                L.c.sha256,
+                L.c.member_chain,
+                C.c.md5,
+                C.c.sha1,
+                C.c.mime,
+                C.c.width,
+                C.c.height,
+                C.c.pdq,
+                C.c.pdq_quality,
+                C.c.is_image,
+            )
+            .select_from(L.outerjoin(C, C.c.sha256 == L.c.sha256))
+            .order_by(L.c.path, L.c.id)
+        )
+        return [dict(r._mapping) for r in result]
+
+
+def _findings(engine: Engine) -> dict[tuple[str, str], dict[str, Any]]:
+    F = FINDINGS
+    with engine.connect() as conn:
+        result = conn.execute(
+            select(
+                F.c.sha256,
+                F.c.analyzer,
+                F.c.analyzer_version,
+                F.c.model_sha256,
+                F.c.status,
+                F.c.label,
+                F.c.score,
+            )
+        )
+        return {(r.sha256, r.analyzer): dict(r._mapping) for r in result}
+
+
+def _thumbnails(engine: Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        return {r.sha256: dict(r._mapping) for r in conn.execute(select(THUMBS))}
+
+
+def _sources(engine: Engine) -> dict[int, dict[str, Any]]:
+    L = LOCATIONS
+    with engine.connect() as conn:
+        out = {
+            r.id: {"path": r.path, "kind": r.kind, "files": 0}
+            for r in conn.execute(select(SOURCES.c.id, SOURCES.c.path, SOURCES.c.kind))
+        }
+        for sid, n in conn.execute(select(L.c.source_id, func.count()).group_by(L.c.source_id)):
+            if sid in out:
+                out[sid]["files"] = int(n)
+    return out
+
+
+def _problem_codes(engine: Engine) -> tuple[dict[int, set[str]], dict[str, set[str]]]:
+    """Problem codes by location id and by content SHA-256."""
+    by_loc: dict[int, set[str]] = defaultdict(set)
+    by_sha: dict[str, set[str]] = defaultdict(set)
+    with engine.connect() as conn:
+        for loc, code in conn.execute(select(LOC_PROBLEMS.c.location_id, LOC_PROBLEMS.c.code)):
+            by_loc[loc].add(code)
+        for sha, code in conn.execute(select(CONTENT_PROBLEMS.c.sha256, CONTENT_PROBLEMS.c.code)):
+            by_sha[sha].add(code)
+    return by_loc, by_sha
+
+
+def _scans(engine: Engine, redactor: Redactor) -> list[ScanInfo]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(SCANS).order_by(SCANS.c.id)).all()
+    return [
+        ScanInfo(
+            scan_id=r.id,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            status=r.status,
+            examiner=r.examiner,
+            host=r.host,
+            timezone=r.timezone,
+            tool_version=r.tool_version,
+            sources=tuple(redactor.path(s) for s in json.loads(r.sources_json)),
+        )
+        for r in rows
+    ]
+
+
+# -- items ----------------------------------------------------------------------------------------
+def _item(
+    r: dict[str, Any],
+    findings: dict[tuple[str, str], dict[str, Any]],
+    thumbs: dict[str, dict[str, Any]],
+    sources: dict[int, dict[str, Any]],
+    codes_at: dict[str, set[str]],
+    possible_at: dict[str, set[str]],
+    visual: dict[str, int],
+    scope: str | None,
+) -> ReportItem:
+    sha = r["sha256"]
+    explicit = findings.get((sha, "explicit")) if sha else None
+    provenance = findings.get((sha, "provenance")) if sha else None
+    label = explicit["label"] if explicit else None
+    thumb = thumbs.get(sha) if sha else None
+    thumb_path: str | None = None
+    blurred = True
+    if thumb is not None:
+        blurred = bool(thumb["blurred"])
+        # The blur rule, checked again at the last step: a sharp thumbnail is handed on only
+        # when the image's current label is `none` and the thumbnail was rendered for it.
+        if blurred or (not must_blur(label) and thumb["label"] == label):
+            thumb_path = thumb["path"]
+    codes = codes_at.get(r["path"], set())
+    possible = possible_at.get(r["path"], set()) - codes
+    if scope is not None:
+        codes = codes & {scope}
+        possible = possible & {scope}
+    return ReportItem(
+        location=r["path"],
+        rel_path=r["rel_path"],
+        source=sources.get(r["source_id"], {}).get("path", ""),
+        size=r["size"],
+        mtime=_iso_ns(r["mtime_ns"]),
+        sha256=sha,
+        md5=r["md5"],
+        sha1=r["sha1"],
+        pdq=r["pdq"],
+        pdq_quality=r["pdq_quality"],
+        mime=r["mime"],
+        width=r["width"],
+        height=r["height"],
+        explicit_label=label,
+        explicit_score=round(float(explicit["score"]), 4)
+        if explicit and explicit["score"] is not None
+        else None,
+        provenance_verdict=provenance["label"] if provenance else None,
+        person_codes=tuple(sorted(codes, key=_code_key)),
+        thumbnail=thumb_path,
+        thumbnail_blurred=blurred if thumb_path else True,
+        is_image=bool(r["is_image"]),
+        possible_person_codes=tuple(sorted(possible, key=_code_key)),
+        visual_group=visual.get(sha) if sha else None,
+        in_archive=r["member_chain"] not in ("[]", "", None),
+    )
+
+
+def _iso_ns(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="seconds")
+
+
+def _code_key(code: str) -> tuple[str, int]:
+    return (code[:1], int(code[1:]) if code[1:].isdigit() else 0)
+
+
+def _visual_groups(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Distinct images within PDQ distance 31 of each other (quality >= 50), as groups
+    numbered 1.. in path order; images with no near-duplicate get no group."""
+    hashes: dict[str, str] = {}
+    for r in rows:
+        if r["is_image"] and r["pdq"] and (r["pdq_quality"] or 0) >= PDQ_MIN_QUALITY:
+            hashes.setdefault(r["sha256"], r["pdq"])
+    shas = list(hashes)
+    if len(shas) < 2:
+        return {}
+    bits = np.unpackbits(
+        np.frombuffer(b"".join(bytes.fromhex(hashes[s]) for s in shas), np.uint8).reshape(
+            len(shas), 32
+        ),
+        axis=1,
+    ).astype(np.float32)
+    ones = bits.sum(axis=1)
+    parent = list(range(len(shas)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for lo in range(0, len(shas), 1024):
+        block = bits[lo : lo + 1024]
+        # Hamming distance of 0/1 vectors: |a| + |b| - 2 a.b
+        dist = ones[lo : lo + 1024, None] + ones[None, :] - 2 * (block @ bits.T)
+        for i, j in zip(*np.nonzero(dist <= PDQ_MATCH_DISTANCE + 0.5), strict=True):
+            a, b = find(lo + int(i)), find(int(j))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    members: dict[int, list[str]] = defaultdict(list)
+    for i, sha in enumerate(shas):
+        members[find(i)].append(sha)
+    out: dict[str, int] = {}
+    number = 0
+    for group in members.values():  # first-seen order: rows are in path order
+        if len(group) < 2:
+            continue
+        number += 1
+        for sha in group:
+            out[sha] = number
+    return out
+
+
+# -- persons ---------------------------------------------------------------------------------------
+def _person_info(s: Any, options: ReportOptions) -> PersonInfo:
+    sim = s.similarity or {}
+    return PersonInfo(
+        code=s.id,
+        kind=s.kind,
+        name=None if options.redact else s.name,
+        images=s.images,
+        unique_images=s.unique_images,
+        explicit_images=s.explicit_images,
+        folders=tuple((f["folder"], int(f["images"])) for f in s.folders),
+        similarity_min=sim.get("min"),
+        similarity_max=sim.get("max"),
+        weak=s.weak,
+        evidence=s.evidence,
+        consent=s.consent,
+        possible_images=s.possible_images,
+        likely_enrolled=s.likely_enrolled if options.person is None else None,
+    )
+
+
+# -- redaction (rules in redact.py) ---------------------------------------------------------
+def _redact_item(item: ReportItem, r: Redactor) -> ReportItem:
+    if not r.active:
+        return item
+    return replace(
+        item,
+        location=r.path(item.location),
+        rel_path=r.path(item.rel_path),
+        source=r.path(item.source),
+    )
+
+
+def _redact_person(p: PersonInfo, r: Redactor) -> PersonInfo:
+    if not r.active:
+        return p
+    return replace(
+        p,
+        folders=tuple((r.path(f, folder=True), n) for f, n in p.folders),
+        evidence=r.text(p.evidence),
+    )
+
+
+def _audit_info(e: Any, r: Redactor, scope: str | None) -> AuditInfo:
+    payload = json.loads(e.payload)
+    withheld = False
+    if scope is not None and e.action not in CASE_LEVEL_ACTIONS:
+        codes = set(PERSON_CODE.findall(e.payload))
+        # kept only when the event is about this person and no one else
+        if codes != {scope}:
+            withheld = True
+    payload = {} if withheld else redact_value(payload, r)
+    return AuditInfo(
+        seq=e.seq,
+        ts=e.ts,
+        action=e.action,
+        actor=e.actor,
+        payload=payload,
+        hash=e.hash,
+        prev_hash=e.prev_hash,
+        withheld=withheld,
+    )
+
+
+# -- re-verification of the sources ------------------------------------------------------------
+@dataclass
+class _Check:
+    verdict: bool | None = None
+    checked: int = 0
+    changed: int = 0
+    missing: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+def _reverify(
+    engine: Engine,
+    sources: dict[int, dict[str, Any]],
+    mode: str,
+    scope_rows: Sequence[dict[str, Any]],
+    scope: str | None,
+) -> dict[int, _Check]:
+    """Re-read the files on disk (read-only) and compare with the scan: never writes."""
+    out = {sid: _Check() for sid in sources}
+    if mode == "none":
+        return out
+    L = LOCATIONS
+    with engine.connect() as conn:
+        disk = conn.execute(
+            select(
+                L.c.id,
+                L.c.parent_id,
+                L.c.source_id,
+                L.c.raw_path,
+                L.c.path,
+                L.c.size,
+                L.c.mtime_ns,
+                L.c.sha256,
+            ).where(L.c.member_chain == "[]", L.c.size.is_not(None))
+        ).all()
+        parents = dict(conn.execute(select(L.c.id, L.c.parent_id)).all())
+    wanted: set[int] | None = None
+    if scope is not None:
+        # only the files holding this person's items: the file itself or its outer archive
+        wanted = set()
+        for r in scope_rows:
+            loc = r["id"]
+            while parents.get(loc) is not None:
+                loc = parents[loc]
+            wanted.add(loc)
+    for d in disk:
+        if wanted is not None and d.id not in wanted:
+            continue
+        check = out.setdefault(d.source_id, _Check())
+        check.checked += 1
+        raw = bytes(d.raw_path)
+        try:
+            st = os.stat(raw)
+        except FileNotFoundError:
+            check.missing += 1
+            check.details.append(f"{d.path}: missing")
+            continue
+        except OSError as exc:
+            check.missing += 1
+            check.details.append(f"{d.path}: cannot be read ({exc.strerror})")
+            continue
+        same_stat = st.st_size == d.size and st.st_mtime_ns == d.mtime_ns
+        if mode == "stat" and same_stat:
+            continue
+        if d.sha256 is None:
+            if not same_stat:
+                check.changed += 1
+                check.details.append(f"{d.path}: size/mtime changed (no SHA-256 recorded)")
+            continue
+        now = _sha256(raw)
+        if now != d.sha256:
+            check.changed += 1
+            check.details.append(
+                f"{d.path}: SHA-256 now {now or 'unreadable'}, scan recorded {d.sha256}"
+            )
+        elif not same_stat:
+            check.details.append(f"{d.path}: size/mtime changed, SHA-256 unchanged")
+    for check in out.values():
+        if check.checked:
+            check.verdict = check.changed == 0 and check.missing == 0
+    return out
+
+
+def _sha256(raw: bytes) -> str | None:
+    try:
+        with open_readonly(raw) as fh:
+            h = hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+            return h.hexdigest()
+    except OSError:
+        return None
+
+
+# -- methods ---------------------------------------------------------------------------------------
+def _methods(
+    store: CaseStore,
+    findings: dict[tuple[str, str], dict[str, Any]],
+    events: Sequence[Any],
+    scope: str | None,
+) -> list[MethodInfo]:
+    # thresholds as the newest scan recorded them in its audit event (describe_plan)
+    described: dict[str, Any] = {}
+    identity: dict[str, Any] = {}
+    for e in events:
+        payload = json.loads(e.payload)
+        if e.action == "scan_started":
+            described.update(payload.get("analyzers") or {})
+        elif e.action == "identities_refreshed" and isinstance(payload.get("method"), dict):
+            identity = payload["method"]
+    by_analyzer: dict[str, dict[str, Any]] = {}
+    for (_sha, analyzer), f in findings.items():
+        entry = by_analyzer.setdefault(
+            analyzer, {"versions": set(), "models": set(), "contents": 0}
+        )
+        entry["versions"].add(f["analyzer_version"])
+        for m in (f["model_sha256"] or "").split(","):
+            if m:
+                entry["models"].add(m)
+        entry["contents"] += 1
+    counts = store.counts()
+    out = [
+        _method("crypto_hashes", "1", (), {}, counts["unique_contents"]),
+        _method(
+            "pdq",
+            "1",
+            (),
+            {"match_distance": PDQ_MATCH_DISTANCE, "min_quality": PDQ_MIN_QUALITY},
+            counts["unique_images"],
+        ),
+    ]
+    for analyzer in sorted(by_analyzer):
+        entry = by_analyzer[analyzer]
+        info = described.get(analyzer, {})
+        thresholds = dict(info.get("thresholds") or {}) if isinstance(info, dict) else {}
+        if analyzer == "provenance" and isinstance(info, dict):
+            thresholds = {k: v for k, v in info.items() if k != "version"}
+        out.append(
+            _method(
+                analyzer,
+                ",".join(sorted(entry["versions"])),
+                tuple(sorted(entry["models"])),
+                thresholds,
+                entry["contents"],
+            )
+        )
+    faces = counts["faces"]["faces"]
+    if faces:
+        method = identity or persons_method()
+        out.append(
+            _method(
+                "persons",
+                str(method.get("version", "")),
+                (),
+                {k: v for k, v in method.items() if k != "version"},
+                counts["faces"]["unique_images_with_faces"],
+            )
+        )
+    del scope
+    return out
+
+
+def _method(
+    analyzer: str,
+    version: str,
+    models: tuple[str, ...],
+    thresholds: dict[str, Any],
+    contents: int,
+) -> MethodInfo:
+    text = method_text(analyzer)
+    return MethodInfo(
+        analyzer, version, models, thresholds, int(contents), text.description, text.rates
+    )
+
+
+# -- counts ----------------------------------------------------------------------------------------
+def _case_counts(
+    store: CaseStore, persons: PersonsReport, items: Sequence[ReportItem], links: int
+) -> dict[str, Count]:
+    """Whole-case counts: the store's own (CaseStore.counts), the persons count block, and the
+    visual duplicates computed here."""
+    c = store.counts()
+    pc = persons.count
+    groups = {i.visual_group for i in items if i.visual_group is not None}
+    visual_images = len({i.sha256 for i in items if i.visual_group is not None})
+    return {
+        "files": Count(c["files"], "every file found, on disk or inside an archive (locations)"),
+        "files_on_disk": Count(c["files_on_disk"], "files found directly on disk"),
+        "archive_members": Count(c["archive_members"], "files found inside archives"),
+        "archives_opened": Count(c["archives_opened"], "archives whose members were listed"),
+        "images": Count(c["images"], "files whose content decoded as an image"),
+        "unique_contents": Count(c["unique_contents"], "distinct SHA-256 among all files"),
+        "unique_images": Count(c["unique_images"], "distinct SHA-256 among image files"),
+        "duplicate_locations": Count(
+            c["duplicate_locations"], "files whose exact bytes were also found elsewhere"
+        ),
+        "visual_duplicate_groups": Count(
+            len(groups),
+            f"groups of distinct images within PDQ distance {PDQ_MATCH_DISTANCE} of each other",
+        ),
+        "visual_duplicate_images": Count(
+            visual_images, "distinct images (SHA-256) that belong to a visual duplicate group"
+        ),
+        "unreadable": Count(c["unreadable"], "files that could not be read (no hash)"),
+        "explicit_images": Count(
+            c["explicit"]["explicit_images"], "image files labelled explicit (per location)"
+        ),
+        "suggestive_images": Count(
+            c["explicit"]["suggestive_images"], "image files labelled suggestive (per location)"
+        ),
+        "images_not_analysed": Count(
+            c["explicit"]["images_not_analysed"], "image files without an explicit-content label"
+        ),
+        "faces": Count(c["faces"]["faces"], "faces detected, in distinct images"),
+        "usable_faces": Count(
+            c["faces"]["usable_faces"], "faces large, sharp and frontal enough to identify"
+        ),
+        "persons_estimate": Count(pc.estimate, PERSON_DEFINITIONS["estimate"]),
+        "persons_lower_bound": Count(pc.lower_bound, PERSON_DEFINITIONS["lower_bound"]),
+        "persons_upper_bound": Count(pc.upper_bound, PERSON_DEFINITIONS["upper_bound"]),
+        "unattributed_faces": Count(
+            pc.unattributed_faces, PERSON_DEFINITIONS["unattributed_faces"]
+        ),
+        "derivation_links": Count(links, "images linked to the source photo they were made from"),
+        "errors": Count(c["errors"]["total"], "files with an error-level problem, all codes"),
+        "warnings": Count(c["warnings"]["total"], "files with a warning-level problem"),
+    }
+
+
+def _scoped_counts(store: CaseStore, items: Sequence[ReportItem], links: int) -> dict[str, Count]:
+    """Counts about the person's own items only, plus how much was searched."""
+    c = store.counts()
+    explicit = [i for i in items if i.explicit_label == "explicit"]
+    groups = {i.visual_group for i in items if i.visual_group is not None}
+    folders = {i.location.rpartition("/")[0] for i in items}
+    return {
+        "case_files_searched": Count(c["files"], "files in the whole case that were searched"),
+        "case_images_searched": Count(c["images"], "image files in the whole case searched"),
+        "files": Count(len(items), "image files (locations) showing this person"),
+        "unique_images": Count(
+            len({i.sha256 for i in items}), "distinct SHA-256 among this person's image files"
+        ),
+        "duplicate_locations": Count(
+            len(items) - len({i.sha256 for i in items}),
+            "this person's image files whose exact bytes were also found elsewhere",
+        ),
+        "visual_duplicate_groups": Count(
+            len(groups),
+            f"groups of this person's distinct images within PDQ distance {PDQ_MATCH_DISTANCE}",
+        ),
+        "explicit_images": Count(len(explicit), "this person's image files labelled explicit"),
+        "unique_explicit_images": Count(
+            len({i.sha256 for i in explicit}), "distinct SHA-256 among those labelled explicit"
+        ),
+        "suggestive_images": Count(
+            sum(1 for i in items if i.explicit_label == "suggestive"),
+            "this person's image files labelled suggestive",
+        ),
+        "folders": Count(len(folders), "folders holding this person's image files"),
+        "derivation_links": Count(links, "of this person's images linked to a source photo"),
+    }
+
+
+# -- derivation links (another module; optional) --------------------------------------------------
+def _derivation_links(
+    engine: Engine, in_scope: set[str | None], scope: str | None
+) -> tuple[str, list[DerivationLink]]:
+    """Links from ``store/links_store.py`` when that module exists and its pass has run."""
+    try:
+        from ..store import links_store  # type: ignore[attr-defined]
+    except ImportError:
+        return "not run (the derivation pass is not part of this version)", []
+    try:
+        reader = getattr(links_store, "LinksStore", None)
+        raw: Iterable[Any] = reader(engine).links() if reader is not None else []
+    except Exception as exc:  # noqa: BLE001 - a report must still be written; say why
+        return f"unavailable: {exc.__class__.__name__}: {exc}", []
+    links: list[DerivationLink] = []
+    for link in raw:
+        data = _plain(link) if is_dataclass(link) else dict(link)
+        derived = str(data.get("derived_sha256") or data.get("sha256") or "")
+        source = data.get("source_sha256")
+        if scope is not None and derived not in in_scope:
+            continue
+        if scope is not None and source not in in_scope:
+            data = {k: v for k, v in data.items() if "path" not in k and "location" not in k}
+        links.append(DerivationLink(derived, source, data))
+    return ("ok" if links else "run: no links found"), links
+
+
+# -- limitations ------------------------------------------------------------------------------
+def _limitations(
+    options: ReportOptions,
+    persons: PersonsReport,
+    links_status: str,
+    findings: dict[tuple[str, str], dict[str, Any]],
+) -> list[str]:
+    out = [
+        "Recall of the explicit-content label was not measured (no explicit material may be "
+        "used to test this software): an image labelled 'none' may still be explicit.",
+        "A face match is evidence for an examiner to review, not an identification; on "
+        "AI-generated people 6 % of impostor pairs passed the match threshold.",
+        "The person count is a range (lower bound to upper bound): faces too small, blurred or "
+        "in profile join no person and may show further persons.",
+        "Absence of a provenance signal (C2PA, watermark, generator metadata) does not mean "
+        "an image is authentic: such signals are easily removed.",
+        "Thumbnails of images not labelled 'none' are pixelated and blurred; this report never "
+        "shows explicit content sharply and was rendered without re-reading the evidence.",
+    ]
+    if not any(a == "provenance" for _s, a in findings):
+        out.append("The provenance analyzer was not run on this case (it is opt-in).")
+    if not links_status.startswith("ok"):
+        out.append(f"Derivation linking (fake to source photo): {links_status}.")
+    if not persons.up_to_date:
+        out.append(
+            "Person matches are older than the newest scan or enrollment: run "
+            "`consentry person refresh`."
+        )
+    if options.reverify == "stat":
+        out.append(
+            "Sources were re-verified by size and modification time; only changed "
+            "files were re-hashed."
+        )
+    elif options.reverify == "none":
+        out.append("Sources were NOT re-verified for this report.")
+    if options.person is not None:
+        out.append(
+            f"This report is limited to person {options.person}: counts and lists "
+            "cover only that person's images; other persons are not identified."
+        )
+    if options.redact:
+        out.append(
+            "Names are replaced by person codes, also in folder and file names; "
+            "other name-like folder names are withheld."
+        )
+    return out
+
+
+__all__ = [
+    "AuditInfo",
+    "CaseReport",
+    "Count",
+    "DerivationLink",
+    "MethodInfo",
+    "PersonInfo",
+    "ProblemInfo",
+    "Redactor",
+    "ReportError",
+    "ReportItem",
+    "ScanInfo",
+    "SourceInfo",
+    "collect_case",
+]

@@ -1,0 +1,141 @@
+"""Measured error rates of each method, in one place, with where each figure comes from.
+
+The figures are copied from ``docs/benchmarks.md`` (the benchmark scripts in ``bench/`` produce
+them); when a benchmark is re-run, update both. A report states these next to each method so
+a reader can weigh a finding. Where a rate was *not* measured, that is said explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BENCHMARKS_DOC = "docs/benchmarks.md"
+
+
+@dataclass(frozen=True)
+class ErrorRate:
+    measure: str  # what was measured, in words
+    value: str  # the figure as published (a string: "0 of 921", "not measured", ...)
+    source: str  # section of docs/benchmarks.md and the script that produced it
+
+
+@dataclass(frozen=True)
+class MethodText:
+    description: str
+    rates: tuple[ErrorRate, ...]
+
+
+_FACES = f"{BENCHMARKS_DOC}, 'Face verification' (bench/face_verification.py, 2026-11-26)"
+_EXPLICIT = (
+    f"{BENCHMARKS_DOC}, 'Explicit content: false positives' "
+    "(bench/explicit_false_positives.py, 2026-11-26)"
+)
+_PDQ = f"{BENCHMARKS_DOC}, 'Scan throughput' (bench/scan_throughput.py, tests/test_pdq.py)"
+_VICTIMS = f"{BENCHMARKS_DOC}, 'Victim count' (bench/victim_count.py, 2026-11-26)"
+
+METHODS: dict[str, MethodText] = {
+    "crypto_hashes": MethodText(
+        "SHA-256, MD5 and SHA-1 of the exact bytes of every file (archive members as stored).",
+        (ErrorRate("errors", "exact: any changed byte changes the hash", "definition"),),
+    ),
+    "pdq": MethodText(
+        "Meta PDQ perceptual hash of the image shrunk to fit 512 px, with quality; visual "
+        "duplicates are distinct files within Hamming distance 31 (quality >= 50).",
+        (
+            ErrorRate(
+                "agreement with Meta's reference (python-threatexchange) on the same 512 px image",
+                "identical on 12 of 12 photos",
+                _PDQ,
+            ),
+            ErrorRate(
+                "rotated/flipped copies outside the match distance (derived dihedral variants)",
+                "5.2 % of 420 copies (median deviation 16 bits, max 42)",
+                _PDQ,
+            ),
+        ),
+    ),
+    "explicit": MethodText(
+        "Yahoo Open-NSFW whole-image score (and NudeNet 320n body regions when installed): "
+        "explicit (score >= 0.8, or an exposed intimate region >= 0.5 with score >= 0.2), "
+        "suggestive (score >= 0.2 or any exposed intimate region), none, unknown.",
+        (
+            ErrorRate(
+                "harmless images labelled explicit (false positives)",
+                "0 of 921 (0.000), with and without NudeNet",
+                _EXPLICIT,
+            ),
+            ErrorRate(
+                "harmless images labelled suggestive",
+                "2 of 921 (0.22 %) default install; 12 of 921 (1.30 %) with NudeNet",
+                _EXPLICIT,
+            ),
+            ErrorRate(
+                "recall on explicit images (explicit images labelled explicit)",
+                "not measured: no explicit material may enter this project; a 'none' label "
+                "does not prove an image is not explicit",
+                _EXPLICIT,
+            ),
+        ),
+    ),
+    "faces": MethodText(
+        "YuNet face detection and SFace 128-d identity embedding; faces under 48 px in the "
+        "analysed 512 px picture, blurred or in profile are recorded but not usable.",
+        (
+            ErrorRate(
+                "real faces, held-out identities: ROC AUC; TAR at FAR 0.1 %",
+                "AUC 1.0000; TAR 1.000 (2,043 genuine / 17,293 impostor pairs; small, easy sets)",
+                _FACES,
+            ),
+            ErrorRate(
+                "synthetic people (openpeople): impostor pairs passing the match threshold",
+                "6 % (FAR 0.0598 at similarity 0.46); AUC 0.949",
+                _FACES,
+            ),
+        ),
+    ),
+    "persons": MethodText(
+        "Faces are compared with consented enrolled persons (match >= 0.46, possible >= 0.41 "
+        "cosine similarity); other usable faces are grouped into unidentified persons.",
+        (
+            ErrorRate(
+                "false matches at the match threshold, real held-out faces",
+                "FAR 0.0000 (0 of 17,293 impostor pairs)",
+                _FACES,
+            ),
+            ErrorRate(
+                "victim count on a synthetic case (25 identities)",
+                "see the victim-count table: the count is given as a range (lower bound, "
+                "estimate, upper bound), never a single figure",
+                _VICTIMS,
+            ),
+        ),
+    ),
+    "provenance": MethodText(
+        "C2PA content credentials (read offline), Stable Diffusion / SDXL / FLUX invisible "
+        "watermarks and generator metadata: confirmed / indicated / no_signal. Absence of a "
+        "signal never means an image is authentic.",
+        (
+            ErrorRate(
+                "recall on AI-generated images",
+                "not measured on real-world fakes; watermarks survive JPEG poorly and resizing "
+                "not at all; metadata is easily stripped",
+                "src/consentry/analyzers/provenance*.py docstrings; tests/test_provenance*.py",
+            ),
+        ),
+    ),
+    "derivation": MethodText(
+        "Links an image to the source photo it was made from (same background/pose) and maps "
+        "the replaced region.",
+        (ErrorRate("accuracy", "see docs/benchmarks.md when the derivation pass has run", ""),),
+    ),
+}
+
+
+def method_text(analyzer: str) -> MethodText:
+    return METHODS.get(
+        analyzer,
+        MethodText("no description", (ErrorRate("error rate", "not measured", "no benchmark"),)),
+    )
+
+
+__all__ = ["BENCHMARKS_DOC", "METHODS", "ErrorRate", "MethodText", "method_text"]

@@ -1,0 +1,119 @@
+"""Who a report may name: person names become codes (``--redact``), and a person-scoped report
+names no one else (``--person``), in text and in folder and file names alike.
+
+Paths are treated in two parts. The source root (``/mnt/seized``) was chosen by the examiner
+and only loses enrolled persons' names. Below it, folders are the suspect's filing: a folder
+named after an enrolled person becomes that person's code (or ``[other person]``), and any
+other folder whose name looks like a person's name (``Jane_Doe``) is withheld, since it may name
+an unidentified person. File names lose enrolled names only (``IMG_0042``, ``selfie`` stay).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..persons.folders import looks_like_a_name, name_tokens, named_after
+
+OTHER_PERSON = "[other person]"
+WITHHELD = "[withheld]"
+# keys of audit payloads (consent records) that name a person
+NAME_KEYS = frozenset({"name", "consented_by"})
+MIN_NAME_WORD = 3  # a single name word this long in a path segment is taken as the name
+
+
+class Redactor:
+    def __init__(
+        self,
+        enrolled: dict[str, str],
+        scope: str | None,
+        redact: bool,
+        roots: Sequence[str] = (),
+    ) -> None:
+        self.enrolled = enrolled
+        self.scope = scope
+        self.redact = redact
+        self.active = redact or scope is not None
+        self.roots = sorted({r.rstrip("/") for r in roots if r}, key=len, reverse=True)
+        self._withheld: dict[str, str] = {}
+        self._patterns = [
+            (code, re.compile(r"[\W_]*".join(map(re.escape, name.split())), re.IGNORECASE))
+            for code, name in sorted(enrolled.items(), key=lambda kv: -len(kv[1]))
+            if name.strip()
+        ]
+        self._words = {
+            code: {w for w in name_tokens(name) if len(w) >= MIN_NAME_WORD}
+            for code, name in enrolled.items()
+        }
+
+    def _who(self, code: str) -> str | None:
+        """What replaces the name of ``code``: None keeps it."""
+        if self.scope is not None and code != self.scope:
+            return OTHER_PERSON
+        return f"[{code}]" if self.redact else None
+
+    def text(self, value: str) -> str:
+        if not self.active:
+            return value
+        for code, pattern in self._patterns:
+            who = self._who(code)
+            if who is not None:
+                value = pattern.sub(who, value)
+        return value
+
+    def _enrolled_in(self, stem: str) -> list[str]:
+        tokens = set(name_tokens(stem))
+        return named_after(stem, self.enrolled) or sorted(
+            c for c, words in self._words.items() if tokens & words
+        )
+
+    def segment(self, seg: str, folder_rules: bool, is_file: bool) -> str:
+        stem, ext = os.path.splitext(seg) if is_file else (seg, "")
+        codes = self._enrolled_in(stem)
+        if codes:
+            if self.scope in codes:
+                return f"[{self.scope}]{ext}" if self.redact else seg
+            who = self._who(codes[0])
+            return seg if who is None else who + ext
+        if folder_rules and not is_file and looks_like_a_name(stem.rstrip("!")):
+            n = self._withheld.setdefault(stem, f"[name withheld {len(self._withheld) + 1}]")
+            return n
+        return seg
+
+    def path(self, value: str, folder: bool = False) -> str:
+        """A location path (``folder``: the whole path is folders, no file name at its end)."""
+        if not self.active:
+            return value
+        head, tail = "", value
+        for root in self.roots:
+            if value == root or value.startswith(root + "/"):
+                head, tail = root, value[len(root) :]
+                break
+        head_out = "/".join(self.segment(p, False, False) if p else p for p in head.split("/"))
+        parts = tail.split("/")
+        tail_out = "/".join(
+            self.segment(p, True, not folder and i == len(parts) - 1) if p else p
+            for i, p in enumerate(parts)
+        )
+        return (head_out if head else "") + tail_out
+
+
+def redact_value(value: Any, r: Redactor) -> Any:
+    """An audit payload with names replaced: strings as text, strings with '/' as paths."""
+    if not r.active:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: WITHHELD if k in NAME_KEYS and isinstance(v, str) else redact_value(v, r)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_value(v, r) for v in value]
+    if isinstance(value, str):
+        return r.path(r.text(value)) if "/" in value else r.text(value)
+    return value
+
+
+__all__ = ["OTHER_PERSON", "Redactor", "redact_value"]
