@@ -124,7 +124,7 @@ def test_skipped_explicit_leaves_label_unknown_and_thumbnails_blurred(
     evidence: Path, tmp_path: Path
 ) -> None:
     case = tmp_path / "case"
-    summary = _scan(evidence, case, "--skip", "explicit,faces")
+    summary = _scan(evidence, case, "--skip", "explicit,faces,provenance")
     assert summary["explicit"]["images_not_analysed"] == 5  # type: ignore[index]
     assert _rows(case, "SELECT DISTINCT blurred, label FROM thumbnails") == [(1, "unknown")]
     assert _rows(case, "SELECT count(*) FROM findings") == [(0,)]
@@ -134,7 +134,7 @@ def test_enabling_an_analyzer_later_adds_findings_without_rehashing(
     evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = tmp_path / "case"
-    _scan(evidence, case, "--skip", "explicit,faces")
+    _scan(evidence, case, "--skip", "explicit,faces,provenance")
     contents_before = _rows(case, "SELECT * FROM contents ORDER BY sha256")
     _stand_in(monkeypatch, 0.01)
     summary = _scan(evidence, case, "--only", "explicit")
@@ -190,8 +190,9 @@ def test_real_models_record_faces_and_explicit_findings(tmp_path: Path) -> None:
     for _, crop, _ in rows:
         assert crop and (case / crop).is_file()
     models = _rows(case, "SELECT analyzer, model_sha256 FROM findings")
-    assert {a for a, _ in models} == {"explicit", "faces"}
-    assert all(m and len(m.split(",")[0]) == 64 for _, m in models)
+    assert {a for a, _ in models} == {"explicit", "faces", "provenance"}
+    assert all(m and len(m.split(",")[0]) == 64 for a, m in models if a != "provenance")
+    assert {m for a, m in models if a == "provenance"} == {None}  # no detector given
     audit = CliRunner().invoke(main, ["audit", "show", "--case", str(case), "--json"]).output
     assert "open_nsfw_sha256" in audit and "yunet_sha256" in audit  # method stated per scan
 
@@ -239,9 +240,9 @@ def test_full_body_reference_photo_can_be_enrolled(tmp_path: Path) -> None:
     assert template.quality.size_px >= MIN_FACE_SIDE
 
 
-def test_provenance_is_opt_in_and_records_generator_metadata(tmp_path: Path) -> None:
-    """Not in the default scan; with --only ...,provenance a PNG's A1111 parameters become an
-    `indicated` verdict with the prompt as evidence, added without re-hashing."""
+def test_provenance_runs_by_default_and_records_generator_metadata(tmp_path: Path) -> None:
+    """In the default scan; added to an earlier scan's items without re-hashing. A PNG's A1111
+    parameters become an `indicated` verdict with the prompt as evidence."""
     from PIL import PngImagePlugin
 
     evidence = tmp_path / "evidence"
@@ -254,12 +255,67 @@ def test_provenance_is_opt_in_and_records_generator_metadata(tmp_path: Path) -> 
     )
     photo_like(5, 320, 240).save(evidence / "gen.png", pnginfo=info)
     case = tmp_path / "case"
-    _scan(evidence, case, "--skip", "faces,explicit")
+    _scan(evidence, case, "--skip", "faces,explicit,provenance")
     assert _rows(case, "SELECT count(*) FROM findings WHERE analyzer='provenance'") == [(0,)]
-    summary = _scan(evidence, case, "--only", "provenance")
+    summary = _scan(evidence, case, "--skip", "faces,explicit")
     assert summary["analysed"] == 0
     ((label, payload),) = _rows(
         case, "SELECT label, payload FROM findings WHERE analyzer='provenance'"
     )
     assert label == "indicated"
     assert "a lighthouse at dusk" in str(payload)
+
+
+def test_detector_model_adds_its_signal_and_hash_and_redoes_older_findings(
+    tmp_path: Path,
+) -> None:
+    """--detector-model: the operator's ONNX file scores every image as one more provenance
+    signal, its SHA-256 stored with the finding; findings made without it are redone."""
+    import hashlib
+
+    from .test_provenance import mean_model
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    Image.fromarray(np.full((200, 200, 3), 240, np.uint8)).save(evidence / "bright.png")
+    case = tmp_path / "case"
+    _scan(evidence, case, "--skip", "faces,explicit")
+    ((model, payload),) = _rows(case, "SELECT model_sha256, payload FROM findings")
+    assert model is None and "learned_detector" not in str(payload)
+
+    detector = mean_model(tmp_path / "detector.onnx")
+    summary = _scan(evidence, case, "--skip", "faces,explicit", "--detector-model", str(detector))
+    assert summary["analysed"] == 0  # nothing re-inventoried or re-hashed
+    ((label, model, payload),) = _rows(case, "SELECT label, model_sha256, payload FROM findings")
+    assert model == hashlib.sha256(detector.read_bytes()).hexdigest()
+    assert "learned_detector" in str(payload)
+    assert label == "indicated"  # mean brightness 0.94 >= 0.5; a guess, never "confirmed"
+    audit = _rows(case, "SELECT payload FROM audit_events WHERE action='scan_started'")
+    assert str(model) in str(audit[-1][0])
+
+
+def test_a_detector_model_that_cannot_load_is_one_clear_error(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    write_jpeg(evidence / "a.jpg", 1, width=64, height=64)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    case = tmp_path / "case"
+    result = CliRunner().invoke(
+        main, ["scan", str(evidence), "--case", str(case), "-q", "--detector-model", str(bad)]
+    )
+    assert result.exit_code == EXIT_MISUSE
+    assert "bad.onnx" in result.output and not case.exists()
+    result = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            str(evidence),
+            "--case",
+            str(case),
+            "--skip",
+            "provenance",
+            "--watermarks-in-jpeg",
+        ],
+    )
+    assert result.exit_code == EXIT_MISUSE and "provenance" in result.output

@@ -21,6 +21,7 @@ from PIL import Image
 
 from consentry.analyzers import provenance_watermark as wm
 from consentry.analyzers.provenance import (
+    CheckStatus,
     ProvenanceAnalyzer,
     SignalKind,
     Strength,
@@ -88,7 +89,7 @@ def picture(name: str, seed: int = 3) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def analyzer() -> ProvenanceAnalyzer:
-    return ProvenanceAnalyzer.load()
+    return ProvenanceAnalyzer.load(jpeg_full_resolution=True)  # JPEGs are decoded here too
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +222,20 @@ def test_jpeg_reencoding_weakens_the_mark_and_absence_proves_nothing(
     assert lossy.band in (wm.Band.NONE, wm.Band.PARTIAL)
     assert finding.verdict is Verdict.NO_SIGNAL
     assert finding.verdict.value != "real"
+
+
+@needs_imwatermark
+def test_by_default_a_jpeg_is_recorded_as_not_checked_for_marks_never_as_unmarked(
+    marked: dict[str, bytes],
+) -> None:
+    rgb = np.asarray(Image.open(io.BytesIO(marked["sdxl"])).convert("RGB"))
+    default = ProvenanceAnalyzer.load()
+    finding = default.analyze(jpeg(rgb, 95))
+    check = next(c for c in finding.checks if c.name == "watermark")
+    assert check.status is CheckStatus.NOT_CHECKED and "JPEG" in check.detail
+    assert finding.watermarks == ()
+    assert default.analyze(marked["sdxl"]).watermarks  # PNG: checked by default
+    assert default.describe()["watermarks_checked_in_jpeg"] is False
 
 
 @needs_imwatermark

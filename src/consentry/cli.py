@@ -29,7 +29,13 @@ from . import __version__
 from .audit import read_head, verify_chain
 from .case import HEAD_FILE, CaseError, open_case
 from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail, read_case
-from .image_analysis import DEFAULT_ANALYZERS, OPTIONAL_ANALYZERS, AnalysisPlan, init_process
+from .image_analysis import (
+    DEFAULT_ANALYZERS,
+    OPTIONAL_ANALYZERS,
+    AnalysisPlan,
+    ProvenanceSettings,
+    init_process,
+)
 from .models import ModelUnavailable
 from .pipeline import Progress as PipelineProgress
 from .pipeline import SourceError, check_sources_usable, run_scan
@@ -97,7 +103,8 @@ Examples:
   consentry scan ./seized --case ./case-17               # re-run: resumes, skips done work
   consentry scan ./seized --case ./case-17 --skip faces  # leave an analyzer out
   consentry scan ./seized --case ./case-17 --only explicit
-  consentry scan ./seized --case ./case-17 --only explicit,faces,provenance  # + C2PA, marks
+  consentry scan ./seized --case ./case-17 --detector-model ./my-ai-detector.onnx
+  consentry scan ./seized --case ./case-17 --watermarks-in-jpeg   # slower, checks JPEGs too
   consentry scan ./seized --case ./case-17 --db postgresql+psycopg://u@host/case17
 
 Re-running after an interruption (even kill -9) finishes the missing work only; the store then
@@ -133,6 +140,20 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     f"[default: {', '.join(DEFAULT_ANALYZERS)}].",
 )
 @click.option("--skip", default=None, metavar="A,B", help="Skip these analyzers.")
+@click.option(
+    "--detector-model",
+    default=None,
+    type=click.Path(path_type=str, dir_okay=False),
+    help="An ONNX 'is this AI-generated?' classifier you provide: its score becomes one more "
+    "provenance signal ('indicated', never 'confirmed'); its SHA-256 is recorded with every "
+    "score. consentry ships and downloads none.",
+)
+@click.option(
+    "--watermarks-in-jpeg",
+    is_flag=True,
+    help="Also decode JPEGs at full size to look for invisible generator watermarks "
+    "(100-250 ms per photo; by default only PNG, WebP and other non-JPEG images are checked).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def scan(
@@ -143,6 +164,8 @@ def scan(
     db_url: str | None,
     only: str | None,
     skip: str | None,
+    detector_model: str | None,
+    watermarks_in_jpeg: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -150,18 +173,26 @@ def scan(
 
     For every file: size, mtime, type from content, SHA-256, MD5, SHA-1; for images also format,
     size, EXIF, PDQ (+quality, +8 rotations/flips) computed at 512 px, and the analyzers:
-    explicit (Open-NSFW score, NudeNet regions when installed) and faces (YuNet + SFace).
-    Every image gets a thumbnail in the case folder, blurred unless labelled not explicit.
-    Re-running with an analyzer newly enabled adds its findings without re-hashing.
+    explicit (Open-NSFW score, NudeNet regions when installed), faces (YuNet + SFace) and
+    provenance (C2PA, generator metadata, invisible watermarks: confirmed / indicated /
+    no_signal, where no signal never means "real"). Every image gets a thumbnail in the case
+    folder, blurred unless labelled not explicit. Re-running with an analyzer newly enabled
+    adds its findings without re-hashing.
     """
     try:
         roots = check_sources_usable(case_dir, sources)
     except SourceError as exc:
         fail(EXIT_MISUSE, str(exc))
     analyzers = _choose_analyzers(only, skip)
+    if (detector_model or watermarks_in_jpeg) and "provenance" not in analyzers:
+        fail(EXIT_MISUSE, "--detector-model and --watermarks-in-jpeg need the provenance analyzer")
+    provenance = ProvenanceSettings(
+        detector_model=str(Path(detector_model).resolve()) if detector_model else None,
+        watermarks_in_jpeg=watermarks_in_jpeg,
+    )
     workers = workers or os.cpu_count() or 1
     try:  # every model loads once here first: a missing one is one clear error, before any write
-        init_process(AnalysisPlan(analyzers))
+        init_process(AnalysisPlan(analyzers, provenance=provenance))
     except ModelUnavailable as exc:
         fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
     try:
@@ -181,7 +212,9 @@ def scan(
         ]
         with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
             try:
-                outcome = run_scan(case, roots, examiner, workers, _BarProgress(bar), analyzers)
+                outcome = run_scan(
+                    case, roots, examiner, workers, _BarProgress(bar), analyzers, provenance
+                )
             except ModelUnavailable as exc:
                 bar.stop()
                 fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
@@ -474,6 +507,9 @@ from .cli_persons import person_group, persons_cmd  # noqa: E402 - registered af
 
 main.add_command(person_group)
 main.add_command(persons_cmd)
+from .cli_notice import notice_group  # noqa: E402
+
+main.add_command(notice_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

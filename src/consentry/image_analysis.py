@@ -21,16 +21,25 @@ from .problems import ItemError
 from .thumbnails import ThumbnailRecord, write_face_crop, write_thumbnail
 
 OPTIONAL_ANALYZERS = ("explicit", "faces", "provenance")
-# Provenance is opt-in for now (--only ...,provenance): its watermark check decodes the full
-# picture (100-250 ms on a phone photo), which the default scan's speed target cannot carry.
-DEFAULT_ANALYZERS = ("explicit", "faces")
+# Provenance runs by default: C2PA and metadata cost ~1 ms; its full-resolution watermark check
+# skips JPEGs unless asked (ProvenanceSettings), which keeps the scan's speed target.
+DEFAULT_ANALYZERS = ("explicit", "faces", "provenance")
 THUMBNAIL = "thumbnail"  # not an analyzer, but also redone when missing
+
+
+@dataclass(frozen=True)
+class ProvenanceSettings:
+    """How the provenance analyzer is configured for a scan."""
+
+    detector_model: str | None = None  # an operator-provided ONNX classifier, one more signal
+    watermarks_in_jpeg: bool = False  # decode JPEGs at full size for the watermark check too
 
 
 @dataclass(frozen=True)
 class AnalysisPlan:
     analyzers: frozenset[str] = frozenset(DEFAULT_ANALYZERS)
     case_dir: str | None = None  # where thumbnails and face crops go; None: write nothing
+    provenance: ProvenanceSettings = ProvenanceSettings()
 
 
 @dataclass
@@ -142,10 +151,13 @@ def load_faces() -> Any:
     return faces_mod.FaceAnalyzer()
 
 
-def load_provenance() -> Any:
+def load_provenance(settings: ProvenanceSettings = ProvenanceSettings()) -> Any:
     from .analyzers.provenance import ProvenanceAnalyzer
 
-    return ProvenanceAnalyzer.load()
+    return ProvenanceAnalyzer.load(
+        detector_model=settings.detector_model,
+        jpeg_full_resolution=settings.watermarks_in_jpeg,
+    )
 
 
 _process: dict[str, Any] = {}
@@ -153,8 +165,15 @@ _process: dict[str, Any] = {}
 
 def init_process(plan: AnalysisPlan) -> None:
     """Load the plan's models in this process (worker initializer; also used in-process)."""
+    previous: AnalysisPlan | None = _process.get("plan")
     _process["plan"] = plan
-    loaders = (("explicit", load_explicit), ("faces", load_faces), ("provenance", load_provenance))
+    if previous is not None and previous.provenance != plan.provenance:
+        _process.pop("provenance", None)  # configured differently: load it again
+
+    def provenance() -> Any:
+        return load_provenance(plan.provenance)
+
+    loaders = (("explicit", load_explicit), ("faces", load_faces), ("provenance", provenance))
     for name, loader in loaders:
         if name not in plan.analyzers:
             _process.pop(name, None)

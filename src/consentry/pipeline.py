@@ -18,7 +18,13 @@ from typing import Any
 
 from . import __version__, audit
 from .case import Case, CaseError
-from .image_analysis import AnalysisPlan, describe_plan, init_process, reset_process
+from .image_analysis import (
+    AnalysisPlan,
+    ProvenanceSettings,
+    describe_plan,
+    init_process,
+    reset_process,
+)
 from .inventory import SourceError, source_root, walk_source
 from .locations import LocationRef, display_bytes_path
 from .persons import refresh_identities
@@ -74,12 +80,13 @@ def run_scan(
     workers: int,
     progress: Progress | None = None,
     analyzers: frozenset[str] = frozenset(),
+    provenance: ProvenanceSettings | None = None,
 ) -> ScanOutcome:
     """Scan ``roots`` into ``case``. Loads the analyzers' models first: a missing model raises
     ModelUnavailable before anything is written."""
     progress = progress or Progress()
     store = case.store
-    plan = AnalysisPlan(frozenset(analyzers), str(case.path))
+    plan = AnalysisPlan(frozenset(analyzers), str(case.path), provenance or ProvenanceSettings())
     init_process(plan)  # in this process: checks every model once, and serves --workers 1
     analyzers_used = describe_plan()
     if workers > 1:
@@ -169,6 +176,17 @@ def run_scan(
     return ScanOutcome(scan_id, elapsed, new_locations, analysed, counts, changes)
 
 
+def _expected_models(plan: AnalysisPlan) -> dict[str, str | None]:
+    """Analyzers whose findings are redone when made with another model: provenance, whose
+    only model is the operator's optional detector (a new --detector-model adds its signal)."""
+    if "provenance" not in plan.analyzers:
+        return {}
+    from .models import sha256_of_file
+
+    model = plan.provenance.detector_model
+    return {"provenance": sha256_of_file(Path(model)) if model else None}
+
+
 def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -> int:
     """Analyse pending locations, then add newly enabled analyzers' findings to old content."""
     pool = None
@@ -188,7 +206,11 @@ def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -
 
     try:
         done = _pending_pass(store, mapper, progress)
-        items = store.reanalysis_items(plan.analyzers, want_thumbnails=plan.case_dir is not None)
+        items = store.reanalysis_items(
+            plan.analyzers,
+            want_thumbnails=plan.case_dir is not None,
+            models=_expected_models(plan),
+        )
         if items:
             progress.phase("reanalysis")
             progress.analysis_total(len(items))

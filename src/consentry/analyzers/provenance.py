@@ -78,6 +78,10 @@ WATERMARK_CONFIRM_MAX_CHANCE = 1e-6
 # An operator-provided detector's score at or above this counts as "indicated" (never confirmed:
 # a learned detector is a guess, and this one was not validated by us).
 DETECTOR_THRESHOLD = 0.5
+JPEG_SKIPPED = (
+    "JPEG not decoded at full resolution (default policy: marks rarely survive JPEG and the "
+    "decode costs 100-250 ms per photo; scan --watermarks-in-jpeg checks them)"
+)
 
 
 class Verdict(StrEnum):
@@ -515,11 +519,13 @@ class ProvenanceAnalyzer:
         c2pa_unavailable: str | None = None,
         detector: OnnxDetector | None = None,
         full_resolution_max_pixels: int = FULL_RESOLUTION_MAX_PIXELS,
+        jpeg_full_resolution: bool = False,
     ) -> None:
         self.c2pa_reader = c2pa_reader
         self.c2pa_unavailable = c2pa_unavailable
         self.detector = detector
         self.full_resolution_max_pixels = int(full_resolution_max_pixels)
+        self.jpeg_full_resolution = jpeg_full_resolution
 
     @classmethod
     def load(
@@ -527,10 +533,13 @@ class ProvenanceAnalyzer:
         trust_anchors_pem: str | None = None,
         detector_model: str | Path | None = None,
         full_resolution_max_pixels: int = FULL_RESOLUTION_MAX_PIXELS,
+        jpeg_full_resolution: bool = False,
     ) -> ProvenanceAnalyzer:
         """The installed readers. ``trust_anchors_pem``: PEM text of C2PA trust anchors (without
         it no signature can be "trusted"); ``detector_model``: an ONNX file (ModelUnavailable if
-        it cannot be loaded). Without ``c2pa-python`` the C2PA check is recorded as not run."""
+        it cannot be loaded); ``jpeg_full_resolution``: also decode JPEGs at full size for the
+        watermark check (see ``_full_resolution``). Without ``c2pa-python`` the C2PA check is
+        recorded as not run."""
         reader: C2paReader | None = None
         unavailable = None
         try:
@@ -538,7 +547,7 @@ class ProvenanceAnalyzer:
         except ImportError as exc:
             unavailable = f"c2pa-python is not installed: {exc}"
         detector = OnnxDetector(detector_model) if detector_model is not None else None
-        return cls(reader, unavailable, detector, full_resolution_max_pixels)
+        return cls(reader, unavailable, detector, full_resolution_max_pixels, jpeg_full_resolution)
 
     @property
     def model_sha256(self) -> str | None:
@@ -564,6 +573,7 @@ class ProvenanceAnalyzer:
                 for m in wm.MARKS
             },
             "full_resolution_max_pixels": self.full_resolution_max_pixels,
+            "watermarks_checked_in_jpeg": self.jpeg_full_resolution,
             "detector": None
             if self.detector is None
             else {
@@ -645,12 +655,21 @@ class ProvenanceAnalyzer:
 
     def _full_resolution(self, data: bytes, checks: list[Check]) -> np.ndarray | None:
         """HxWx3 (or x4 with alpha) uint8 pixels as stored (no EXIF rotation), or None with a
-        Check saying why not."""
+        Check saying why not.
+
+        JPEGs are skipped unless ``jpeg_full_resolution``: decoding a phone photo at full size
+        costs 100-250 ms, more than the rest of a scan's work on it, and the marks rarely
+        survive JPEG re-encoding anyway (generators write them into PNG output). Scans that
+        must check every JPEG say so (``scan --watermarks-in-jpeg``); the check is recorded as
+        not done, never as "no mark"."""
         from PIL import Image
 
         try:
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
+                if img.format == "JPEG" and not self.jpeg_full_resolution:
+                    checks.append(Check("full_resolution", CheckStatus.NOT_CHECKED, JPEG_SKIPPED))
+                    return None
                 if width * height > self.full_resolution_max_pixels:
                     checks.append(
                         Check(

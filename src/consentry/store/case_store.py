@@ -298,6 +298,18 @@ class CaseStore:
     @staticmethod
     def _add_analysis(conn: Connection, results: Sequence[WorkResult]) -> None:
         analyses = [r.analysis for r in results if r.analysis is not None]
+        # a finding redone with another model file replaces the old one (see reanalysis_items)
+        redone: dict[tuple[str, str | None], list[str]] = {}
+        for f in (f for a in analyses for f in a.findings):
+            redone.setdefault((f.analyzer, f.model_sha256 or None), []).append(f.sha256)
+        for (analyzer, model), shas in redone.items():
+            conn.execute(
+                FINDINGS.delete().where(
+                    FINDINGS.c.analyzer == analyzer,
+                    FINDINGS.c.sha256.in_(shas),
+                    func.coalesce(FINDINGS.c.model_sha256, "") != (model or ""),
+                )
+            )
         _insert_ignore(
             conn,
             FINDINGS,
@@ -313,8 +325,15 @@ class CaseStore:
             conn.execute(THUMBS.delete().where(THUMBS.c.sha256.in_(list(thumbs))))
             conn.execute(THUMBS.insert(), list(thumbs.values()))
 
-    def reanalysis_items(self, analyzers: frozenset[str], want_thumbnails: bool) -> list[WorkItem]:
-        """Image contents that lack a finding of an enabled analyzer (or a thumbnail)."""
+    def reanalysis_items(
+        self,
+        analyzers: frozenset[str],
+        want_thumbnails: bool,
+        models: dict[str, str | None] | None = None,
+    ) -> list[WorkItem]:
+        """Image contents that lack a finding of an enabled analyzer (or a thumbnail). For the
+        analyzers in ``models``, a finding made with another model file counts as missing."""
+        models = models or {}
         L, C = LOCATIONS, CONTENTS
         with self.engine.connect() as conn:
             images = conn.execute(
@@ -325,9 +344,16 @@ class CaseStore:
             ).all()
             have: dict[str, set[str]] = {}
             labels: dict[str, str | None] = {}
-            for sha, analyzer, label in conn.execute(
-                select(FINDINGS.c.sha256, FINDINGS.c.analyzer, FINDINGS.c.label)
+            for sha, analyzer, label, model in conn.execute(
+                select(
+                    FINDINGS.c.sha256,
+                    FINDINGS.c.analyzer,
+                    FINDINGS.c.label,
+                    FINDINGS.c.model_sha256,
+                )
             ):
+                if analyzer in models and (model or None) != models[analyzer]:
+                    continue  # made with another model: redo
                 have.setdefault(sha, set()).add(analyzer)
                 if analyzer == "explicit":
                     labels[sha] = label
