@@ -259,6 +259,9 @@ def test_provenance_runs_by_default_and_records_generator_metadata(tmp_path: Pat
     assert _rows(case, "SELECT count(*) FROM findings WHERE analyzer='provenance'") == [(0,)]
     summary = _scan(evidence, case, "--skip", "faces,explicit")
     assert summary["analysed"] == 0
+    provenance = summary["provenance"]
+    assert (provenance["indicated_ai"], provenance["no_signal"]) == (1, 0)  # type: ignore[index]
+    assert provenance["images_not_analysed"] == 0  # type: ignore[index]
     ((label, payload),) = _rows(
         case, "SELECT label, payload FROM findings WHERE analyzer='provenance'"
     )

@@ -293,6 +293,14 @@ def _print_counts(counts: dict[str, Any], title: str) -> None:
             ("  usable for identity", fc["usable_faces"]),
             ("unique images with faces", fc["unique_images_with_faces"]),
         ]
+    if "provenance" in counts:
+        pv = counts["provenance"]
+        rows += [
+            ("AI-made, confirmed by provenance (files)", pv["confirmed_ai"]),
+            ("AI-made, indicated by provenance (files)", pv["indicated_ai"]),
+            ("no provenance signal (files; not proof of real)", pv["no_signal"]),
+            ("images not checked for provenance", pv["images_not_analysed"]),
+        ]
     if counts.get("pending"):
         rows.append(("not yet analysed (re-run the scan)", counts["pending"]))
     for label, value in rows:

@@ -450,11 +450,16 @@ class CaseStore:
                 .select_from(CONTENT_PROBLEMS.join(L, L.c.sha256 == CONTENT_PROBLEMS.c.sha256))
                 .group_by(CONTENT_PROBLEMS.c.code, CONTENT_PROBLEMS.c.severity)
             ).all()
-            explicit_rows = conn.execute(
-                select(FINDINGS.c.label, func.count(), func.count(func.distinct(L.c.sha256)))
+            label_rows = conn.execute(
+                select(
+                    FINDINGS.c.analyzer,
+                    FINDINGS.c.label,
+                    func.count(),
+                    func.count(func.distinct(L.c.sha256)),
+                )
                 .select_from(FINDINGS.join(L, L.c.sha256 == FINDINGS.c.sha256))
-                .where(FINDINGS.c.analyzer == "explicit")
-                .group_by(FINDINGS.c.label)
+                .where(FINDINGS.c.analyzer.in_(["explicit", "provenance"]))
+                .group_by(FINDINGS.c.analyzer, FINDINGS.c.label)
             ).all()
             faces_total = scalar(select(func.count()).select_from(FACES))
             faces_usable = scalar(
@@ -465,10 +470,12 @@ class CaseStore:
                 select(func.count()).select_from(THUMBS).where(THUMBS.c.blurred.is_(True))
             )
             thumbs_total = scalar(select(func.count()).select_from(THUMBS))
-        explicit_by_label = {
-            str(label): {"files": int(n), "unique_images": int(u)} for label, n, u in explicit_rows
-        }
+        by_label: dict[str, dict[str, dict[str, int]]] = {"explicit": {}, "provenance": {}}
+        for analyzer, label, n, u in label_rows:
+            by_label[analyzer][str(label)] = {"files": int(n), "unique_images": int(u)}
+        explicit_by_label = by_label["explicit"]
         analysed_explicit = sum(v["files"] for v in explicit_by_label.values())
+        verdicts = by_label["provenance"]
         by_code: dict[str, dict[str, Any]] = {}
         for code, severity, n in [*loc_rows, *content_rows]:
             entry = by_code.setdefault(code, {"severity": severity, "files": 0})
@@ -492,6 +499,14 @@ class CaseStore:
                 "suggestive_images": explicit_by_label.get("suggestive", {}).get("files", 0),
                 "by_label": explicit_by_label,
                 "images_not_analysed": images - analysed_explicit,
+            },
+            "provenance": {
+                # image files by verdict; no_signal means nothing was found, never "real"
+                "confirmed_ai": verdicts.get("confirmed", {}).get("files", 0),
+                "indicated_ai": verdicts.get("indicated", {}).get("files", 0),
+                "no_signal": verdicts.get("no_signal", {}).get("files", 0),
+                "by_verdict": verdicts,
+                "images_not_analysed": images - sum(v["files"] for v in verdicts.values()),
             },
             "faces": {
                 "faces": faces_total,
