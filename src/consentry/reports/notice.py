@@ -262,11 +262,11 @@ def render_notice(
         f"To: {platform if urls else 'the trust and safety team of the platform concerned'}",
         "",
         f"This is a removal request under {ACT_CITATION}. It identifies intimate visual "
-        "depictions of an identifiable individual that were published on your service without "
-        "their consent. Section 3 of the Act requires a covered platform, on receiving a valid "
-        "request, to remove the depiction as soon as possible and not later than 48 hours after "
-        "receiving it, and to make reasonable efforts to identify and remove any known "
-        "identical copies.",
+        f"depictions of an identifiable individual that {'were' if urls else 'may have been'} "
+        "published on your service without their consent. Section 3 of the Act requires a "
+        "covered platform, on receiving a valid request, to remove the depiction as soon as "
+        "possible and not later than 48 hours after receiving it, and to make reasonable "
+        "efforts to identify and remove any known identical copies.",
         "",
         "The Act covers digital forgeries: intimate visual depictions of an identifiable "
         "individual created or altered by software, including artificial intelligence, that "

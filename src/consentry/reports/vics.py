@@ -164,7 +164,7 @@ def case_from_report(report: CaseReport, options: ReportOptions) -> VicsCase:
 
 
 def _is_image(item: ReportItem) -> bool:
-    return bool(item.pdq) or (item.mime or "").startswith("image/")
+    return item.is_image or bool(item.pdq)
 
 
 def _first_path(items: list[ReportItem]) -> str:
