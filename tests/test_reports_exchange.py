@@ -130,6 +130,20 @@ def test_vics_for_one_person_names_no_other(scanned: Path, tmp_path: Path) -> No
     assert not re.search(r"\bE2\b|Tony|Blair", text)
 
 
+@needs_faces
+def test_redacted_exports_carry_no_names(scanned: Path, tmp_path: Path) -> None:
+    options = ReportOptions(reverify="none", redact=True)
+    report = collect_case(scanned, options)
+    vics.write_vics(report, tmp_path / "r.vics.json", options)
+    case_uco.write_case_uco(report, tmp_path / "r.jsonld", options)
+    for name in ("r.vics.json", "r.jsonld"):
+        text = (tmp_path / name).read_text()
+        assert not re.search("Colin|Powell|Tony|Blair", text), name
+        assert "[E1]" in text and "[E2]" in text  # folders named after them, now by code
+    back = vics.read_vics(tmp_path / "r.vics.json")
+    assert len(back.media) == len(image_contents(scanned))  # redaction drops no image
+
+
 def test_vics_reader_accepts_what_other_tools_write(tmp_path: Path) -> None:
     media_list = {
         "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/"
