@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,demo,nudenet]'
 	# reference watermark encoder for the provenance tests; --no-deps keeps torch out
 	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
+	# PDF reports (WeasyPrint, in the dev extra) need the Pango system library
+	$(BIN)/python -c "import weasyprint" || { echo "PDF reports need Pango: apt-get install -y libpango-1.0-0 libpangoft2-1.0-0" >&2; exit 1; }
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -30,9 +32,13 @@ demo: $(STAMP)
 	$(BIN)/consentry audit verify --case demo/case
 	$(BIN)/consentry case summary --case demo/case --json > demo/summary.json
 	$(BIN)/consentry persons --case demo/case --json > demo/persons.json
+	$(BIN)/consentry report --case demo/case --format html --out demo/report.html \
+	  --examiner "Demo Examiner" --requested-by "Demo Advocate" \
+	  --purpose "Which images of which persons are in the demo evidence, and can it be proven?"
 	@echo
 	@echo "Demo case:    $(CURDIR)/demo/case   (store: demo/case/case.sqlite)"
 	@echo "Summary JSON: $(CURDIR)/demo/summary.json   persons: $(CURDIR)/demo/persons.json"
+	@echo "Report:       $(CURDIR)/demo/report.html   (open it in a browser; works offline)"
 	@echo "Look around:  $(BIN)/consentry case problems --case demo/case"
 	@echo "              $(BIN)/consentry audit show --case demo/case"
 

@@ -515,6 +515,9 @@ from .cli_persons import person_group, persons_cmd  # noqa: E402 - registered af
 
 main.add_command(person_group)
 main.add_command(persons_cmd)
+from .cli_report import report_cmd  # noqa: E402
+
+main.add_command(report_cmd)
 from .cli_notice import notice_group  # noqa: E402
 
 main.add_command(notice_group)

@@ -51,7 +51,6 @@ from ..store.case_store import (
     SCANS,
     SOURCES,
     THUMBS,
-    CaseStore,
 )
 from ..store.persons_store import ENROLLED, PersonsStore
 from ..thumbnails import must_blur
@@ -74,6 +73,9 @@ class ReportError(ValueError):
 class Count:
     value: int
     what: str  # what exactly is counted, in words
+    # "observed": exact measurement (files, bytes, hashes, decoding); "inferred": a model's or a
+    # similarity rule's judgement (labels, faces, persons, near-duplicates, derivation)
+    basis: str = "observed"
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class CaseReport:
     tool_version: str
     case_id: str
     case_name: str
+    case_dir: str  # absolute; writers read thumbnails (already blurred) from here
     scope: str | None  # person code, or None for the whole case
     redacted: bool
     examiners: list[str]
@@ -307,6 +310,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     ]
 
     events = store.audit_events()
+    store_counts = store.counts()
     chain = verify_chain(events, read_head(case.path / HEAD_FILE))
     audit_infos = [_audit_info(e, redactor, scope) for e in events]
     scans = _scans(store.engine, redactor)
@@ -318,13 +322,13 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     links_status, links = _derivation_links(store.engine, {i.sha256 for i in items}, scope)
 
     if scope is None:
-        counts = _case_counts(store, persons_report, items, len(links))
+        counts = _case_counts(store_counts, persons_report, items, len(links))
         problems = [
             ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
             for p in store.problems_listing()
         ]
     else:
-        counts = _scoped_counts(store, items, len(links))
+        counts = _scoped_counts(store_counts, items, len(links))
         in_scope = {r["path"] for r in rows}
         problems = [
             ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
@@ -342,6 +346,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         tool_version=__version__,
         case_id=case.case_id,
         case_name=case.path.name,
+        case_dir=str(case.path),
         scope=scope,
         redacted=options.redact,
         examiners=examiners,
@@ -349,7 +354,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         purpose=options.purpose,
         scans=scans,
         sources=source_infos,
-        methods=_methods(store, findings, events, scope),
+        methods=_methods(store_counts, findings, events),
         counts=counts,
         items=items,
         persons=persons,
@@ -735,10 +740,9 @@ def _sha256(raw: bytes) -> str | None:
 
 # -- methods ---------------------------------------------------------------------------------------
 def _methods(
-    store: CaseStore,
+    counts: dict[str, Any],
     findings: dict[tuple[str, str], dict[str, Any]],
     events: Sequence[Any],
-    scope: str | None,
 ) -> list[MethodInfo]:
     # thresholds as the newest scan recorded them in its audit event (describe_plan)
     described: dict[str, Any] = {}
@@ -759,7 +763,6 @@ def _methods(
             if m:
                 entry["models"].add(m)
         entry["contents"] += 1
-    counts = store.counts()
     out = [
         _method("crypto_hashes", "1", (), {}, counts["unique_contents"]),
         _method(
@@ -797,7 +800,6 @@ def _methods(
                 counts["faces"]["unique_images_with_faces"],
             )
         )
-    del scope
     return out
 
 
@@ -815,12 +817,15 @@ def _method(
 
 
 # -- counts ----------------------------------------------------------------------------------------
+def Inferred(value: int, what: str) -> Count:  # noqa: N802 - reads like the class
+    return Count(value, what, basis="inferred")
+
+
 def _case_counts(
-    store: CaseStore, persons: PersonsReport, items: Sequence[ReportItem], links: int
+    c: dict[str, Any], persons: PersonsReport, items: Sequence[ReportItem], links: int
 ) -> dict[str, Count]:
     """Whole-case counts: the store's own (CaseStore.counts), the persons count block, and the
     visual duplicates computed here."""
-    c = store.counts()
     pc = persons.count
     groups = {i.visual_group for i in items if i.visual_group is not None}
     visual_images = len({i.sha256 for i in items if i.visual_group is not None})
@@ -835,70 +840,71 @@ def _case_counts(
         "duplicate_locations": Count(
             c["duplicate_locations"], "files whose exact bytes were also found elsewhere"
         ),
-        "visual_duplicate_groups": Count(
+        "visual_duplicate_groups": Inferred(
             len(groups),
             f"groups of distinct images within PDQ distance {PDQ_MATCH_DISTANCE} of each other",
         ),
-        "visual_duplicate_images": Count(
+        "visual_duplicate_images": Inferred(
             visual_images, "distinct images (SHA-256) that belong to a visual duplicate group"
         ),
         "unreadable": Count(c["unreadable"], "files that could not be read (no hash)"),
-        "explicit_images": Count(
+        "explicit_images": Inferred(
             c["explicit"]["explicit_images"], "image files labelled explicit (per location)"
         ),
-        "suggestive_images": Count(
+        "suggestive_images": Inferred(
             c["explicit"]["suggestive_images"], "image files labelled suggestive (per location)"
         ),
         "images_not_analysed": Count(
             c["explicit"]["images_not_analysed"], "image files without an explicit-content label"
         ),
-        "faces": Count(c["faces"]["faces"], "faces detected, in distinct images"),
-        "usable_faces": Count(
+        "faces": Inferred(c["faces"]["faces"], "faces detected, in distinct images"),
+        "usable_faces": Inferred(
             c["faces"]["usable_faces"], "faces large, sharp and frontal enough to identify"
         ),
-        "persons_estimate": Count(pc.estimate, PERSON_DEFINITIONS["estimate"]),
-        "persons_lower_bound": Count(pc.lower_bound, PERSON_DEFINITIONS["lower_bound"]),
-        "persons_upper_bound": Count(pc.upper_bound, PERSON_DEFINITIONS["upper_bound"]),
-        "unattributed_faces": Count(
+        "persons_estimate": Inferred(pc.estimate, PERSON_DEFINITIONS["estimate"]),
+        "persons_lower_bound": Inferred(pc.lower_bound, PERSON_DEFINITIONS["lower_bound"]),
+        "persons_upper_bound": Inferred(pc.upper_bound, PERSON_DEFINITIONS["upper_bound"]),
+        "unattributed_faces": Inferred(
             pc.unattributed_faces, PERSON_DEFINITIONS["unattributed_faces"]
         ),
-        "derivation_links": Count(links, "images linked to the source photo they were made from"),
+        "derivation_links": Inferred(
+            links, "images linked to the source photo they were made from"
+        ),
         "errors": Count(c["errors"]["total"], "files with an error-level problem, all codes"),
         "warnings": Count(c["warnings"]["total"], "files with a warning-level problem"),
     }
 
 
-def _scoped_counts(store: CaseStore, items: Sequence[ReportItem], links: int) -> dict[str, Count]:
+def _scoped_counts(c: dict[str, Any], items: Sequence[ReportItem], links: int) -> dict[str, Count]:
     """Counts about the person's own items only, plus how much was searched."""
-    c = store.counts()
     explicit = [i for i in items if i.explicit_label == "explicit"]
     groups = {i.visual_group for i in items if i.visual_group is not None}
     folders = {i.location.rpartition("/")[0] for i in items}
     return {
         "case_files_searched": Count(c["files"], "files in the whole case that were searched"),
         "case_images_searched": Count(c["images"], "image files in the whole case searched"),
-        "files": Count(len(items), "image files (locations) showing this person"),
-        "unique_images": Count(
+        "files": Inferred(len(items), "image files (locations) showing this person"),
+        "unique_images": Inferred(
             len({i.sha256 for i in items}), "distinct SHA-256 among this person's image files"
         ),
-        "duplicate_locations": Count(
+        "duplicate_locations": Inferred(
             len(items) - len({i.sha256 for i in items}),
             "this person's image files whose exact bytes were also found elsewhere",
         ),
-        "visual_duplicate_groups": Count(
+        "visual_duplicate_groups": Inferred(
             len(groups),
             f"groups of this person's distinct images within PDQ distance {PDQ_MATCH_DISTANCE}",
         ),
-        "explicit_images": Count(len(explicit), "this person's image files labelled explicit"),
-        "unique_explicit_images": Count(
+        "explicit_images": Inferred(len(explicit), "this person's image files labelled explicit"),
+        "unique_explicit_images": Inferred(
             len({i.sha256 for i in explicit}), "distinct SHA-256 among those labelled explicit"
         ),
-        "suggestive_images": Count(
+        "suggestive_images": Inferred(
             sum(1 for i in items if i.explicit_label == "suggestive"),
             "this person's image files labelled suggestive",
         ),
-        "folders": Count(len(folders), "folders holding this person's image files"),
-        "derivation_links": Count(links, "of this person's images linked to a source photo"),
+        "folders": Inferred(len(folders), "folders holding this person's image files"),
+        "derivation_links": Inferred(links, "of this person's images linked to a source photo"),
     }
 
 

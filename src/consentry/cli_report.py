@@ -1,0 +1,118 @@
+"""``consentry report``: write a case's evidence report in one format. Thin: parse, call
+``reports.formats.write_report``, print what was written.
+
+Exit status as for every consentry command: 0 written, 2 misuse (unknown person, format not
+available), 3 the case folder is unusable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .case import CaseError
+from .cli_common import EXIT_CASE, EXIT_MISUSE, fail
+from .reports.collect import ReportError
+from .reports.formats import FORMATS, FormatUnavailable, write_report
+from .reports.html_report import UnsafeThumbnail
+from .reports.options import REVERIFY_MODES, ReportOptions
+
+
+@click.command(
+    "report",
+    epilog="""\b
+Examples:
+  consentry report --case ./case-17 --format html --out report.html
+  consentry report --case ./case-17 --format pdf --out report.pdf --requested-by "DC Smith" \\
+      --purpose "images of the persons named in complaint 2026-113"
+  consentry report --case ./case-17 --format json --out case-17.json
+  consentry report --case ./case-17 --format html --person E2 --redact --out e2.html
+  consentry report --case ./case-17 --format hashpack --person E2 --out e2-hashes/
+  consentry report --case ./case-17 --format notice --person E2 --url https://x.example/p/1 \\
+      --contact-name "J. Doe" --contact-email jd@example.org --signature "J. Doe" --out notices/
+
+\b
+Formats: html (one self-contained file, opens offline), pdf (same content, A4, page x of y),
+json (everything, schema report.schema.json), csv (one row per file), vics (VICS 2.0 JSON),
+case (CASE/UCO JSON-LD), hashpack (PDQ/MD5/SHA-256 of a person's images, no images),
+notice (takedown notices).
+Explicit images appear only blurred. Each written file's SHA-256 is recorded in the case's
+audit log (report_written) and in FILE.sha256 beside it.""",
+)
+@click.option(
+    "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
+)
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="Output format.")
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="File (or folder) to write."
+)
+@click.option("--person", default=None, metavar="ID", help="Only this person's images (E1, U3).")
+@click.option("--redact", is_flag=True, help="Replace names with person IDs (paths included).")
+@click.option("--db", "db_url", default=None, help="Store URL if the case does not use SQLite.")
+@click.option("--examiner", default=None, help="Who writes the report (audit log).")
+@click.option("--requested-by", default=None, help="Who asked for the report.")
+@click.option("--purpose", default=None, help="What was asked (shown under Request and scope).")
+@click.option(
+    "--reverify",
+    type=click.Choice(REVERIFY_MODES),
+    default="sha256",
+    show_default=True,
+    help="Re-check the sources: re-hash every file, size+mtime only, or not at all.",
+)
+@click.option("--url", "urls", multiple=True, help="Where the content was published (notices).")
+@click.option("--include-names", is_flag=True, help="Exchange formats: include person names.")
+@click.option("--contact-name", default=None, help="Notices: who requests the takedown.")
+@click.option("--contact-email", default=None, help="Notices: contact e-mail.")
+@click.option("--contact-address", default=None, help="Notices: postal address.")
+@click.option("--signature", default=None, help="Notices: electronic signature (typed name).")
+def report_cmd(
+    case_dir: Path,
+    fmt: str,
+    out: Path,
+    person: str | None,
+    redact: bool,
+    db_url: str | None,
+    examiner: str | None,
+    requested_by: str | None,
+    purpose: str | None,
+    reverify: str,
+    urls: tuple[str, ...],
+    include_names: bool,
+    contact_name: str | None,
+    contact_email: str | None,
+    contact_address: str | None,
+    signature: str | None,
+) -> None:
+    """Write the evidence report of a case (or of one person in it)."""
+    options = ReportOptions(
+        person=person,
+        redact=redact,
+        urls=urls,
+        include_names=include_names,
+        contact_name=contact_name,
+        contact_email=contact_email,
+        contact_address=contact_address,
+        signature=signature,
+        examiner=examiner,
+        requested_by=requested_by,
+        purpose=purpose,
+        reverify=reverify,
+    )
+    try:
+        written = write_report(case_dir, fmt, out, options, db_url)
+    except CaseError as exc:
+        fail(EXIT_CASE, str(exc))
+    except (ReportError, FormatUnavailable, UnsafeThumbnail) as exc:
+        fail(EXIT_MISUSE, str(exc))
+    except (ValueError, OSError) as exc:
+        fail(EXIT_MISUSE, f"cannot write the {fmt} report: {exc}")
+    report = written.report
+    scope = f"person {report.scope}" if report.scope else "whole case"
+    click.echo(
+        f"{fmt} report {report.report_id} ({scope}, {len(report.items)} files"
+        + (", redacted" if report.redacted else "")
+        + f"); audit event {written.audit_seq}"
+    )
+    for f in written.files:
+        click.echo(f"  {f.path}  sha256 {f.sha256}")

@@ -1,0 +1,167 @@
+"""The evidence report as one self-contained HTML file (opens offline: styles inline, thumbnails
+embedded as data URIs), and the same HTML laid out for print (``pdf_report`` renders it).
+
+Only thumbnails the scan already wrote are embedded, and the blur rule is checked once more
+here: an image whose explicit label is not ``none`` is embedded only from a thumbnail recorded as
+blurred. The evidence is never read to render anything sharper.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from ..thumbnails import THUMB_DIR, must_blur
+from .collect import CaseReport, Count, PersonInfo, ReportItem
+from .options import ReportOptions
+
+GALLERY_LIMIT = 240  # thumbnails per gallery; the inventory annex lists every file regardless
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class UnsafeThumbnail(RuntimeError):
+    """A thumbnail that must be blurred is not recorded as blurred: the report is not written."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One distinct image (SHA-256) in a gallery: where it was found and how it is shown."""
+
+    sha256: str
+    uri: str | None
+    blurred: bool
+    label: str
+    locations: list[str]
+    provenance: str | None
+    persons: tuple[str, ...]
+
+
+class Thumbnails:
+    """Reads thumbnails from the case folder's thumbs/ only, each once."""
+
+    def __init__(self, case_dir: str) -> None:
+        self.root = (Path(case_dir) / THUMB_DIR).resolve()
+        self._cache: dict[str, str | None] = {}
+
+    def uri(self, item: ReportItem) -> str | None:
+        if item.thumbnail is None or item.sha256 is None:
+            return None
+        if must_blur(item.explicit_label) and not item.thumbnail_blurred:
+            raise UnsafeThumbnail(
+                f"thumbnail of {item.sha256} is not blurred but its label is "
+                f"{item.explicit_label or 'not analysed'}: refusing to embed it"
+            )
+        if item.sha256 not in self._cache:
+            self._cache[item.sha256] = self._read(item.thumbnail)
+        return self._cache[item.sha256]
+
+    def _read(self, rel: str) -> str | None:
+        path = (self.root.parent / rel).resolve()
+        if not path.is_relative_to(self.root):
+            return None  # only the case's own thumbnails, never a path elsewhere
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data.startswith(JPEG_MAGIC):
+            return None
+        return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def tiles(items: list[ReportItem], thumbs: Thumbnails, limit: int = GALLERY_LIMIT) -> list[Tile]:
+    by_sha: dict[str, list[ReportItem]] = defaultdict(list)
+    for item in items:
+        if item.is_image and item.sha256:
+            by_sha[item.sha256].append(item)
+    out = []
+    for sha, group in sorted(by_sha.items(), key=lambda kv: kv[1][0].location)[:limit]:
+        first = group[0]
+        uri = thumbs.uri(first)
+        out.append(
+            Tile(
+                sha256=sha,
+                uri=uri,
+                blurred=first.thumbnail_blurred or uri is None,
+                label=first.explicit_label or "not analysed",
+                locations=[i.location for i in group],
+                provenance=first.provenance_verdict,
+                persons=first.person_codes,
+            )
+        )
+    return out
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("consentry.reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["compact"] = lambda v, n=400: _compact(v, n)
+    env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else ("–" if v is None else v)
+    return env
+
+
+def _compact(value: Any, limit: int) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _person_items(report: CaseReport, person: PersonInfo) -> list[ReportItem]:
+    return [i for i in report.items if person.code in i.person_codes]
+
+
+def render_html(report: CaseReport, for_print: bool = False) -> str:
+    thumbs = Thumbnails(report.case_dir)
+    observed = {k: c for k, c in report.counts.items() if c.basis == "observed"}
+    inferred = {k: c for k, c in report.counts.items() if c.basis != "observed"}
+    galleries = [(p, tiles(_person_items(report, p), thumbs)) for p in report.persons]
+    unattributed = [
+        i
+        for i in report.items
+        if not i.person_codes and i.explicit_label in ("explicit", "suggestive")
+    ]
+    provenance = [i for i in report.items if i.provenance_verdict not in (None, "no_signal")]
+    css = (Path(__file__).parent / "templates" / "report.css").read_text(encoding="utf-8")
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            r=report,
+            css=css,
+            for_print=for_print,
+            observed=observed,
+            inferred=inferred,
+            galleries=galleries,
+            other_gallery=tiles(unattributed, thumbs),
+            provenance=provenance,
+            gallery_limit=GALLERY_LIMIT,
+            label_counts=_label_counts(report.items),
+        )
+    )
+
+
+def _label_counts(items: list[ReportItem]) -> dict[str, Count]:
+    counts: dict[str, int] = defaultdict(int)
+    for i in items:
+        if i.is_image:
+            counts[i.explicit_label or "not analysed"] += 1
+    return {k: Count(v, "image files with this label") for k, v in sorted(counts.items())}
+
+
+def write_html(report: CaseReport, out: Path, options: ReportOptions) -> list[Path]:
+    html = render_html(report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return [out]
+
+
+__all__ = ["GALLERY_LIMIT", "Thumbnails", "UnsafeThumbnail", "render_html", "tiles", "write_html"]
