@@ -19,6 +19,7 @@ read-only and their SHA-256 compared with the scan's.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -912,27 +913,42 @@ def _scoped_counts(c: dict[str, Any], items: Sequence[ReportItem], links: int) -
 def _derivation_links(
     engine: Engine, in_scope: set[str | None], scope: str | None
 ) -> tuple[str, list[DerivationLink]]:
-    """Links from ``store/links_store.py`` when that module exists and its pass has run."""
+    """Links from ``store/links_store.py`` (the derivation pass), when that module exists and
+    its pass has run on this case. In a person-scoped report a link's source photo is named
+    only when it is one of the person's own images."""
     try:
-        from ..store import links_store  # type: ignore[attr-defined]
+        links_store = importlib.import_module("consentry.store.links_store")
     except ImportError:
         return "not run (the derivation pass is not part of this version)", []
     try:
-        reader = getattr(links_store, "LinksStore", None)
-        raw: Iterable[Any] = reader(engine).links() if reader is not None else []
+        store = links_store.LinksStore(engine)
+        if hasattr(store, "state") and store.state() is None:
+            return "not run on this case (run `consentry links`)", []
+        raw: Iterable[Any] = store.links()
     except Exception as exc:  # noqa: BLE001 - a report must still be written; say why
         return f"unavailable: {exc.__class__.__name__}: {exc}", []
     links: list[DerivationLink] = []
     for link in raw:
-        data = _plain(link) if is_dataclass(link) else dict(link)
-        derived = str(data.get("derived_sha256") or data.get("sha256") or "")
+        data = {k: _json_or_text(v) for k, v in _plain(link).items()}
+        derived = str(data.get("derived_sha256") or "")
         source = data.get("source_sha256")
         if scope is not None and derived not in in_scope:
             continue
         if scope is not None and source not in in_scope:
-            data = {k: v for k, v in data.items() if "path" not in k and "location" not in k}
+            source = None
+            data = {k: v for k, v in data.items() if not k.startswith("source")}
         links.append(DerivationLink(derived, source, data))
-    return ("ok" if links else "run: no links found"), links
+    return "ok" if links else "run: no image was found to be made from another", links
+
+
+def _json_or_text(value: Any) -> Any:
+    """Stores keep structured evidence as JSON text: show it as structure."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 # -- limitations ------------------------------------------------------------------------------
