@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,19 +91,25 @@ def write_report(
     db_url: str | None = None,
 ) -> WrittenReport:
     """Write one report and record it (format, files and their SHA-256, scope, redaction) in
-    the case's audit log. The writer is loaded before the case is read: a missing format fails
-    fast. Raises FormatUnavailable, collect.ReportError, case.CaseError."""
+    the case's audit log. The writer is loaded first (a missing format fails before anything
+    is read), then the case is locked for the whole run, so no scan changes it between what the
+    report says and the audit event that records it. A writer that takes a ``store`` keyword
+    (notices: their state lives in the audit log) gets the case's store.
+    Raises FormatUnavailable, collect.ReportError, case.CaseError."""
     writer = writer_for(fmt)
-    report = collect_case(case_dir, options, db_url)
-    paths = writer(report, out, options)
-    files = [WrittenFile(p, sha256_file(p)) for p in paths]
-    # Each file's SHA-256 goes to the audit log (and a .sha256 file beside it): a file cannot
-    # contain its own hash, so the log is where a reader checks the report was not altered.
-    for f in files:
-        f.path.with_name(f.path.name + ".sha256").write_text(
-            f"{f.sha256}  {f.path.name}\n", encoding="utf-8"
-        )
     with open_case(case_dir, db_url) as case:
+        report = collect_case(case_dir, options, db_url)
+        if "store" in inspect.signature(writer).parameters:
+            paths = writer(report, out, options, store=case.store)  # type: ignore[call-arg]
+        else:
+            paths = writer(report, out, options)
+        files = [WrittenFile(p, sha256_file(p)) for p in paths]
+        # A file cannot contain its own hash: each file's SHA-256 goes to the audit log (and
+        # to a .sha256 file beside it), where a reader checks the report was not altered.
+        for f in files:
+            f.path.with_name(f.path.name + ".sha256").write_text(
+                f"{f.sha256}  {f.path.name}\n", encoding="utf-8"
+            )
         seq = case.store.append_audit(
             AUDIT_ACTION,
             options.examiner,
