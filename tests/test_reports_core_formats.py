@@ -194,6 +194,22 @@ def test_pdf_has_every_page_numbered_x_of_y(case: Path, tmp_path: Path) -> None:
         assert f"page {i} of {n}" in text, (i, text[-200:])
         assert "CR-" in text  # the report ID on every page
     assert audit_events(case, "report_written")[-1]["format"] == "pdf"
+    # every picture in the PDF is, byte for byte, a thumbnail the scan wrote; those of images
+    # not labelled none are the blurred ones
+    thumbs = {p.read_bytes(): p.stem for p in (case / "thumbs").rglob("*.jpg")}
+    labels = {i.sha256: i.explicit_label for i in collect_case(case, ReportOptions()).items}
+    seen = []
+    for page in reader.pages:
+        for obj in page["/Resources"].get("/XObject", {}).values():
+            image = obj.get_object()
+            if image.get("/Subtype") == "/Image":
+                data = image.get_data() if image.get("/Filter") != "/DCTDecode" else image._data
+                assert data in thumbs, "a picture that is not one of the case's thumbnails"
+                seen.append(thumbs[data])
+    assert {labels[s] for s in seen} >= {"explicit", "none"}
+    for sha in seen:
+        if labels[sha] != "none":
+            assert edges(Image.open(case / "thumbs" / sha[:2] / f"{sha}.jpg")) < OBSCURED
 
 
 def test_unknown_person_and_missing_format_are_one_line_errors(
@@ -208,3 +224,16 @@ def test_unknown_person_and_missing_format_are_one_line_errors(
     assert result.exit_code == 2 and "not available" in result.output
     result = runner.invoke(main, [*args, "--format", "html", "--case", str(tmp_path / "nope")])
     assert result.exit_code == 3
+
+
+def test_scoped_and_redacted_json_validate_too(case: Path, tmp_path: Path) -> None:
+    data = collect_case(case, ReportOptions(reverify="none"))
+    person = next(p for p in data.persons if p.kind == "enrolled" and p.images)
+    out = tmp_path / "p.json"
+    report(case, "json", out, "--person", person.code, "--redact", "--reverify", "none")
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, load_schema())
+    assert doc["scope"] == person.code and doc["redacted"] is True
+    assert [p["code"] for p in doc["persons"]] == [person.code]
+    assert all(i["person_codes"] == [person.code] for i in doc["items"])
+    assert doc["counts"]["files"]["value"] == person.images == len(doc["items"])
