@@ -187,6 +187,11 @@ def test_person_scope_holds_only_that_persons_items_and_no_other_person(case: Pa
             assert p["name"] not in text
             assert p["name"].replace(" ", "_") not in text
     assert persons[code]["name"] in text  # not redacted: the person's own name stays
+    mine = set(persons[code]["items"])
+    others_only = {i for c, p in persons.items() if c != code for i in p["items"]} - mine
+    assert others_only
+    for path in others_only:
+        assert path not in text, path
     withheld = [a for a in report.audit if a.withheld]
     assert withheld and all(a.payload == {} for a in withheld)
 
