@@ -12,16 +12,15 @@ redaction are decided here, once:
 - ``options.redact``: person names become person codes, also where a folder or file is named
   after a person; other name-like folder names are withheld.
 
-The sources are re-verified here (``options.reverify``): the files on disk are re-read
-read-only and their SHA-256 compared with the scan's.
+Helpers, one job each: ``redact.py`` (who may be named), ``reverify.py`` (sources re-read and
+compared with the scan, per ``options.reverify``), ``visual.py`` (PDQ near-duplicates),
+``counts.py`` (every count with what it counts), ``methods.py`` (measured error rates).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
-import os
 import platform
 import re
 import time
@@ -33,16 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, func, select
 
 from .. import __version__
 from ..audit import read_head, verify_chain
 from ..case import HEAD_FILE, Case, open_case_readonly
 from ..persons.refresh import method_description as persons_method
-from ..persons.report import DEFINITIONS as PERSON_DEFINITIONS
 from ..persons.report import PersonsReport, build_report
-from ..reader import open_readonly
 from ..store.case_store import (
     CONTENT_PROBLEMS,
     CONTENTS,
@@ -55,12 +51,13 @@ from ..store.case_store import (
 )
 from ..store.persons_store import ENROLLED, PersonsStore
 from ..thumbnails import must_blur
+from .counts import Count, case_counts, scoped_counts
 from .methods import ErrorRate, method_text
 from .options import ReportOptions
 from .redact import Redactor, redact_value
+from .reverify import reverify_sources
+from .visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
 
-PDQ_MATCH_DISTANCE = 31  # Meta's recommended PDQ match distance (../shared/DESIGN.md)
-PDQ_MIN_QUALITY = 50  # below this a PDQ hash is too plain to match on
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
 CASE_LEVEL_ACTIONS = frozenset({"case_created", "scan_started", "scan_finished"})
 PERSON_CODE = re.compile(r"\b[EU]\d+\b")
@@ -68,15 +65,6 @@ PERSON_CODE = re.compile(r"\b[EU]\d+\b")
 
 class ReportError(ValueError):
     """The report cannot be made as asked (unknown person, ...): one line for the examiner."""
-
-
-@dataclass(frozen=True)
-class Count:
-    value: int
-    what: str  # what exactly is counted, in words
-    # "observed": exact measurement (files, bytes, hashes, decoding); "inferred": a model's or a
-    # similarity rule's judgement (labels, faces, persons, near-duplicates, derivation)
-    basis: str = "observed"
 
 
 @dataclass(frozen=True)
@@ -279,7 +267,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
 
     if scope is not None:
         rows = [r for r in rows if scope in codes_at.get(r["path"], ())]
-    visual = _visual_groups(rows)
+    visual = visual_groups(rows)
     problems_at = _problem_codes(store.engine)
 
     items: list[ReportItem] = []
@@ -294,7 +282,9 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     ]
     persons = [_redact_person(p, redactor) for p in persons]
 
-    checked = _reverify(store.engine, sources, options.reverify, scope_rows=rows, scope=scope)
+    checked = reverify_sources(
+        store.engine, sources, options.reverify, scope_rows=rows, scope=scope
+    )
     source_infos = [
         SourceInfo(
             path=redactor.path(src["path"], folder=src["kind"] == "folder"),
@@ -323,13 +313,13 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     links_status, links = _derivation_links(store.engine, {i.sha256 for i in items}, scope)
 
     if scope is None:
-        counts = _case_counts(store_counts, persons_report, items, len(links))
+        counts = case_counts(store_counts, persons_report, items, len(links))
         problems = [
             ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
             for p in store.problems_listing()
         ]
     else:
-        counts = _scoped_counts(store_counts, items, len(links))
+        counts = scoped_counts(store_counts, items, len(links))
         in_scope = {r["path"] for r in rows}
         problems = [
             ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
@@ -346,7 +336,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         generated_host=platform.node(),
         tool_version=__version__,
         case_id=case.case_id,
-        case_name=case.path.name,
+        case_name=redactor.text(case.path.name),
         case_dir=str(case.path),
         scope=scope,
         redacted=options.redact,
@@ -534,53 +524,6 @@ def _code_key(code: str) -> tuple[str, int]:
     return (code[:1], int(code[1:]) if code[1:].isdigit() else 0)
 
 
-def _visual_groups(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Distinct images within PDQ distance 31 of each other (quality >= 50), as groups
-    numbered 1.. in path order; images with no near-duplicate get no group."""
-    hashes: dict[str, str] = {}
-    for r in rows:
-        if r["is_image"] and r["pdq"] and (r["pdq_quality"] or 0) >= PDQ_MIN_QUALITY:
-            hashes.setdefault(r["sha256"], r["pdq"])
-    shas = list(hashes)
-    if len(shas) < 2:
-        return {}
-    bits = np.unpackbits(
-        np.frombuffer(b"".join(bytes.fromhex(hashes[s]) for s in shas), np.uint8).reshape(
-            len(shas), 32
-        ),
-        axis=1,
-    ).astype(np.float32)
-    ones = bits.sum(axis=1)
-    parent = list(range(len(shas)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for lo in range(0, len(shas), 1024):
-        block = bits[lo : lo + 1024]
-        # Hamming distance of 0/1 vectors: |a| + |b| - 2 a.b
-        dist = ones[lo : lo + 1024, None] + ones[None, :] - 2 * (block @ bits.T)
-        for i, j in zip(*np.nonzero(dist <= PDQ_MATCH_DISTANCE + 0.5), strict=True):
-            a, b = find(lo + int(i)), find(int(j))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    members: dict[int, list[str]] = defaultdict(list)
-    for i, sha in enumerate(shas):
-        members[find(i)].append(sha)
-    out: dict[str, int] = {}
-    number = 0
-    for group in members.values():  # first-seen order: rows are in path order
-        if len(group) < 2:
-            continue
-        number += 1
-        for sha in group:
-            out[sha] = number
-    return out
-
-
 # -- persons ---------------------------------------------------------------------------------------
 def _person_info(s: Any, options: ReportOptions) -> PersonInfo:
     sim = s.similarity or {}
@@ -643,100 +586,6 @@ def _audit_info(e: Any, r: Redactor, scope: str | None) -> AuditInfo:
         prev_hash=e.prev_hash,
         withheld=withheld,
     )
-
-
-# -- re-verification of the sources ------------------------------------------------------------
-@dataclass
-class _Check:
-    verdict: bool | None = None
-    checked: int = 0
-    changed: int = 0
-    missing: int = 0
-    details: list[str] = field(default_factory=list)
-
-
-def _reverify(
-    engine: Engine,
-    sources: dict[int, dict[str, Any]],
-    mode: str,
-    scope_rows: Sequence[dict[str, Any]],
-    scope: str | None,
-) -> dict[int, _Check]:
-    """Re-read the files on disk (read-only) and compare with the scan: never writes."""
-    out = {sid: _Check() for sid in sources}
-    if mode == "none":
-        return out
-    L = LOCATIONS
-    with engine.connect() as conn:
-        disk = conn.execute(
-            select(
-                L.c.id,
-                L.c.parent_id,
-                L.c.source_id,
-                L.c.raw_path,
-                L.c.path,
-                L.c.size,
-                L.c.mtime_ns,
-                L.c.sha256,
-            ).where(L.c.member_chain == "[]", L.c.size.is_not(None))
-        ).all()
-        parents = dict(conn.execute(select(L.c.id, L.c.parent_id)).all())
-    wanted: set[int] | None = None
-    if scope is not None:
-        # only the files holding this person's items: the file itself or its outer archive
-        wanted = set()
-        for r in scope_rows:
-            loc = r["id"]
-            while parents.get(loc) is not None:
-                loc = parents[loc]
-            wanted.add(loc)
-    for d in disk:
-        if wanted is not None and d.id not in wanted:
-            continue
-        check = out.setdefault(d.source_id, _Check())
-        check.checked += 1
-        raw = bytes(d.raw_path)
-        try:
-            st = os.stat(raw)
-        except FileNotFoundError:
-            check.missing += 1
-            check.details.append(f"{d.path}: missing")
-            continue
-        except OSError as exc:
-            check.missing += 1
-            check.details.append(f"{d.path}: cannot be read ({exc.strerror})")
-            continue
-        same_stat = st.st_size == d.size and st.st_mtime_ns == d.mtime_ns
-        if mode == "stat" and same_stat:
-            continue
-        if d.sha256 is None:
-            if not same_stat:
-                check.changed += 1
-                check.details.append(f"{d.path}: size/mtime changed (no SHA-256 recorded)")
-            continue
-        now = _sha256(raw)
-        if now != d.sha256:
-            check.changed += 1
-            check.details.append(
-                f"{d.path}: SHA-256 now {now or 'unreadable'}, scan recorded {d.sha256}"
-            )
-        elif not same_stat:
-            check.details.append(f"{d.path}: size/mtime changed, SHA-256 unchanged")
-    for check in out.values():
-        if check.checked:
-            check.verdict = check.changed == 0 and check.missing == 0
-    return out
-
-
-def _sha256(raw: bytes) -> str | None:
-    try:
-        with open_readonly(raw) as fh:
-            h = hashlib.sha256()
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-            return h.hexdigest()
-    except OSError:
-        return None
 
 
 # -- methods ---------------------------------------------------------------------------------------
@@ -815,98 +664,6 @@ def _method(
     return MethodInfo(
         analyzer, version, models, thresholds, int(contents), text.description, text.rates
     )
-
-
-# -- counts ----------------------------------------------------------------------------------------
-def Inferred(value: int, what: str) -> Count:  # noqa: N802 - reads like the class
-    return Count(value, what, basis="inferred")
-
-
-def _case_counts(
-    c: dict[str, Any], persons: PersonsReport, items: Sequence[ReportItem], links: int
-) -> dict[str, Count]:
-    """Whole-case counts: the store's own (CaseStore.counts), the persons count block, and the
-    visual duplicates computed here."""
-    pc = persons.count
-    groups = {i.visual_group for i in items if i.visual_group is not None}
-    visual_images = len({i.sha256 for i in items if i.visual_group is not None})
-    return {
-        "files": Count(c["files"], "every file found, on disk or inside an archive (locations)"),
-        "files_on_disk": Count(c["files_on_disk"], "files found directly on disk"),
-        "archive_members": Count(c["archive_members"], "files found inside archives"),
-        "archives_opened": Count(c["archives_opened"], "archives whose members were listed"),
-        "images": Count(c["images"], "files whose content decoded as an image"),
-        "unique_contents": Count(c["unique_contents"], "distinct SHA-256 among all files"),
-        "unique_images": Count(c["unique_images"], "distinct SHA-256 among image files"),
-        "duplicate_locations": Count(
-            c["duplicate_locations"], "files whose exact bytes were also found elsewhere"
-        ),
-        "visual_duplicate_groups": Inferred(
-            len(groups),
-            f"groups of distinct images within PDQ distance {PDQ_MATCH_DISTANCE} of each other",
-        ),
-        "visual_duplicate_images": Inferred(
-            visual_images, "distinct images (SHA-256) that belong to a visual duplicate group"
-        ),
-        "unreadable": Count(c["unreadable"], "files that could not be read (no hash)"),
-        "explicit_images": Inferred(
-            c["explicit"]["explicit_images"], "image files labelled explicit (per location)"
-        ),
-        "suggestive_images": Inferred(
-            c["explicit"]["suggestive_images"], "image files labelled suggestive (per location)"
-        ),
-        "images_not_analysed": Count(
-            c["explicit"]["images_not_analysed"], "image files without an explicit-content label"
-        ),
-        "faces": Inferred(c["faces"]["faces"], "faces detected, in distinct images"),
-        "usable_faces": Inferred(
-            c["faces"]["usable_faces"], "faces large, sharp and frontal enough to identify"
-        ),
-        "persons_estimate": Inferred(pc.estimate, PERSON_DEFINITIONS["estimate"]),
-        "persons_lower_bound": Inferred(pc.lower_bound, PERSON_DEFINITIONS["lower_bound"]),
-        "persons_upper_bound": Inferred(pc.upper_bound, PERSON_DEFINITIONS["upper_bound"]),
-        "unattributed_faces": Inferred(
-            pc.unattributed_faces, PERSON_DEFINITIONS["unattributed_faces"]
-        ),
-        "derivation_links": Inferred(
-            links, "images linked to the source photo they were made from"
-        ),
-        "errors": Count(c["errors"]["total"], "files with an error-level problem, all codes"),
-        "warnings": Count(c["warnings"]["total"], "files with a warning-level problem"),
-    }
-
-
-def _scoped_counts(c: dict[str, Any], items: Sequence[ReportItem], links: int) -> dict[str, Count]:
-    """Counts about the person's own items only, plus how much was searched."""
-    explicit = [i for i in items if i.explicit_label == "explicit"]
-    groups = {i.visual_group for i in items if i.visual_group is not None}
-    folders = {i.location.rpartition("/")[0] for i in items}
-    return {
-        "case_files_searched": Count(c["files"], "files in the whole case that were searched"),
-        "case_images_searched": Count(c["images"], "image files in the whole case searched"),
-        "files": Inferred(len(items), "image files (locations) showing this person"),
-        "unique_images": Inferred(
-            len({i.sha256 for i in items}), "distinct SHA-256 among this person's image files"
-        ),
-        "duplicate_locations": Inferred(
-            len(items) - len({i.sha256 for i in items}),
-            "this person's image files whose exact bytes were also found elsewhere",
-        ),
-        "visual_duplicate_groups": Inferred(
-            len(groups),
-            f"groups of this person's distinct images within PDQ distance {PDQ_MATCH_DISTANCE}",
-        ),
-        "explicit_images": Inferred(len(explicit), "this person's image files labelled explicit"),
-        "unique_explicit_images": Inferred(
-            len({i.sha256 for i in explicit}), "distinct SHA-256 among those labelled explicit"
-        ),
-        "suggestive_images": Inferred(
-            sum(1 for i in items if i.explicit_label == "suggestive"),
-            "this person's image files labelled suggestive",
-        ),
-        "folders": Inferred(len(folders), "folders holding this person's image files"),
-        "derivation_links": Inferred(links, "of this person's images linked to a source photo"),
-    }
 
 
 # -- derivation links (another module; optional) --------------------------------------------------

@@ -21,7 +21,10 @@ from ..thumbnails import THUMB_DIR, must_blur
 from .collect import CaseReport, Count, PersonInfo, ReportItem
 from .options import ReportOptions
 
-GALLERY_LIMIT = 240  # thumbnails per gallery; the inventory annex lists every file regardless
+GALLERY_LIMIT = 240  # thumbnails per gallery
+# rows of the inventory annex in HTML/PDF; beyond it the JSON and CSV reports list every file
+# (a 100,000-row table makes a PDF of thousands of pages that no one reads)
+ANNEX_LIMIT = 5000
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -144,6 +147,7 @@ def render_html(report: CaseReport, for_print: bool = False) -> str:
             other_gallery=tiles(unattributed, thumbs),
             provenance=provenance,
             gallery_limit=GALLERY_LIMIT,
+            annex_limit=ANNEX_LIMIT,
             label_counts=_label_counts(report.items),
         )
     )
