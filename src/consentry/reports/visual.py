@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-PDQ_MATCH_DISTANCE = 31  # Meta's recommended PDQ match distance (../shared/DESIGN.md)
-PDQ_MIN_QUALITY = 50  # below this a PDQ hash is too plain to match on
+from ..analyzers.pdq import MATCH_DISTANCE as PDQ_MATCH_DISTANCE
+from ..analyzers.pdq import MIN_QUALITY as PDQ_MIN_QUALITY
 
 
 def visual_groups(rows: Sequence[dict[str, Any]]) -> dict[str, int]:

@@ -1,0 +1,94 @@
+"""Report building blocks on small inputs: source re-verification catches changed and missing
+evidence, PDQ near-duplicate groups, and the redaction rules for paths and text."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from consentry.analyzers.pdq import pdq_of_rgb
+from consentry.cli import main
+from consentry.reports.collect import collect_case
+from consentry.reports.options import ReportOptions
+from consentry.reports.redact import OTHER_PERSON, Redactor
+from consentry.reports.visual import visual_groups
+
+from .synthetic import photo_like, write_jpeg
+
+
+@pytest.fixture()
+def small_case(tmp_path: Path) -> tuple[Path, Path]:
+    evidence = tmp_path / "evidence"
+    for i in range(3):
+        write_jpeg(evidence / f"{i}.jpg", seed=70 + i, width=320, height=240)
+    case = tmp_path / "case"
+    result = CliRunner().invoke(
+        main, ["scan", str(evidence), "--case", str(case), "--workers", "1", "-q",
+               "--skip", "explicit,faces,provenance"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return evidence, case
+
+
+def test_reverification_finds_changed_and_missing_evidence(
+    small_case: tuple[Path, Path],
+) -> None:
+    evidence, case = small_case
+    report = collect_case(case, ReportOptions())
+    assert [(s.reverified, s.files_checked, s.changed, s.missing) for s in report.sources] == [
+        (True, 3, 0, 0)
+    ]
+    # one byte changed with size and mtime put back (what `stat` cannot see), one file gone
+    target = evidence / "1.jpg"
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-3] ^= 0xFF
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (evidence / "2.jpg").unlink()
+    (source,) = collect_case(case, ReportOptions()).sources
+    assert (source.reverified, source.changed, source.missing) == (False, 1, 1)
+    assert any("1.jpg: SHA-256 now" in d for d in source.details)
+    assert any("2.jpg: missing" in d for d in source.details)
+    (quick,) = collect_case(case, ReportOptions(reverify="stat")).sources
+    assert (quick.changed, quick.missing) == (0, 1)  # the limitation the README states
+    (skipped,) = collect_case(case, ReportOptions(reverify="none")).sources
+    assert skipped.reverified is None and skipped.files_checked == 0
+    # the report only reads: the evidence is as the test left it
+    assert target.read_bytes() == bytes(data)
+
+
+def test_visual_groups_join_near_copies_and_leave_others_alone(tmp_path: Path) -> None:
+    base = photo_like(5, 400, 300)
+    near = base.copy()
+    near.paste((250, 0, 250), (0, 0, 30, 30))  # a small edit: still a visual duplicate
+    other = photo_like(99, 400, 300)
+    rows = []
+    for name, img in (("a", base), ("b", near), ("c", other)):
+        h = pdq_of_rgb(np.asarray(img), dihedral=False)
+        rows.append({"sha256": name * 64, "pdq": h.hex, "pdq_quality": h.quality, "is_image": 1})
+    groups = visual_groups(rows)
+    assert groups["a" * 64] == groups["b" * 64] == 1
+    assert "c" * 64 not in groups
+
+
+def test_redactor_rules() -> None:
+    enrolled = {"E1": "Jane Doe", "E2": "Ann Lee"}
+    roots = ["/mnt/seized"]
+    full = Redactor(enrolled, scope=None, redact=False, roots=roots)
+    assert full.path("/mnt/seized/Jane_Doe/IMG_1.jpg") == "/mnt/seized/Jane_Doe/IMG_1.jpg"
+    red = Redactor(enrolled, scope=None, redact=True, roots=roots)
+    assert red.path("/mnt/seized/Jane_Doe/IMG_1.jpg") == "/mnt/seized/[E1]/IMG_1.jpg"
+    assert red.path("/mnt/seized/Mary_Major/x.jpg") == "/mnt/seized/[name withheld 1]/x.jpg"
+    assert red.path("/mnt/seized/DCIM/ann_lee_03.jpg") == "/mnt/seized/DCIM/[E2].jpg"
+    assert red.text("enrolled Jane  Doe; jane_doe") == "enrolled [E1]; [E1]"
+    scoped = Redactor(enrolled, scope="E1", redact=False, roots=roots)
+    assert scoped.path("/mnt/seized/Jane_Doe/a.jpg") == "/mnt/seized/Jane_Doe/a.jpg"
+    assert scoped.path("/mnt/seized/AnnLee/a.jpg") == f"/mnt/seized/{OTHER_PERSON}/a.jpg"
+    assert scoped.text("Ann Lee and Jane Doe") == f"{OTHER_PERSON} and Jane Doe"
+    # the examiner's own folders above the source root keep their names
+    assert scoped.path("/mnt/seized/camera roll/b.jpg") == "/mnt/seized/camera roll/b.jpg"
