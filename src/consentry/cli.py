@@ -78,9 +78,10 @@ class _BarProgress(PipelineProgress):
         self.ana = bar.add_task("analysis", total=None, start=False)
 
     def phase(self, name: str) -> None:
-        if name == "reanalysis":
+        if name in ("reanalysis", "derivation"):
             self.bar.update(self.ana, total=self.bar.tasks[self.ana].completed)
-            self.ana = self.bar.add_task("new findings", total=None)
+            label = "new findings" if name == "reanalysis" else "links"
+            self.ana = self.bar.add_task(label, total=None)
         if name == "analysis":
             self.bar.update(self.inv, total=self.bar.tasks[self.inv].completed)
             self.bar.start_task(self.ana)
@@ -515,6 +516,9 @@ from .cli_persons import person_group, persons_cmd  # noqa: E402 - registered af
 
 main.add_command(person_group)
 main.add_command(persons_cmd)
+from .cli_links import links_cmd  # noqa: E402
+
+main.add_command(links_cmd)
 from .cli_report import report_cmd  # noqa: E402
 
 main.add_command(report_cmd)

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__, audit
 from .case import Case, CaseError
+from .derivation import link_derivations
 from .image_analysis import (
     AnalysisPlan,
     ProvenanceSettings,
@@ -136,6 +137,7 @@ def run_scan(
     progress.phase("analysis")
     analysed = _analyse(store, plan, workers, progress)
     refresh_identities(store, case.path, examiner)  # matches and clusters; cheap if unchanged
+    link_derivations(store, case.path, examiner, workers, progress)  # cheap if unchanged
 
     progress.phase("verify")
     changes = check_sources(store)

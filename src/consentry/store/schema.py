@@ -235,3 +235,55 @@ class FaceCluster(Base):
     face_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     assigned_by: Mapped[str] = mapped_column(String(16))  # auto | merge | split
+
+
+# -- derivation (issue 5): which picture was made from which -----------------------------------
+class DerivationFeatures(Base):
+    """Per-content local features for the derivation pass (computed once, reused by re-runs).
+    Arrays are raw little-endian blobs: points float32 (n, 2), descriptors uint8 (n, 32)."""
+
+    __tablename__ = "derivation_features"
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # ok | error
+    error: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)  # oriented picture, file pixels
+    height: Mapped[int] = mapped_column(Integer)
+    work_scale: Mapped[float] = mapped_column(Float)
+    points: Mapped[bytes] = mapped_column(LargeBinary)
+    descriptors: Mapped[bytes] = mapped_column(LargeBinary)
+    mirror_points: Mapped[bytes] = mapped_column(LargeBinary)
+    mirror_descriptors: Mapped[bytes] = mapped_column(LargeBinary)
+    profile: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 radial power shares
+
+
+class DerivationPair(Base):
+    """A shortlisted pair, verified once (``sha_a`` < ``sha_b``); the masks are PNGs of the
+    change mask in each picture's work frame (no picture content)."""
+
+    __tablename__ = "derivation_pairs"
+    sha_a: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    sha_b: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(16))
+    related: Mapped[bool] = mapped_column(Boolean)
+    payload: Mapped[str] = mapped_column(Text)  # JSON: alignment, coverage, fractions, boxes
+    mask_a: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mask_b: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class DerivationLink(Base):
+    """The source a content was derived from (at most one per derived content)."""
+
+    __tablename__ = "derivation_links"
+    derived_sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    source_sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    version: Mapped[str] = mapped_column(String(16))
+    transform: Mapped[str] = mapped_column(Text)  # JSON (align.Transform)
+    changed_fraction: Mapped[float] = mapped_column(Float)
+    boxes: Mapped[str] = mapped_column(Text)  # JSON [[x, y, w, h]] in derived file pixels
+    face_swap: Mapped[bool | None] = mapped_column(Boolean)
+    face: Mapped[str] = mapped_column(Text)  # JSON: similarity, reason
+    confidence: Mapped[float] = mapped_column(Float)  # that the direction is right
+    evidence: Mapped[str] = mapped_column(Text)  # JSON: direction cues, inliers
+    render_dir: Mapped[str | None] = mapped_column(Text)  # relative to the case folder
+    render_labels: Mapped[str | None] = mapped_column(Text)  # explicit labels rendered for

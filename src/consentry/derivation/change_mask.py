@@ -1,0 +1,127 @@
+"""Where two aligned pictures differ: the change mask of a derived picture against its source.
+
+The source is warped into the other picture's frame; both are blurred (so that resampling and
+JPEG noise, which touch every pixel a little, fall below the threshold, while a replaced region
+differs a lot), the colours are matched with a per-channel linear fit on the pixels that agree
+(a re-encode or a mild colour edit shifts the whole picture), and the remaining difference is
+thresholded and cleaned into regions of a useful size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+BLUR_SIGMA = 2.0  # work pixels
+# A pixel changed when its colour differs by more than this (0-255 scale, after blur and colour
+# matching) and by more than NOISE_FACTOR times the picture's typical difference.
+MIN_DIFFERENCE = 22.0
+NOISE_FACTOR = 4.0
+# Texture: local standard deviation (grey, TEXTURE_WINDOW px) differing by TEXTURE_RATIO times
+# more than the pictures' typical ratio; TEXTURE_FLOOR keeps flat areas from dividing by ~0.
+TEXTURE_WINDOW = 11
+TEXTURE_RATIO = 2.5
+TEXTURE_FLOOR = 3.0
+CLOSE_PX = 9  # joins the patchy difference inside a replaced region
+MIN_REGION_FRACTION = 0.003  # of the compared area; smaller specks are noise
+EDGE_MARGIN_PX = 3  # resampling at the border of the overlap is not a change
+
+
+@dataclass
+class ChangeMask:
+    mask: np.ndarray  # HxW bool, in the frame of the picture it describes (work pixels)
+    valid: np.ndarray  # HxW bool: the part of that picture the other one covers
+    changed_fraction: float  # of the valid area
+    boxes: list[tuple[int, int, int, int]]  # x, y, w, h of each changed region, work pixels
+
+
+def change_mask(picture: np.ndarray, other: np.ndarray, other_to_picture: np.ndarray) -> ChangeMask:
+    """The mask of ``picture`` (HxWx3 uint8) against ``other``, given the 2x3 work-pixel matrix
+    that maps ``other`` onto ``picture``."""
+    h, w = picture.shape[:2]
+    warped = cv2.warpAffine(other, other_to_picture, (w, h), flags=cv2.INTER_LINEAR)
+    cover = cv2.warpAffine(
+        np.full(other.shape[:2], 255, np.uint8), other_to_picture, (w, h), flags=cv2.INTER_NEAREST
+    )
+    valid = cv2.erode((cover > 0).astype(np.uint8), np.ones((3, 3), np.uint8),
+                      iterations=EDGE_MARGIN_PX) > 0  # fmt: skip
+    if valid.sum() < 0.05 * h * w:
+        return ChangeMask(np.zeros((h, w), bool), valid, 0.0, [])
+    a = cv2.GaussianBlur(picture.astype(np.float32), (0, 0), BLUR_SIGMA)
+    b = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), BLUR_SIGMA)
+    b = _match_colours(a, b, valid)
+    diff = np.sqrt(((a - b) ** 2).sum(axis=2) / 3.0)
+    typical = float(np.median(diff[valid]))
+    threshold = max(MIN_DIFFERENCE, NOISE_FACTOR * typical)
+    raw = (((diff > threshold) | _texture_lost(picture, warped, valid)) & valid).astype(np.uint8)
+    raw = cv2.morphologyEx(raw, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (CLOSE_PX, CLOSE_PX))
+    closed = cv2.morphologyEx(raw, cv2.MORPH_CLOSE, kernel)
+    mask, boxes = _regions(_fill_holes(closed), int(valid.sum() * MIN_REGION_FRACTION))
+    mask &= valid
+    fraction = float(mask.sum()) / float(valid.sum())
+    return ChangeMask(mask, valid, fraction, boxes)
+
+
+def _texture_lost(picture: np.ndarray, other: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Where one picture is smooth and the other textured: an inpainted or smudged region
+    can keep the colours of what it replaced, but not its detail."""
+    ratio = np.log((_local_std(picture) + TEXTURE_FLOOR) / (_local_std(other) + TEXTURE_FLOOR))
+    ratio -= float(np.median(ratio[valid]))  # a downscaled copy is smoother everywhere
+    return np.abs(ratio) > np.log(TEXTURE_RATIO)
+
+
+def _local_std(rgb: np.ndarray) -> np.ndarray:
+    grey = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    mean = cv2.blur(grey, (TEXTURE_WINDOW, TEXTURE_WINDOW))
+    square = cv2.blur(grey * grey, (TEXTURE_WINDOW, TEXTURE_WINDOW))
+    return np.sqrt(np.maximum(square - mean * mean, 0.0))
+
+
+def _match_colours(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Fit b -> a per channel (gain, offset) on the pixels that already agree best."""
+    diff = np.abs(a - b).sum(axis=2)
+    agree = valid & (diff <= np.percentile(diff[valid], 60))
+    out = b.copy()
+    for c in range(3):
+        x, y = b[..., c][agree], a[..., c][agree]
+        if x.size < 50 or float(x.std()) < 1e-3:
+            continue
+        gain, offset = np.polyfit(x, y, 1)
+        if 0.5 <= gain <= 2.0:
+            out[..., c] = (b[..., c] * gain + offset).astype(np.float32)
+    return out
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    h, w = mask.shape
+    flood = np.zeros((h + 2, w + 2), np.uint8)
+    flood[1:-1, 1:-1] = mask
+    background = flood.copy()
+    cv2.floodFill(background, None, (0, 0), 1)
+    holes = background[1:-1, 1:-1] == 0
+    return (mask > 0) | holes
+
+
+def _regions(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
+    keep = np.zeros(count, bool)
+    boxes = []
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area >= max(1, min_area):
+            keep[i] = True
+            boxes.append((x, y, w, h))
+    return keep[labels], sorted(boxes, key=lambda b: -b[2] * b[3])
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = float((a | b).sum())
+    return float((a & b).sum()) / union if union else 1.0
+
+
+__all__ = ["ChangeMask", "change_mask", "iou"]

@@ -1,0 +1,151 @@
+"""Which of two related pictures is the original: weighed evidence, stated with its confidence.
+
+Each cue gives a score for "A is the source" (positive) or "B is" (negative), with its reason:
+
+- **field of view**: a crop shows part of its source; the source shows all of the crop. Exact
+  when a crop happened; silent when neither picture was cropped.
+- **resolution**: of two pictures at different sizes, the larger one either has detail beyond
+  the smaller one's resolution (it is the original; the smaller is a downscale) or none (it was
+  upscaled from the smaller). Measured on each picture's power spectrum at native size.
+- **camera metadata**: camera make/model/capture time present in one picture only; editing
+  software named in one picture only.
+- **family**: in a group of related pictures, the original is the one that differs least from
+  all the others (each edit adds its own changes; siblings differ by both).
+
+Absent evidence is zero, never a guess; with no cue at all the confidence is 0.5.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import PROFILE_BINS
+
+# Cue weights (log-odds units); field of view is geometric fact, the others are tendencies.
+FIELD_OF_VIEW_WEIGHT = 25.0  # per unit of coverage difference, capped at 4
+RESOLUTION_WEIGHT = 2.0
+METADATA_WEIGHT = 1.0
+FAMILY_WEIGHT = 8.0  # per unit of mean changed-fraction difference, capped at 2
+MIN_COVERAGE_GAP = 0.02  # below this the crop cue is silent (RANSAC error)
+MIN_SCALE_GAP = 1.15  # sizes must differ by this factor for the resolution cue
+UPSCALED_SHARE = 0.002  # spectral power share above the smaller picture's band: none left
+DETAILED_SHARE = 0.01  # ... clearly there
+CAMERA_TAGS = ("Make", "Model", "DateTimeOriginal")
+EDITOR_WORDS = ("photoshop", "gimp", "snapseed", "facetune", "faceapp", "picsart", "lightroom",
+                "stable diffusion", "comfyui", "automatic1111", "canva", "remini")  # fmt: skip
+
+
+@dataclass
+class Cue:
+    name: str
+    score: float  # log-odds for "A is the source"
+    reason: str
+
+
+@dataclass
+class Direction:
+    a_is_source: bool
+    confidence: float  # probability the stated direction is right, 0.5 .. 1
+    cues: list[Cue] = field(default_factory=list)
+
+    def evidence(self) -> list[dict[str, object]]:
+        return [{"cue": c.name, "score": round(c.score, 3), "reason": c.reason} for c in self.cues]
+
+
+def field_of_view_cue(a_covers_b: float, b_covers_a: float) -> Cue | None:
+    """``a_covers_b``: share of B's area that A shows (and the reverse)."""
+    gap = b_covers_a - a_covers_b
+    if abs(gap) < MIN_COVERAGE_GAP:
+        return None
+    score = max(-4.0, min(4.0, -FIELD_OF_VIEW_WEIGHT * gap))
+    # gap > 0: B shows all of A, A shows only part of B -> A is a crop of B
+    if gap > 0:
+        reason = f"A shows {a_covers_b:.0%} of B while B shows {b_covers_a:.0%} of A: A is a crop"
+    else:
+        reason = f"B shows {b_covers_a:.0%} of A while A shows {a_covers_b:.0%} of B: B is a crop"
+    return Cue("field_of_view", score, reason)
+
+
+def band_share(profile: np.ndarray, above: float) -> float:
+    """Power share of the bands above ``above`` (fraction of Nyquist, 0..1)."""
+    first = min(PROFILE_BINS, max(1, math.ceil(above * PROFILE_BINS)))
+    return float(profile[first:].sum())
+
+
+def resolution_cue(
+    a_per_b: float, profile_a: np.ndarray | None, profile_b: np.ndarray | None
+) -> Cue | None:
+    """``a_per_b``: A's pixels per B pixel of the same scene."""
+    if max(a_per_b, 1 / a_per_b) < MIN_SCALE_GAP:
+        return None
+    larger_is_a = a_per_b > 1
+    profile = profile_a if larger_is_a else profile_b
+    if profile is None:
+        return None  # the larger picture was not decoded at native size
+    ratio = a_per_b if larger_is_a else 1 / a_per_b
+    share = band_share(profile, 1 / ratio)
+    name = "A" if larger_is_a else "B"
+    sign = 1.0 if larger_is_a else -1.0
+    if share <= UPSCALED_SHARE:
+        return Cue("resolution", -sign * RESOLUTION_WEIGHT,
+                   f"{name} is {ratio:.2f}x larger but has no detail beyond the other's "
+                   f"resolution ({share:.2%} of its power): upscaled")  # fmt: skip
+    if share >= DETAILED_SHARE:
+        return Cue("resolution", sign * RESOLUTION_WEIGHT,
+                   f"{name} is {ratio:.2f}x larger with detail beyond the other's resolution "
+                   f"({share:.2%} of its power): the other is a reduced copy")  # fmt: skip
+    return None
+
+
+def metadata_cue(exif_a: dict[str, str], exif_b: dict[str, str]) -> Cue | None:
+    def camera(exif: dict[str, str]) -> bool:
+        return any(exif.get(t) for t in CAMERA_TAGS)
+
+    def editor(exif: dict[str, str]) -> str | None:
+        text = " ".join(str(exif.get(t, "")) for t in ("Software", "ProcessingSoftware")).lower()
+        return next((w for w in EDITOR_WORDS if w in text), None)
+
+    score, reasons = 0.0, []
+    if camera(exif_a) != camera(exif_b):
+        score += METADATA_WEIGHT if camera(exif_a) else -METADATA_WEIGHT
+        reasons.append(f"camera metadata only in {'A' if camera(exif_a) else 'B'}")
+    ed_a, ed_b = editor(exif_a), editor(exif_b)
+    if bool(ed_a) != bool(ed_b):
+        score += -METADATA_WEIGHT if ed_a else METADATA_WEIGHT
+        reasons.append(f"editing software ({ed_a or ed_b}) named only in {'A' if ed_a else 'B'}")
+    return Cue("metadata", score, "; ".join(reasons)) if reasons else None
+
+
+def family_cue(mean_change_a: float | None, mean_change_b: float | None) -> Cue | None:
+    if mean_change_a is None or mean_change_b is None:
+        return None
+    gap = mean_change_b - mean_change_a
+    if abs(gap) < 0.02:
+        return None
+    score = max(-2.0, min(2.0, FAMILY_WEIGHT * gap))
+    lower = "A" if gap > 0 else "B"
+    return Cue("family", score,
+               f"{lower} differs least from the other related pictures "
+               f"(mean changed area {mean_change_a:.0%} vs {mean_change_b:.0%})")  # fmt: skip
+
+
+def decide(cues: list[Cue | None]) -> Direction:
+    present = [c for c in cues if c is not None and c.score != 0]
+    total = sum(c.score for c in present)
+    probability = 1 / (1 + math.exp(-total))
+    a_is_source = total >= 0
+    return Direction(a_is_source, max(probability, 1 - probability), present)
+
+
+__all__ = [
+    "Cue",
+    "Direction",
+    "decide",
+    "family_cue",
+    "field_of_view_cue",
+    "metadata_cue",
+    "resolution_cue",
+]

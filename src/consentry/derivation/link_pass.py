@@ -1,0 +1,511 @@
+"""The case-level derivation pass: which image was made from which, what changed, and whether the
+face is still the same person.
+
+1. features: ORB keypoints (plain and mirrored) and a resolution profile for every image content
+   not yet in the store, read again from the evidence (read-only, bytes checked against the
+   recorded SHA-256); committed in batches, so a killed pass keeps what it finished;
+2. shortlist (candidates.py): a descriptor index proposes a few partners per image;
+3. verification of every shortlisted pair not verified before: RANSAC alignment (align.py),
+   change masks in both pictures' frames (change_mask.py); a pair is *related* when it aligns and
+   neither picture differs from the other over more than MAX_CHANGED_FRACTION of the shared view;
+4. links: for each related pair, the direction from the evidence (direction.py); each image gets
+   at most one source (the related partner it differs from least, among those judged more
+   original), no cycles; face verdict (face_swap.py); stored in one transaction;
+5. renders of new or changed links (render.py).
+
+Idempotent and resumable: features and pair results are cached by content hash and method
+version; links are recomputed from them and replace the stored ones in one transaction; an
+unchanged case (same image set, same version) returns at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .. import archives
+from ..analyzers import crypto_hashes
+from ..problems import Code, ItemError
+from ..reader import open_readonly, read_all
+from ..store import CaseStore
+from ..store.links_store import (
+    FaceOfImage,
+    FeatureError,
+    ImageRef,
+    LinkRecord,
+    LinksStore,
+    PairRecord,
+)
+from . import features as feat
+from .align import align, describe, file_matrix, invert
+from .candidates import shortlist
+from .change_mask import change_mask
+from .direction import decide, family_cue, field_of_view_cue, metadata_cue, resolution_cue
+from .face_swap import FaceBox, judge, to_work
+
+VERSION = f"1.f{feat.VERSION}"
+# A derived picture keeps most of its source: pairs differing over more of their shared view
+# than this are different pictures of a similar scene (or of the same aligned face), not edits.
+MAX_CHANGED_FRACTION = 0.6
+MIN_SHARED_VIEW = 0.3  # each picture must show at least this share of the other
+FEATURE_BATCH = 32
+PAIR_BATCH = 64
+PICTURE_CACHE = 48
+PARALLEL_FROM = 48  # fewer images than this: one process (a pool costs seconds to start)
+
+
+class LinkProgress(Protocol):
+    """What the pass reports (pipeline.Progress has these methods)."""
+
+    def phase(self, name: str) -> None: ...
+    def analysis_total(self, total: int) -> None: ...
+    def analysed(self, n: int) -> None: ...
+
+
+class _Quiet:
+    def phase(self, name: str) -> None: ...
+    def analysis_total(self, total: int) -> None: ...
+    def analysed(self, n: int) -> None: ...
+
+
+@dataclass
+class LinkOutcome:
+    images: int
+    new_features: int
+    feature_errors: int
+    candidate_pairs: int
+    verified_now: int
+    related_pairs: int
+    links: int
+    changed: int
+    removed: int
+    rendered: int
+    elapsed_s: float
+    unchanged: bool = False
+
+
+# -- reading evidence ---------------------------------------------------------------------------
+def read_evidence(image: ImageRef) -> bytes:
+    """The content's bytes, read-only, as the scan read them (ItemError if they changed)."""
+    ref = image.ref
+    if not ref.member_chain:
+        with open_readonly(ref.raw_path) as fh:
+            data = read_all(fh)
+    else:
+        with (
+            open_readonly(ref.raw_path) as outer,
+            archives.open_chain(outer, ref.member_chain[:-1]) as archive,
+        ):
+            data = archives.read_member(archive, ref.member_chain[-1])
+    if crypto_hashes.hash_bytes(data).sha256 != image.sha256:
+        raise ItemError(Code.SOURCE_CHANGED, "content no longer hashes as recorded")
+    return data
+
+
+def _features_of(image: ImageRef) -> feat.ImageFeatures | FeatureError:
+    try:
+        picture = feat.work_picture(read_evidence(image), keep_native=True)
+        return feat.image_features(image.sha256, picture)
+    except ItemError as exc:
+        return FeatureError(image.sha256, f"{exc.code.value}: {exc.message}")
+    except (cv2.error, ValueError, MemoryError) as exc:
+        return FeatureError(image.sha256, f"features failed: {exc}")
+
+
+class _Pictures:
+    """A small LRU of decoded work pictures (pairs are verified grouped by their first image)."""
+
+    def __init__(self, refs: dict[str, ImageRef]) -> None:
+        self.refs = refs
+        self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, sha: str) -> np.ndarray:
+        if sha in self.cache:
+            self.cache.move_to_end(sha)
+            return self.cache[sha]
+        rgb = feat.work_picture(read_evidence(self.refs[sha])).rgb
+        self.cache[sha] = rgb
+        if len(self.cache) > PICTURE_CACHE:
+            self.cache.popitem(last=False)
+        return rgb
+
+
+# -- pair verification ----------------------------------------------------------------------------
+@dataclass
+class _PairTask:
+    a: feat.ImageFeatures
+    b: feat.ImageFeatures
+    ref_a: ImageRef
+    ref_b: ImageRef
+
+
+_WORKER_PICTURES: _Pictures | None = None
+
+
+def _verify_chunk(tasks: list[_PairTask]) -> list[PairRecord]:
+    global _WORKER_PICTURES
+    if _WORKER_PICTURES is None:
+        _WORKER_PICTURES = _Pictures({})
+    for t in tasks:
+        _WORKER_PICTURES.refs[t.ref_a.sha256] = t.ref_a
+        _WORKER_PICTURES.refs[t.ref_b.sha256] = t.ref_b
+    return [verify_pair(t.a, t.b, _WORKER_PICTURES) for t in tasks]
+
+
+def verify_pair(a: feat.ImageFeatures, b: feat.ImageFeatures, pictures: _Pictures) -> PairRecord:
+    """Align A onto B and compare them; the record says whether they are related."""
+    alignment = align(a, b)
+    if alignment is None:
+        return PairRecord(a.sha256, b.sha256, VERSION, False, json.dumps({"aligned": False}))
+    try:
+        pic_a, pic_b = pictures.get(a.sha256), pictures.get(b.sha256)
+    except ItemError as exc:
+        return PairRecord(a.sha256, b.sha256, VERSION, False,
+                          json.dumps({"aligned": True, "error": exc.message}))  # fmt: skip
+    a_to_b = alignment.matrix
+    b_to_a = invert(a_to_b)
+    mask_a = change_mask(pic_a, pic_b, b_to_a)  # A's pixels, B warped onto them
+    mask_b = change_mask(pic_b, pic_a, a_to_b)
+    a_shows_b = float(mask_b.valid.mean())  # share of B's picture that A covers
+    b_shows_a = float(mask_a.valid.mean())
+    related = (
+        mask_a.changed_fraction <= MAX_CHANGED_FRACTION
+        and mask_b.changed_fraction <= MAX_CHANGED_FRACTION
+        and min(a_shows_b, b_shows_a) >= MIN_SHARED_VIEW
+    )
+    payload = {
+        "aligned": True,
+        "a_to_b": [round(float(v), 6) for v in a_to_b.ravel()],
+        "mirrored": alignment.mirrored,
+        "inliers": alignment.inliers,
+        "matches": alignment.matches,
+        "a_shows_b": round(a_shows_b, 4),
+        "b_shows_a": round(b_shows_a, 4),
+        "changed_a": round(mask_a.changed_fraction, 4),
+        "changed_b": round(mask_b.changed_fraction, 4),
+        "boxes_a": mask_a.boxes,
+        "boxes_b": mask_b.boxes,
+    }
+    return PairRecord(
+        a.sha256,
+        b.sha256,
+        VERSION,
+        related,
+        json.dumps(payload),
+        _png(mask_a.mask) if related else None,
+        _png(mask_b.mask) if related else None,
+    )
+
+
+def _png(mask: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(mask.astype(np.uint8) * 255).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def mask_from_png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L")) > 0
+
+
+# -- link choice --------------------------------------------------------------------------------
+@dataclass
+class _Candidate:
+    derived: str
+    source: str
+    changed: float
+    inliers: int
+    confidence: float
+    pair: PairRecord
+    derived_is_a: bool
+    evidence: list[dict[str, object]]
+
+
+def choose_links(
+    related: Sequence[PairRecord],
+    features: dict[str, feat.ImageFeatures],
+    exif: dict[str, dict[str, str]],
+) -> list[_Candidate]:
+    """Direction for each related pair, then at most one source per image, without cycles."""
+    changes: dict[str, list[float]] = {}
+    payloads = [json.loads(p.payload) for p in related]
+    for p, body in zip(related, payloads, strict=True):
+        for sha, share in ((p.sha_a, body["changed_a"]), (p.sha_b, body["changed_b"])):
+            changes.setdefault(sha, []).append(float(share))
+
+    def family(sha: str) -> float | None:
+        values = changes.get(sha, [])
+        return float(np.mean(values)) if len(values) >= 2 else None
+
+    candidates: list[_Candidate] = []
+    for p, body in zip(related, payloads, strict=True):
+        fa, fb = features[p.sha_a], features[p.sha_b]
+        a_to_b = np.array(body["a_to_b"], dtype=np.float64).reshape(2, 3)
+        work_scale = float(np.hypot(a_to_b[0, 0], a_to_b[1, 0]))  # B work px per A work px
+        a_per_b = fb.work_scale / (work_scale * fa.work_scale)  # A file px per B file px
+        direction = decide(
+            [
+                field_of_view_cue(body["a_shows_b"], body["b_shows_a"]),
+                resolution_cue(a_per_b, fa.profile, fb.profile),
+                metadata_cue(exif.get(p.sha_a, {}), exif.get(p.sha_b, {})),
+                family_cue(family(p.sha_a), family(p.sha_b)),
+            ]
+        )
+        derived_is_a = not direction.a_is_source
+        derived, source = (p.sha_a, p.sha_b) if derived_is_a else (p.sha_b, p.sha_a)
+        candidates.append(
+            _Candidate(
+                derived,
+                source,
+                float(body["changed_a"] if derived_is_a else body["changed_b"]),
+                int(body["inliers"]),
+                direction.confidence,
+                p,
+                derived_is_a,
+                direction.evidence(),
+            )
+        )
+    best: dict[str, _Candidate] = {}
+    for c in candidates:
+        current = best.get(c.derived)
+        if current is None or (c.changed, -c.inliers) < (current.changed, -current.inliers):
+            best[c.derived] = c
+    # no cycles: add the most confident links first, skip one that would close a loop
+    chosen: dict[str, _Candidate] = {}
+    for c in sorted(best.values(), key=lambda c: (-c.confidence, c.derived)):
+        node, loop = c.source, False
+        while node in chosen:
+            node = chosen[node].source
+            if node == c.derived:
+                loop = True
+                break
+        if not loop and c.source != c.derived:
+            chosen[c.derived] = c
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def _faces_in_work(faces: list[FaceOfImage]) -> list[FaceBox]:
+    return [FaceBox(to_work(f.box, f.analysis_side), f.embedding) for f in faces]
+
+
+def link_record(
+    c: _Candidate,
+    features: dict[str, feat.ImageFeatures],
+    faces: dict[str, list[FaceOfImage]],
+) -> LinkRecord:
+    body = json.loads(c.pair.payload)
+    a_to_b = np.array(body["a_to_b"], dtype=np.float64).reshape(2, 3)
+    derived_to_source = a_to_b if c.derived_is_a else invert(a_to_b)
+    fd, fs = features[c.derived], features[c.source]
+    transform = describe(
+        file_matrix(derived_to_source, fd.work_scale, fs.work_scale),
+        bool(body["mirrored"]),
+        (fd.width, fd.height),
+        (fs.width, fs.height),
+    )
+    mask_png = c.pair.mask_a if c.derived_is_a else c.pair.mask_b
+    mask = mask_from_png(mask_png) if mask_png else np.zeros((1, 1), bool)
+    boxes = body["boxes_a"] if c.derived_is_a else body["boxes_b"]
+    verdict = judge(
+        _faces_in_work(faces.get(c.derived, [])),
+        _faces_in_work(faces.get(c.source, [])),
+        derived_to_source,
+        mask,
+    )
+    k = 1.0 / fd.work_scale
+    return LinkRecord(
+        derived_sha256=c.derived,
+        source_sha256=c.source,
+        version=VERSION,
+        transform=json.dumps(transform.as_json(), sort_keys=True),
+        changed_fraction=round(c.changed, 4),
+        boxes=json.dumps([[round(v * k, 1) for v in box] for box in boxes]),
+        face_swap=verdict.face_swap,
+        face=json.dumps(verdict.as_json(), sort_keys=True),
+        confidence=round(c.confidence, 4),
+        evidence=json.dumps(
+            {"direction": c.evidence, "inliers": c.inliers, "matches": body["matches"]},
+            sort_keys=True,
+        ),
+    )
+
+
+# -- the pass -----------------------------------------------------------------------------------
+def _state(shas: Sequence[str]) -> str:
+    body = json.dumps({"v": VERSION, "images": sorted(shas)})
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _chunks(items: Sequence[object], n: int) -> Iterator[list[object]]:
+    for lo in range(0, len(items), n):
+        yield list(items[lo : lo + n])
+
+
+def link_derivations(
+    store: CaseStore,
+    case_dir: Path | None,
+    actor: str | None = None,
+    workers: int = 1,
+    progress: LinkProgress | None = None,
+    rebuild: bool = False,
+) -> LinkOutcome:
+    """Bring the case's derivation links up to date (renders into ``case_dir`` when given)."""
+    started = time.monotonic()
+    progress = progress or _Quiet()
+    ls = LinksStore(store.engine)
+    if rebuild:
+        ls.clear()
+    refs = ls.image_refs()
+    by_sha = {r.sha256: r for r in refs}
+    have = ls.feature_shas(feat.VERSION)
+    todo = [r for r in refs if r.sha256 not in have]
+    pool = None
+    if workers > 1 and len(todo) + len(refs) >= PARALLEL_FROM:
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
+        progress.phase("derivation")
+        if todo:
+            progress.analysis_total(len(todo))
+            results = (
+                pool.imap(_features_of, todo, chunksize=4) if pool else map(_features_of, todo)
+            )
+            done: list[feat.ImageFeatures] = []
+            failed: list[FeatureError] = []
+            for result in results:
+                (failed if isinstance(result, FeatureError) else done).append(result)  # type: ignore[arg-type]
+                if len(done) + len(failed) >= FEATURE_BATCH:
+                    ls.add_features(feat.VERSION, done, failed)
+                    progress.analysed(len(done) + len(failed))
+                    done, failed = [], []
+            ls.add_features(feat.VERSION, done, failed)
+            progress.analysed(len(done) + len(failed))
+        all_features = [f for f in ls.features(feat.VERSION) if f.sha256 in by_sha]
+        features = {f.sha256: f for f in all_features}
+        state = _state(list(features))
+        if not rebuild and ls.state() == state:
+            rendered = _render_pending(store, ls, case_dir, by_sha)
+            links = ls.links()
+            return LinkOutcome(
+                len(refs),
+                len(todo),
+                ls.feature_errors(),
+                0,
+                0,
+                0,
+                len(links),
+                0,
+                0,
+                rendered,
+                time.monotonic() - started,
+                unchanged=True,
+            )
+
+        positions = shortlist(all_features)
+        verified = ls.verified_pairs(VERSION)
+        tasks = []
+        for i, j in positions:
+            a, b = all_features[i], all_features[j]  # sorted by sha256: a < b
+            if (a.sha256, b.sha256) not in verified:
+                tasks.append(_PairTask(a, b, by_sha[a.sha256], by_sha[b.sha256]))
+        progress.analysis_total(len(todo) + len(tasks))
+        chunks = list(_chunks(tasks, 8))
+        verified_now = 0
+        if pool:
+            stream: Iterator[list[PairRecord]] = pool.imap(_verify_chunk, chunks)  # type: ignore[arg-type]
+        else:
+            stream = map(_verify_chunk, chunks)  # type: ignore[arg-type]
+        batch: list[PairRecord] = []
+        for verified_chunk in stream:
+            batch.extend(verified_chunk)
+            if len(batch) >= PAIR_BATCH:
+                ls.add_pairs(batch)
+                progress.analysed(len(batch))
+                verified_now += len(batch)
+                batch = []
+        ls.add_pairs(batch)
+        progress.analysed(len(batch))
+        verified_now += len(batch)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+    related = [p for p in ls.related_pairs(VERSION) if p.sha_a in features and p.sha_b in features]
+    chosen = choose_links(related, features, ls.exif(features))
+    faces = ls.faces({c.derived for c in chosen} | {c.source for c in chosen})
+    records: list[LinkRecord] = [link_record(c, features, faces) for c in chosen]
+    changed, removed = ls.replace_links(records, state)
+    rendered = _render_pending(store, ls, case_dir, by_sha)
+    outcome = LinkOutcome(
+        images=len(refs),
+        new_features=len(todo),
+        feature_errors=ls.feature_errors(),
+        candidate_pairs=len(positions),
+        verified_now=verified_now,
+        related_pairs=len(related),
+        links=len(records),
+        changed=changed,
+        removed=removed,
+        rendered=rendered,
+        elapsed_s=time.monotonic() - started,
+    )
+    if changed or removed or todo:
+        store.append_audit(
+            "derivations_linked",
+            actor,
+            {
+                "images": outcome.images,
+                "new_images_with_features": outcome.new_features,
+                "images_failed": outcome.feature_errors,
+                "candidate_pairs": outcome.candidate_pairs,
+                "pairs_verified_now": outcome.verified_now,
+                "related_pairs": outcome.related_pairs,
+                "links": outcome.links,
+                "links_added_or_changed": changed,
+                "links_removed": removed,
+                "elapsed_s": round(outcome.elapsed_s, 3),
+                "method": method_description(),
+            },
+        )
+    return outcome
+
+
+def _render_pending(
+    store: CaseStore, ls: LinksStore, case_dir: Path | None, by_sha: dict[str, ImageRef]
+) -> int:
+    if case_dir is None:
+        return 0
+    from .render import render_links
+
+    return render_links(ls, case_dir, by_sha)
+
+
+def method_description() -> dict[str, object]:
+    from . import align as al
+    from . import candidates as ca
+    from . import change_mask as cm
+
+    return {
+        "version": VERSION,
+        "features": f"ORB {feat.N_FEATURES} (+ mirrored) at {feat.WORK_SIDE} px",
+        "shortlist": f"faiss binary index, top {ca.SHORTLIST} per image by descriptor votes",
+        "alignment": f"similarity (+mirror) by RANSAC, >= {al.MIN_INLIERS} inliers",
+        "change_mask": f"blur {cm.BLUR_SIGMA} px, colour diff > {cm.MIN_DIFFERENCE} or texture "
+        f"ratio > {cm.TEXTURE_RATIO}",
+        "related_if_changed_at_most": MAX_CHANGED_FRACTION,
+        "direction_cues": ["field_of_view", "resolution", "metadata", "family"],
+    }
+
+
+__all__ = ["LinkOutcome", "VERSION", "choose_links", "link_derivations", "read_evidence"]

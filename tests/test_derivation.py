@@ -1,0 +1,265 @@
+"""Derivation linking: alignment and transform, change mask, face swap, no links between
+unrelated pictures, blurred renders, the links JSON, and re-runs without duplicates.
+
+Pictures are harmless: synthetic textures (tests/synthetic.py) and, for the face paste, face
+photos from ../shared/data (skipped when absent). The explicit path uses the stand-in scorer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from consentry import image_analysis
+from consentry.analyzers.explicit import ExplicitAnalyzer
+from consentry.cli import main
+from consentry.derivation import features as feat
+from consentry.derivation.align import align, describe, file_matrix, invert
+from consentry.derivation.change_mask import change_mask, iou
+
+from .stand_ins import FixedScorer
+from .synthetic import photo_like
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_models() -> Iterator[None]:
+    image_analysis.reset_process()
+    yield
+    image_analysis.reset_process()
+
+
+def _jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _source(seed: int = 3, width: int = 640, height: int = 480) -> np.ndarray:
+    return np.asarray(photo_like(seed, width=width, height=height))
+
+
+def _replace_region(rgb: np.ndarray, box: tuple[int, int, int, int], seed: int) -> np.ndarray:
+    out = rgb.copy()
+    x, y, w, h = box
+    other = np.asarray(photo_like(seed, width=rgb.shape[1], height=rgb.shape[0]))
+    out[y : y + h, x : x + w] = other[y : y + h, x : x + w]
+    return out
+
+
+def _derive(
+    rgb: np.ndarray, crop: tuple[int, int, int, int], scale: float, mirror: bool
+) -> np.ndarray:
+    x, y, w, h = crop
+    out = rgb[y : y + h, x : x + w]
+    out = cv2.resize(out, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(out[:, ::-1] if mirror else out)
+
+
+def _features(data: bytes, name: str) -> tuple[feat.ImageFeatures, np.ndarray]:
+    picture = feat.work_picture(data, keep_native=True)
+    return feat.image_features(name, picture), picture.rgb
+
+
+def test_crop_mirror_resize_jpeg_copy_aligns_with_the_right_transform() -> None:
+    source = _source()
+    crop = (40, 30, 560, 420)  # 23.4 % of the area not shown... 1 - 560*420/(640*480)
+    derived = _derive(source, crop, 0.7, mirror=True)
+    fs, _ = _features(_jpeg(source, 95), "s")
+    fd, _ = _features(_jpeg(derived, 80), "d")
+    alignment = align(fd, fs)
+    assert alignment is not None and alignment.mirrored
+    t = describe(
+        file_matrix(alignment.matrix, fd.work_scale, fs.work_scale),
+        alignment.mirrored,
+        (fd.width, fd.height),
+        (fs.width, fs.height),
+    )
+    assert t.mirrored
+    assert t.scale == pytest.approx(0.7, abs=0.03)
+    assert abs(t.rotation_deg) < 1.5
+    assert t.crop_fraction == pytest.approx(1 - 560 * 420 / (640 * 480), abs=0.03)
+    for got, want in zip(t.crop, crop, strict=True):
+        assert got == pytest.approx(want, abs=8)
+
+
+def test_changed_region_mask_matches_the_truth() -> None:
+    source = _source(5)
+    box = (220, 200, 200, 180)
+    edited = _replace_region(source, box, seed=77)
+    truth = np.zeros(source.shape[:2], bool)
+    truth[box[1] : box[1] + box[3], box[0] : box[0] + box[2]] = True
+    crop = (20, 10, 600, 460)
+    derived = _derive(edited, crop, 1.3, mirror=False)
+    truth_d = _derive(truth.astype(np.uint8) * 255, crop, 1.3, mirror=False) > 127
+    fs, pic_s = _features(_jpeg(source, 92), "s")
+    fd, pic_d = _features(_jpeg(derived, 75), "d")
+    alignment = align(fd, fs)
+    assert alignment is not None and not alignment.mirrored
+    mask = change_mask(pic_d, pic_s, invert(alignment.matrix))
+    small = cv2.resize(truth_d.astype(np.uint8), mask.mask.shape[::-1], cv2.INTER_NEAREST) > 0
+    assert iou(mask.mask, small) >= 0.7
+    assert 0.05 < mask.changed_fraction < 0.3
+
+
+def test_unrelated_pictures_do_not_align() -> None:
+    fa, _ = _features(_jpeg(_source(11)), "a")
+    others = [_features(_jpeg(_source(seed)), str(seed))[0] for seed in (12, 13, 14)]
+    assert all(align(fa, other) is None for other in others)
+
+
+# -- end to end: scan + links -------------------------------------------------------------------
+def _scan(evidence: Path, case: Path, *extra: str) -> None:
+    result = CliRunner().invoke(
+        main, ["scan", str(evidence), "--case", str(case), "--workers", "1", "-q", *extra]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def _links(case: Path, *extra: str) -> dict[str, object]:
+    result = CliRunner().invoke(main, ["links", "--case", str(case), "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _rows(case: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(case / "case.sqlite") as db:
+        return db.execute(sql).fetchall()
+
+
+@pytest.fixture()
+def edited_case_evidence(tmp_path: Path) -> Path:
+    """A source, a cropped + mirrored + resized JPEG copy with a region replaced, and three
+    unrelated pictures."""
+    root = tmp_path / "evidence"
+    root.mkdir()
+    source = _source(21)
+    (root / "original.jpg").write_bytes(_jpeg(source, 95))
+    edited = _replace_region(source, (250, 220, 220, 200), seed=90)
+    (root / "edited_copy.jpg").write_bytes(_jpeg(_derive(edited, (30, 20, 590, 450), 0.8, True)))
+    for seed in (31, 32, 33):
+        (root / f"unrelated_{seed}.jpg").write_bytes(_jpeg(_source(seed)))
+    return root
+
+
+def test_links_json_has_the_link_and_only_it(edited_case_evidence: Path, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    _scan(edited_case_evidence, case, "--skip", "faces,explicit")
+    report = _links(case)
+    links = report["links"]
+    assert isinstance(links, list) and len(links) == 1
+    link = links[0]
+    for key in ("derived", "source", "transform", "changed_fraction", "face_swap", "confidence"):
+        assert key in link
+    assert link["derived"] == str(edited_case_evidence / "edited_copy.jpg")
+    assert link["source"] == str(edited_case_evidence / "original.jpg")
+    assert link["transform"]["mirrored"] is True
+    assert link["transform"]["scale"] == pytest.approx(0.8, abs=0.04)
+    assert 0.05 < link["changed_fraction"] < 0.4
+    assert link["confidence"] > 0.9  # the copy is cropped: the field of view says so
+    assert link["face_swap"] is None  # no faces analysed
+    assert (case / link["render_dir"] / "mask.png").exists()
+
+
+def test_rerunning_adds_no_duplicates(edited_case_evidence: Path, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    _scan(edited_case_evidence, case, "--skip", "faces,explicit")
+    tables = ("derivation_features", "derivation_pairs", "derivation_links")
+    before = {t: _rows(case, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
+    _scan(edited_case_evidence, case, "--skip", "faces,explicit")
+    _links(case)
+    after = {t: _rows(case, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
+    assert before == after
+    # a pass killed after the pair checks, before the links were written: the re-run finishes
+    with sqlite3.connect(case / "case.sqlite") as db:
+        db.execute("DELETE FROM derivation_links")
+        db.execute("DELETE FROM case_info WHERE key = 'derivation.state'")
+    assert len(_links(case)["links"]) == 1  # type: ignore[arg-type]
+    assert (
+        _rows(case, "SELECT * FROM derivation_links ORDER BY 1")[0][:10]
+        == (after["derivation_links"][0][:10])
+    )
+    _links(case, "--rebuild")
+    assert len(_rows(case, "SELECT * FROM derivation_links")) == 1
+
+
+def _detail(path: Path) -> float:
+    a = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    return float(np.abs(np.diff(a, axis=1)).mean() + np.abs(np.diff(a, axis=0)).mean())
+
+
+@pytest.mark.parametrize("score", [0.97, 0.01])
+def test_renders_are_blurred_when_explicit(
+    score: float, edited_case_evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(score))
+    )
+    case = tmp_path / "case"
+    _scan(edited_case_evidence, case, "--skip", "faces")
+    link = _links(case)["links"][0]  # type: ignore[index]
+    folder = case / link["render_dir"]
+    details = {n: _detail(folder / f"{n}.png") for n in ("source", "derived", "mask")}
+    if score > 0.5:  # labelled explicit: every rendered picture obscured
+        assert all(d < 3.0 for d in details.values()), details
+    else:  # labelled none: shown sharp
+        assert details["source"] > 6.0 and details["derived"] > 6.0, details
+
+
+def _face_photos() -> list[Path]:
+    photos = sorted((DATA / "realfake" / "real").glob("*.jpg"))
+    if len(photos) < 2:
+        pytest.skip(f"face photos not found in {DATA / 'realfake' / 'real'} (../shared/data)")
+    return photos
+
+
+def test_face_pasted_from_another_person_is_a_face_swap(tmp_path: Path) -> None:
+    from consentry.analyzers.faces import FaceAnalyzer
+
+    photos = _face_photos()
+    analyzer = FaceAnalyzer()
+    pictures = []
+    for path in photos[:8]:
+        rgb = np.asarray(Image.open(path).convert("RGB").resize((512, 512)))
+        faces = analyzer.analyze(rgb).faces
+        if faces:
+            pictures.append((path, rgb, max(faces, key=lambda f: f.box[2] * f.box[3]).box))
+        if len(pictures) == 2:
+            break
+    if len(pictures) < 2:
+        pytest.skip("no two face photos with a detectable face")
+    (_, target, box), (_, donor, dbox) = pictures
+    x, y, w, h = (int(v) for v in box)
+    dx, dy, dw, dh = (int(v) for v in dbox)
+    patch = cv2.resize(donor[dy : dy + dh, dx : dx + dw], (w, h))
+    patch_mask = np.zeros((h, w), np.uint8)
+    cv2.ellipse(patch_mask, (w // 2, h // 2), (w // 2 - 2, h // 2 - 2), 0, 0, 360, 255, -1)
+    swapped = cv2.seamlessClone(
+        patch[..., ::-1].copy(),
+        np.ascontiguousarray(target[..., ::-1]),
+        patch_mask,
+        (x + w // 2, y + h // 2),
+        cv2.NORMAL_CLONE,
+    )[..., ::-1]
+    root = tmp_path / "evidence"
+    root.mkdir()
+    (root / "photo.jpg").write_bytes(_jpeg(target, 95))
+    derived = _derive(np.ascontiguousarray(swapped), (20, 10, 470, 490), 0.9, mirror=False)
+    (root / "swapped.jpg").write_bytes(_jpeg(derived, 85))
+    case = tmp_path / "case"
+    _scan(root, case, "--skip", "explicit")
+    links = _links(case)["links"]
+    assert isinstance(links, list) and len(links) == 1
+    link = links[0]
+    assert link["derived"].endswith("swapped.jpg") and link["source"].endswith("photo.jpg")
+    assert link["face_swap"] is True, link["face"]
