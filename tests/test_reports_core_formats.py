@@ -168,6 +168,12 @@ def test_person_scoped_html_names_no_one_else(case: Path, tmp_path: Path) -> Non
                 assert other.name not in html and other.name.replace(" ", "_") not in html
     own = {i.sha256[:12] for i in data.items if person.code in i.person_codes and i.sha256}
     assert set(embedded(html)) == own
+    # no hash of another file either (derivation links name a source photo only when it is
+    # one of this person's own images)
+    others = {i.sha256 for i in data.items if i.sha256} - {
+        i.sha256 for i in data.items if person.code in i.person_codes
+    }
+    assert others and not [sha for sha in others if sha[:16] in html]
     event = audit_events(case, "report_written")[-1]
     assert event["person"] == person.code
 

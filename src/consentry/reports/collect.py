@@ -345,7 +345,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         purpose=options.purpose,
         scans=scans,
         sources=source_infos,
-        methods=_methods(store_counts, findings, events),
+        methods=_methods(store_counts, findings, events, links, links_status),
         counts=counts,
         items=items,
         persons=persons,
@@ -593,6 +593,8 @@ def _methods(
     counts: dict[str, Any],
     findings: dict[tuple[str, str], dict[str, Any]],
     events: Sequence[Any],
+    links: Sequence[DerivationLink],
+    links_status: str,
 ) -> list[MethodInfo]:
     # thresholds as the newest scan recorded them in its audit event (describe_plan)
     described: dict[str, Any] = {}
@@ -650,6 +652,9 @@ def _methods(
                 counts["faces"]["unique_images_with_faces"],
             )
         )
+    if not links_status.startswith(("not run", "unavailable")):
+        versions = sorted({str(link.details.get("version", "")) for link in links} - {""})
+        out.append(_method("derivation", ",".join(versions), (), {}, len(links)))
     return out
 
 
@@ -674,9 +679,15 @@ def _derivation_links(
     its pass has run on this case. In a person-scoped report a link's source photo is named
     only when it is one of the person's own images."""
     try:
+        # the pass's package first: it loads its store module in the order that module needs
+        importlib.import_module("consentry.derivation")
         links_store = importlib.import_module("consentry.store.links_store")
-    except ImportError:
-        return "not run (the derivation pass is not part of this version)", []
+    except ModuleNotFoundError as exc:
+        if exc.name in ("consentry.derivation", "consentry.store.links_store"):
+            return "not run (the derivation pass is not part of this version)", []
+        return f"unavailable: {exc}", []
+    except ImportError as exc:
+        return f"unavailable: {exc}", []
     try:
         store = links_store.LinksStore(engine)
         if hasattr(store, "state") and store.state() is None:
@@ -692,8 +703,10 @@ def _derivation_links(
         if scope is not None and derived not in in_scope:
             continue
         if scope is not None and source not in in_scope:
+            # the photo it was made from is not this person's: withhold it (renders are named
+            # after both hashes)
             source = None
-            data = {k: v for k, v in data.items() if not k.startswith("source")}
+            data = {k: v for k, v in data.items() if not k.startswith(("source", "render"))}
         links.append(DerivationLink(derived, source, data))
     return "ok" if links else "run: no image was found to be made from another", links
 

@@ -149,8 +149,17 @@ def render_html(report: CaseReport, for_print: bool = False) -> str:
             gallery_limit=GALLERY_LIMIT,
             annex_limit=ANNEX_LIMIT,
             label_counts=_label_counts(report.items),
+            locations=_locations(report.items),
         )
     )
+
+
+def _locations(items: list[ReportItem]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for i in items:
+        if i.sha256:
+            out[i.sha256].append(i.location)
+    return out
 
 
 def _label_counts(items: list[ReportItem]) -> dict[str, Count]:

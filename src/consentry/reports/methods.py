@@ -135,7 +135,14 @@ METHODS: dict[str, MethodText] = {
     "derivation": MethodText(
         "Links an image to the source photo it was made from (same background/pose) and maps "
         "the replaced region.",
-        (ErrorRate("accuracy", "see docs/benchmarks.md when the derivation pass has run", ""),),
+        (
+            ErrorRate(
+                "accuracy of links and change masks",
+                "not yet published in docs/benchmarks.md (bench/derivation.py measures it): "
+                "treat each link as a lead for an examiner, with the evidence shown",
+                "bench/derivation.py",
+            ),
+        ),
     ),
 }
 
