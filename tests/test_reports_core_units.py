@@ -92,3 +92,17 @@ def test_redactor_rules() -> None:
     assert scoped.text("Ann Lee and Jane Doe") == f"{OTHER_PERSON} and Jane Doe"
     # the examiner's own folders above the source root keep their names
     assert scoped.path("/mnt/seized/camera roll/b.jpg") == "/mnt/seized/camera roll/b.jpg"
+
+
+def test_html_escapes_what_the_evidence_names(small_case: tuple[Path, Path]) -> None:
+    from dataclasses import replace
+
+    from consentry.reports.html_report import render_html
+
+    _, case = small_case
+    report = collect_case(case, ReportOptions(reverify="none"))
+    hostile = '<script>alert("x")</script><img src=http://example.org/a.png>.jpg'
+    report.items[0] = replace(report.items[0], location=hostile)
+    html = render_html(report)
+    assert "<script>alert" not in html and "<img src=http" not in html
+    assert "&lt;script&gt;alert" in html
