@@ -106,3 +106,17 @@ def test_html_escapes_what_the_evidence_names(small_case: tuple[Path, Path]) -> 
     html = render_html(report)
     assert "<script>alert" not in html and "<img src=http" not in html
     assert "&lt;script&gt;alert" in html
+
+
+def test_source_file_list_hash_is_what_sha256sum_gives(small_case: tuple[Path, Path]) -> None:
+    import hashlib
+    import subprocess
+
+    evidence, case = small_case
+    (source,) = collect_case(case, ReportOptions(reverify="none")).sources
+    listing = subprocess.run(
+        "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum",
+        shell=True, cwd=evidence, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    assert listing.count(b"\n") == 3
+    assert source.manifest_sha256 == hashlib.sha256(listing).hexdigest()

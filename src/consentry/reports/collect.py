@@ -55,7 +55,7 @@ from .counts import Count, case_counts, scoped_counts
 from .methods import ErrorRate, method_text
 from .options import ReportOptions
 from .redact import Redactor, redact_value
-from .reverify import reverify_sources
+from .reverify import reverify_sources, source_manifests
 from .visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
 
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
@@ -91,6 +91,8 @@ class SourceInfo:
     changed: int
     missing: int
     details: tuple[str, ...] = ()  # one line per changed/missing file
+    # SHA-256 of the source's sha256sum-style file list as scanned (reverify.source_manifests)
+    manifest_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     ]
     persons = [_redact_person(p, redactor) for p in persons]
 
+    manifests = source_manifests(store.engine)
     checked = reverify_sources(
         store.engine, sources, options.reverify, scope_rows=rows, scope=scope
     )
@@ -296,6 +299,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
             changed=checked[sid].changed,
             missing=checked[sid].missing,
             details=tuple(redactor.path(d) for d in checked[sid].details),
+            manifest_sha256=manifests.get(sid),
         )
         for sid, src in sorted(sources.items())
     ]

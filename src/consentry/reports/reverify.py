@@ -32,6 +32,32 @@ class SourceCheck:
     details: list[str] = field(default_factory=list)
 
 
+def source_manifests(engine: Engine) -> dict[int, str]:
+    """Per source, the SHA-256 of its file list as the scan recorded it: ``sha256sum`` lines
+    (``<sha256>  ./<path in the source>``) of every file read on disk, sorted by path. One
+    value that identifies the acquisition; on an unchanged folder it equals
+    ``cd SOURCE && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum``
+    (regular files; a file consentry could not read has no hash and no line)."""
+    L = LOCATIONS
+    lines: dict[int, list[tuple[str, str]]] = {}
+    with engine.connect() as conn:
+        for sid, rel, sha in conn.execute(
+            select(L.c.source_id, L.c.rel_path, L.c.sha256).where(
+                L.c.member_chain == "[]", L.c.sha256.is_not(None)
+            )
+        ):
+            lines.setdefault(sid, []).append((rel, sha))
+    out = {}
+    for sid, entries in lines.items():
+        text = "".join(f"{sha}  ./{rel}\n" for rel, sha in sorted(entries, key=_path_bytes))
+        out[sid] = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    return out
+
+
+def _path_bytes(entry: tuple[str, str]) -> bytes:
+    return ("./" + entry[0]).encode("utf-8", "surrogateescape")
+
+
 def reverify_sources(
     engine: Engine,
     sources: dict[int, dict[str, Any]],
@@ -116,4 +142,4 @@ def sha256_of(raw: bytes) -> str | None:
         return None
 
 
-__all__ = ["SourceCheck", "reverify_sources", "sha256_of"]
+__all__ = ["SourceCheck", "reverify_sources", "sha256_of", "source_manifests"]
