@@ -106,9 +106,11 @@ def redact_value(value: Any, r: Redactor) -> Any:
         return value
     if isinstance(value, dict):
         return {
-            k: WITHHELD if k in NAME_KEYS and isinstance(v, str) else redact_value(v, r)
+            redact_value(k, r): WITHHELD
+            if k in NAME_KEYS and isinstance(v, str)
+            else redact_value(v, r)
             for k, v in value.items()
-        }
+        }  # keys too: a scan's files_per_source is keyed by source path
     if isinstance(value, list):
         return [redact_value(v, r) for v in value]
     if isinstance(value, str):
