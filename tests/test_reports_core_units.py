@@ -120,3 +120,20 @@ def test_source_file_list_hash_is_what_sha256sum_gives(small_case: tuple[Path, P
     ).stdout  # fmt: skip
     assert listing.count(b"\n") == 3
     assert source.manifest_sha256 == hashlib.sha256(listing).hexdigest()
+
+
+def test_csv_guards_against_formulas_in_file_names(small_case: tuple[Path, Path]) -> None:
+    import csv
+    from dataclasses import replace
+
+    from consentry.reports.csv_report import write_csv
+
+    _, case = small_case
+    report = collect_case(case, ReportOptions(reverify="none"))
+    report.items[0] = replace(report.items[0], location='=HYPERLINK("http://x","y")', rel_path="@a")
+    out = case.parent / "r.csv"
+    write_csv(report, out, ReportOptions())
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["location"] == '\'=HYPERLINK("http://x","y")' and rows[0]["rel_path"] == "'@a"
+    assert rows[1]["location"] == report.items[1].location  # ordinary names untouched

@@ -1,5 +1,9 @@
 """One row per location (file on disk or archive member): the inventory a spreadsheet or a
-forensic tool imports. Header row first; lists are joined with ``;``."""
+forensic tool imports. Header row first; lists are joined with ``;``.
+
+File names come from the evidence, so a name like ``=HYPERLINK(...)`` would run as a formula
+when the CSV is opened in a spreadsheet: text cells starting with ``= + - @`` (or a tab or
+carriage return) get a leading apostrophe, the usual guard. The JSON report keeps names exact."""
 
 from __future__ import annotations
 
@@ -60,13 +64,24 @@ def _row(item: ReportItem) -> list[object]:
     ]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(report: CaseReport, out: Path, options: ReportOptions) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(COLUMNS)
         for item in report.items:
-            w.writerow(["" if v is None else v for v in _row(item)])
+            w.writerow([_cell(v) for v in _row(item)])
     return [out]
 
 
