@@ -29,6 +29,7 @@ demo: $(STAMP)
 	    --consent demo/references/$$(basename $$ref .jpg).consent.json $$ref --examiner "Demo Examiner"; \
 	done
 	$(BIN)/consentry persons --case demo/case
+	$(BIN)/consentry links --case demo/case
 	$(BIN)/consentry audit verify --case demo/case
 	$(BIN)/consentry case summary --case demo/case --json > demo/summary.json
 	$(BIN)/consentry persons --case demo/case --json > demo/persons.json

@@ -100,8 +100,77 @@ def build(target: Path) -> None:
     data = sorted(folders[6].glob("*.jpg"))[0].read_bytes()
     (target / "partial_download.jpg").write_bytes(data[: len(data) // 3])
     (target / "README-from-suspect.txt").write_text("list of folders\n", encoding="utf-8")
+    _write_derived(target / "Downloads" / "edited", folders)
     print(f"demo evidence: {sum(1 for _ in target.rglob('*') if _.is_file())} files in {target}")
     print(f"reference photos + consent records of {ENROLLED} persons in {references}")
+
+
+def _write_derived(folder: Path, folders: list[Path]) -> None:
+    """Harmless edited copies, as a nudify or face-swap app would leave them next to the source
+    photos: a region replaced (here by a plain texture), and a face pasted from another
+    (fictional) person; both cropped, resized, mirrored and re-encoded. ``consentry links``
+    should link each to its source."""
+    import cv2
+    import numpy as np
+
+    from consentry.analyzers.faces import FaceAnalyzer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    analyzer = FaceAnalyzer()
+
+    def load(path: Path) -> np.ndarray:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+
+    def finish(rgb: np.ndarray, name: str, mirror: bool) -> None:
+        h, w = rgb.shape[:2]
+        rgb = rgb[h // 20 : h - h // 20, w // 16 : w - w // 40]  # a crop
+        rgb = cv2.resize(rgb, (rgb.shape[1] * 4 // 5, rgb.shape[0] * 4 // 5), cv2.INTER_AREA)
+        if mirror:
+            rgb = rgb[:, ::-1]
+        Image.fromarray(np.ascontiguousarray(rgb)).save(folder / name, "JPEG", quality=82)
+
+    # a region replaced: the lower middle of a photo painted over with a plain texture
+    source = load(sorted(folders[7].glob("*.jpg"))[0])
+    h, w = source.shape[:2]
+    edited = source.copy()
+    y0, y1, x0, x1 = h * 11 // 20, h * 19 // 20, w * 3 // 10, w * 7 // 10
+    rng = np.random.default_rng(5)
+    texture = np.clip(rng.normal(0, 18, (y1 - y0, x1 - x0, 3)) + (120, 160, 200), 0, 255)
+    edited[y0:y1, x0:x1] = cv2.GaussianBlur(texture.astype(np.uint8), (0, 0), 2)
+    finish(edited, "edit_0001.jpg", mirror=True)
+
+    # a face pasted from another person (seamless cloning, as face-swap tools blend)
+    def largest_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+        faces = analyzer.analyze(rgb).faces
+        if not faces:
+            return None
+        x, y, fw, fh = max(faces, key=lambda f: f.box[2] * f.box[3]).box
+        return int(x), int(y), int(fw), int(fh)
+
+    def selfie(person: Path) -> Path:
+        photos = sorted(person.glob("*.jpg"))
+        return next((p for p in photos if "selfie" in p.name), photos[0])
+
+    target = load(selfie(folders[8]))
+    donor = load(selfie(folders[9]))
+    box, donor_box = largest_face(target), largest_face(donor)
+    if box is None or donor_box is None:
+        print("demo: no face found for the face-paste example; skipped")
+        return
+    x, y, fw, fh = box
+    dx, dy, dw, dh = donor_box
+    patch = cv2.resize(donor[dy : dy + dh, dx : dx + dw], (fw, fh), interpolation=cv2.INTER_AREA)
+    mask = np.zeros((fh, fw), np.uint8)
+    cv2.ellipse(mask, (fw // 2, fh // 2), (fw // 2 - 2, fh // 2 - 2), 0, 0, 360, 255, -1)
+    swapped = cv2.seamlessClone(
+        np.ascontiguousarray(patch[..., ::-1]),
+        np.ascontiguousarray(target[..., ::-1]),
+        mask,
+        (x + fw // 2, y + fh // 2),
+        cv2.NORMAL_CLONE,
+    )[..., ::-1]
+    finish(np.ascontiguousarray(swapped), "faceswap_0001.jpg", mirror=False)
 
 
 if __name__ == "__main__":

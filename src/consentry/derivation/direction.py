@@ -76,27 +76,38 @@ def band_share(profile: np.ndarray, above: float) -> float:
 
 
 def resolution_cue(
-    a_per_b: float, profile_a: np.ndarray | None, profile_b: np.ndarray | None
+    a_per_b: float,
+    profile_a: np.ndarray | None,
+    profile_b: np.ndarray | None,
+    measured_a: float = 1.0,
+    measured_b: float = 1.0,
 ) -> Cue | None:
-    """``a_per_b``: A's pixels per B pixel of the same scene."""
+    """``a_per_b``: A's pixels per B pixel of the same scene; ``measured_*``: the scale (decoded
+    per file pixel) each profile was measured at."""
     if max(a_per_b, 1 / a_per_b) < MIN_SCALE_GAP:
         return None
     larger_is_a = a_per_b > 1
     profile = profile_a if larger_is_a else profile_b
-    if profile is None:
-        return None  # the larger picture was not decoded at native size
     ratio = a_per_b if larger_is_a else 1 / a_per_b
-    share = band_share(profile, 1 / ratio)
+    # the larger picture's measured pixels per pixel of the smaller one
+    effective = ratio * (measured_a if larger_is_a else measured_b)
+    if profile is None or effective < MIN_SCALE_GAP:
+        return None
+    share = band_share(profile, 1 / effective)
     name = "A" if larger_is_a else "B"
     sign = 1.0 if larger_is_a else -1.0
     if share <= UPSCALED_SHARE:
-        return Cue("resolution", -sign * RESOLUTION_WEIGHT,
-                   f"{name} is {ratio:.2f}x larger but has no detail beyond the other's "
-                   f"resolution ({share:.2%} of its power): upscaled")  # fmt: skip
+        reason = (
+            f"{name} is {ratio:.2f}x larger but has no detail beyond the other's resolution "
+            f"({share:.2%} of its power): upscaled"
+        )
+        return Cue("resolution", -sign * RESOLUTION_WEIGHT, reason)
     if share >= DETAILED_SHARE:
-        return Cue("resolution", sign * RESOLUTION_WEIGHT,
-                   f"{name} is {ratio:.2f}x larger with detail beyond the other's resolution "
-                   f"({share:.2%} of its power): the other is a reduced copy")  # fmt: skip
+        reason = (
+            f"{name} is {ratio:.2f}x larger with detail beyond the other's resolution "
+            f"({share:.2%} of its power): the other is a reduced copy"
+        )
+        return Cue("resolution", sign * RESOLUTION_WEIGHT, reason)
     return None
 
 

@@ -17,11 +17,11 @@ import numpy as np
 
 from ..imaging import decode_image
 
-VERSION = "1"
+VERSION = "2"
 WORK_SIDE = 512
 N_FEATURES = 600
-# Decoding up to this side keeps most photos at native resolution for the resolution profile
-# (which tells an upscaled copy from its source); larger ones are decoded reduced (draft mode).
+# The resolution profile (which tells an upscaled copy from its source) is measured on the
+# picture decoded up to this side: native for most, reduced (draft mode) for larger photos.
 PROFILE_DECODE_SIDE = 2048
 PROFILE_BINS = 16
 
@@ -36,7 +36,8 @@ class ImageFeatures:
     descriptors: np.ndarray  # (n, 32) uint8 ORB
     mirror_points: np.ndarray  # (m, 2) float32, work coordinates of the un-mirrored picture
     mirror_descriptors: np.ndarray  # (m, 32) uint8
-    profile: np.ndarray | None  # (PROFILE_BINS,) float32 radial power share; None if not native
+    profile: np.ndarray | None  # (PROFILE_BINS,) float32 radial power shares
+    profile_scale: float = 1.0  # decoded pixels per file pixel where the profile was measured
 
     @property
     def work_size(self) -> tuple[int, int]:
@@ -54,7 +55,8 @@ class WorkPicture:
     width: int
     height: int
     work_scale: float
-    native: np.ndarray | None = None  # grey, native resolution, when it fits PROFILE_DECODE_SIDE
+    native: np.ndarray | None = None  # grey, decoded up to PROFILE_DECODE_SIDE
+    native_scale: float = 1.0  # its pixels per file pixel (< 1 for larger pictures)
 
 
 def work_picture(data: bytes, keep_native: bool = False) -> WorkPicture:
@@ -64,15 +66,16 @@ def work_picture(data: bytes, keep_native: bool = False) -> WorkPicture:
     rgb = decoded.rgb
     swap = decoded.orientation in (5, 6, 7, 8)
     width, height = (decoded.height, decoded.width) if swap else (decoded.width, decoded.height)
-    native = None
-    if keep_native and rgb.shape[1] == width and rgb.shape[0] == height:
+    native, native_scale = None, 1.0
+    if keep_native:
         native = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        native_scale = max(rgb.shape[:2]) / max(width, height)
     scale = WORK_SIDE / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if (rgb.shape[1], rgb.shape[0]) != size:
         shrink = rgb.shape[1] > size[0]
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-    return WorkPicture(np.ascontiguousarray(rgb), width, height, scale, native)
+    return WorkPicture(np.ascontiguousarray(rgb), width, height, scale, native, native_scale)
 
 
 _ORB: cv2.ORB | None = None
@@ -132,6 +135,7 @@ def image_features(sha256: str, picture: WorkPicture) -> ImageFeatures:
         mirror_points=mirrored_points,
         mirror_descriptors=mirror_descriptors,
         profile=profile,
+        profile_scale=picture.native_scale,
     )
 
 

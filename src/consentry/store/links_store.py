@@ -334,7 +334,10 @@ def _feature_row(version: str, f: ImageFeatures) -> dict[str, Any]:
         descriptors=_blob(f.descriptors, np.uint8),
         mirror_points=_blob(f.mirror_points, "<f4"),
         mirror_descriptors=_blob(f.mirror_descriptors, np.uint8),
-        profile=_blob(f.profile, "<f4") if f.profile is not None else None,
+        # the profile's last value is the scale it was measured at
+        profile=_blob(np.append(f.profile, f.profile_scale), "<f4")
+        if f.profile is not None
+        else None,
     )
 
 
@@ -345,6 +348,7 @@ def _features(r: Any) -> ImageFeatures:
     def codes(b: bytes) -> np.ndarray:
         return np.frombuffer(b, dtype=np.uint8).reshape(-1, 32).copy()
 
+    profile = np.frombuffer(r.profile, dtype="<f4").copy() if r.profile else None
     return ImageFeatures(
         sha256=r.sha256,
         width=r.width,
@@ -354,7 +358,8 @@ def _features(r: Any) -> ImageFeatures:
         descriptors=codes(r.descriptors),
         mirror_points=points(r.mirror_points),
         mirror_descriptors=codes(r.mirror_descriptors),
-        profile=np.frombuffer(r.profile, dtype="<f4").copy() if r.profile else None,
+        profile=profile[:-1] if profile is not None else None,
+        profile_scale=float(profile[-1]) if profile is not None else 1.0,
     )
 
 
