@@ -90,6 +90,10 @@ def test_redactor_rules() -> None:
     assert scoped.path("/mnt/seized/Jane_Doe/a.jpg") == "/mnt/seized/Jane_Doe/a.jpg"
     assert scoped.path("/mnt/seized/AnnLee/a.jpg") == f"/mnt/seized/{OTHER_PERSON}/a.jpg"
     assert scoped.text("Ann Lee and Jane Doe") == f"{OTHER_PERSON} and Jane Doe"
+    assert scoped.text("group matches E2, not E1 or U12") == (
+        f"group matches {OTHER_PERSON}, not E1 or {OTHER_PERSON}"
+    )
+    assert red.text("group matches E2") == "group matches E2"  # redaction keeps codes
     # the examiner's own folders above the source root keep their names
     assert scoped.path("/mnt/seized/camera roll/b.jpg") == "/mnt/seized/camera roll/b.jpg"
 

@@ -61,6 +61,8 @@ from .visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
 CASE_LEVEL_ACTIONS = frozenset({"case_created", "scan_started", "scan_finished"})
 PERSON_CODE = re.compile(r"\b[EU]\d+\b")
+# problems listed (the store's listing is capped per query); the counts hold every one
+PROBLEMS_LIMIT = 1_000_000
 
 
 class ReportError(ValueError):
@@ -319,15 +321,19 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     if scope is None:
         counts = case_counts(store_counts, persons_report, items, len(links))
         problems = [
-            ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
-            for p in store.problems_listing()
+            ProblemInfo(
+                redactor.path(p["path"]), p["code"], p["severity"], redactor.text(p["message"])
+            )
+            for p in store.problems_listing(limit=PROBLEMS_LIMIT)
         ]
     else:
         counts = scoped_counts(store_counts, items, len(links))
         in_scope = {r["path"] for r in rows}
         problems = [
-            ProblemInfo(redactor.path(p["path"]), p["code"], p["severity"], p["message"])
-            for p in store.problems_listing()
+            ProblemInfo(
+                redactor.path(p["path"]), p["code"], p["severity"], redactor.text(p["message"])
+            )
+            for p in store.problems_listing(limit=PROBLEMS_LIMIT)
             if p["path"] in in_scope
         ]
 

@@ -18,6 +18,7 @@ from typing import Any
 from ..persons.folders import looks_like_a_name, name_tokens, named_after
 
 OTHER_PERSON = "[other person]"
+PERSON_CODE = re.compile(r"\b[EU][0-9]+\b")
 WITHHELD = "[withheld]"
 # keys of audit payloads (consent records) that name a person
 NAME_KEYS = frozenset({"name", "consented_by"})
@@ -61,6 +62,10 @@ class Redactor:
             who = self._who(code)
             if who is not None:
                 value = pattern.sub(who, value)
+        if self.scope is not None:  # "other faces of this group match E1": not in E2's report
+            value = PERSON_CODE.sub(
+                lambda m: m.group(0) if m.group(0) == self.scope else OTHER_PERSON, value
+            )
         return value
 
     def _enrolled_in(self, stem: str) -> list[str]:
