@@ -4,7 +4,8 @@ unrelated photos (used by ``bench/derivation.py``; importable by itself for expe
 Sources are the colour photos of ``../shared/data`` (LFW, FFHQ real, StyleGAN fakes); each gets
 several derived copies, one edit each:
 
-- ``region_inpaint``: a torso-sized region (lower middle of the picture) filled by cv2.inpaint;
+- ``region_inpaint``: a torso-sized region (lower middle of the picture, never over the face)
+  filled by cv2.inpaint;
 - ``region_texture``: the same kind of region replaced by a patch of another photo;
 - ``face_paste``: the face of another identity pasted with ``cv2.seamlessClone`` (face found by
   YuNet in both pictures);
@@ -67,20 +68,34 @@ def _face_box(detector: object, rgb: np.ndarray) -> tuple[int, int, int, int] | 
     return (x, y, w, h) if w >= 24 and h >= 24 else None
 
 
-def _torso_region(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """An ellipse or rectangle of 15-35 % of the picture in its lower middle."""
-    mask = np.zeros((h, w), np.uint8)
-    area = rng.uniform(0.15, 0.35) * h * w
-    aspect = rng.uniform(0.7, 1.6)
-    rw = int(min(w * 0.9, np.sqrt(area * aspect)))
-    rh = int(min(h * 0.6, area / max(rw, 1)))
-    cx = int(w / 2 + rng.uniform(-0.15, 0.15) * w)
-    cy = int(h - rh / 2 - rng.uniform(0, 0.1) * h)
-    if rng.random() < 0.5:
-        cv2.ellipse(mask, (cx, cy), (rw // 2, rh // 2), 0, 0, 360, 255, -1)
-    else:
-        cv2.rectangle(mask, (cx - rw // 2, cy - rh // 2), (cx + rw // 2, cy + rh // 2), 255, -1)
-    return mask > 0
+def _torso_region(
+    rng: np.random.Generator, h: int, w: int, face: tuple[int, int, int, int] | None
+) -> np.ndarray:
+    """An ellipse or rectangle of 10-35 % of the picture in its lower part (body, shoulders),
+    never over the face: in these tight face photos that is the shoulders at the bottom left
+    or right, or the chest below the chin. The largest of a few random placements is kept."""
+    allowed = np.ones((h, w), bool)
+    if face is not None:
+        x, y, fw, fh = face
+        mx, my = fw // 8, fh // 8
+        allowed[max(0, y - my) : y + fh + my, max(0, x - mx) : x + fw + mx] = False
+    best = np.zeros((h, w), bool)
+    for _ in range(8):
+        mask = np.zeros((h, w), np.uint8)
+        area = rng.uniform(0.15, 0.35) * h * w
+        aspect = rng.uniform(0.5, 1.6)
+        rw = int(min(w * 0.9, np.sqrt(area * aspect)))
+        rh = int(min(h * 0.7, area / max(rw, 1)))
+        cx = int(w * rng.choice([0.2, 0.5, 0.8]) + rng.uniform(-0.1, 0.1) * w)
+        cy = int(h - rh / 2 - rng.uniform(0, 0.1) * h)
+        if rng.random() < 0.5:
+            cv2.ellipse(mask, (cx, cy), (rw // 2, rh // 2), 0, 0, 360, 255, -1)
+        else:
+            cv2.rectangle(mask, (cx - rw // 2, cy - rh // 2), (cx + rw // 2, cy + rh // 2), 255, -1)
+        region = (mask > 0) & allowed
+        if region.sum() > best.sum():
+            best = region
+    return best
 
 
 def _edit(
@@ -122,7 +137,9 @@ def _edit(
             cv2.NORMAL_CLONE,
         )
         return cv2.cvtColor(out, cv2.COLOR_BGR2RGB), mask
-    region = _torso_region(rng, h, w)
+    region = _torso_region(rng, h, w, face)
+    if region.mean() < 0.06:
+        return None
     out = rgb.copy()
     if edit == "region_inpaint":
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -213,7 +230,7 @@ def build_corpus(
     n_derived = max(0, total - len(source_names) - len(unrelated_names))
     truths: list[DerivedTruth] = []
     attempts = 0
-    while len(truths) < n_derived and attempts < n_derived * 4:
+    while len(truths) < n_derived and attempts < n_derived * 10:
         attempts += 1
         src = source_names[len(truths) % len(source_names)]
         edit = EDITS[(len(truths) // len(source_names) + attempts) % len(EDITS)]

@@ -263,3 +263,24 @@ def test_face_pasted_from_another_person_is_a_face_swap(tmp_path: Path) -> None:
     link = links[0]
     assert link["derived"].endswith("swapped.jpg") and link["source"].endswith("photo.jpg")
     assert link["face_swap"] is True, link["face"]
+
+
+def test_direction_cues_say_which_is_the_original() -> None:
+    from consentry.derivation.direction import decide, field_of_view_cue, resolution_cue
+
+    # A shows 85 % of B, B shows all of A: A is a crop, B the source
+    crop = field_of_view_cue(0.85, 1.0)
+    assert crop is not None and crop.score < -3
+    # an upscaled copy has no detail beyond its source's resolution; a camera original does
+    original = _source(9, 600, 450)
+    upscaled = cv2.resize(original, (1200, 900), interpolation=cv2.INTER_CUBIC)
+    p_original = feat.resolution_profile(cv2.cvtColor(original, cv2.COLOR_RGB2GRAY))
+    p_upscaled = feat.resolution_profile(cv2.cvtColor(upscaled, cv2.COLOR_RGB2GRAY))
+    up = resolution_cue(2.0, p_upscaled, p_original)  # A = the upscaled copy, 2x larger
+    assert up is not None and up.score < 0, up
+    reduced = cv2.resize(original, (300, 225), interpolation=cv2.INTER_AREA)
+    p_reduced = feat.resolution_profile(cv2.cvtColor(reduced, cv2.COLOR_RGB2GRAY))
+    down = resolution_cue(2.0, p_original, p_reduced)  # A = the original, 2x larger
+    assert down is not None and down.score > 0, down
+    assert decide([crop, None]).confidence > 0.95
+    assert decide([]).confidence == 0.5

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import resource
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -65,7 +66,8 @@ MIN_SHARED_VIEW = 0.3  # each picture must show at least this share of the other
 # the changed regions, <= MAX_RESIDUAL of 255). Pictures generated from one template (same
 # pose, clothes, studio) and photos of one sitter under another light fail these; resized,
 # re-encoded copies pass. Tuned on benchmark seed 1 (bench/derivation.py).
-MIN_DETAIL_AGREEMENT = 0.8
+MIN_DETAIL_AGREEMENT = 0.75
+CHANGE_TIE = 0.05  # changed-area difference below which two candidate sources are tied
 MAX_RESIDUAL = 12.0
 FEATURE_BATCH = 32
 PAIR_BATCH = 64
@@ -287,11 +289,21 @@ def choose_links(
                 direction.evidence(),
             )
         )
-    best: dict[str, _Candidate] = {}
+    # each image's source: the partner it differs from least (a chain D <- C <- S leaves D
+    # closer to C; siblings D, C of S are each closer to S). When the changed areas are about
+    # equal (edits of the same region), the more certain direction wins, then a partner that
+    # is not itself derived from anything here.
+    sources_of: dict[str, list[_Candidate]] = {}
     for c in candidates:
-        current = best.get(c.derived)
-        if current is None or (c.changed, -c.inliers) < (current.changed, -current.inliers):
-            best[c.derived] = c
+        sources_of.setdefault(c.derived, []).append(c)
+    best: dict[str, _Candidate] = {}
+    for derived, options in sources_of.items():
+        least = min(c.changed for c in options)
+        tied = [c for c in options if c.changed <= least + CHANGE_TIE]
+        best[derived] = min(
+            tied,
+            key=lambda c: (-round(c.confidence, 2), c.source in sources_of, c.changed, -c.inliers),
+        )
     # no cycles: add the most confident links first, skip one that would close a loop
     chosen: dict[str, _Candidate] = {}
     for c in sorted(best.values(), key=lambda c: (-c.confidence, c.derived)):
@@ -373,6 +385,8 @@ def link_derivations(
 ) -> LinkOutcome:
     """Bring the case's derivation links up to date (renders into ``case_dir`` when given)."""
     started = time.monotonic()
+    cpu_started = _cpu_s()
+    timings: dict[str, float] = {}
     progress = progress or _Quiet()
     ls = LinksStore(store.engine)
     if rebuild:
@@ -422,7 +436,11 @@ def link_derivations(
                 unchanged=True,
             )
 
+        timings["features_s"] = time.monotonic() - started
+        mark = time.monotonic()
         positions = shortlist(all_features)
+        timings["shortlist_s"] = time.monotonic() - mark
+        mark = time.monotonic()
         verified = ls.verified_pairs(VERSION)
         tasks = []
         for i, j in positions:
@@ -452,12 +470,17 @@ def link_derivations(
             pool.terminate()
             pool.join()
 
+    timings["verify_s"] = time.monotonic() - mark
+    mark = time.monotonic()
     related = [p for p in ls.related_pairs(VERSION) if p.sha_a in features and p.sha_b in features]
     chosen = choose_links(related, features, ls.exif(features))
     faces = ls.faces({c.derived for c in chosen} | {c.source for c in chosen})
     records: list[LinkRecord] = [link_record(c, features, faces) for c in chosen]
     changed, removed = ls.replace_links(records, state)
+    timings["links_s"] = time.monotonic() - mark
+    mark = time.monotonic()
     rendered = _render_pending(store, ls, case_dir, by_sha)
+    timings["render_s"] = time.monotonic() - mark
     outcome = LinkOutcome(
         images=len(refs),
         new_features=len(todo),
@@ -486,10 +509,18 @@ def link_derivations(
                 "links_added_or_changed": changed,
                 "links_removed": removed,
                 "elapsed_s": round(outcome.elapsed_s, 3),
+                "cpu_s": round(_cpu_s() - cpu_started, 3),  # this process + its workers
+                "phases_s": {k: round(v, 2) for k, v in timings.items()},
                 "method": method_description(),
             },
         )
     return outcome
+
+
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # pool workers, once joined
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def _render_pending(

@@ -310,10 +310,12 @@ class LinksStore:
             ).scalar()
 
     def clear(self) -> None:
-        """Forget every cached pair and link (``consentry links --rebuild``); features stay."""
+        """Forget every cached pair and link, and every failed feature extraction (``consentry
+        links --rebuild``); features that were computed stay (they depend only on the bytes)."""
         with self.engine.begin() as conn:
             conn.execute(LINKS.delete())
             conn.execute(PAIRS.delete())
+            conn.execute(FEATURES.delete().where(FEATURES.c.status == "error"))
             conn.execute(CASE_INFO.delete().where(CASE_INFO.c.key == STATE_KEY))
 
 
