@@ -81,6 +81,7 @@ def case_counts(
         "derivation_links": Inferred(
             links, "images linked to the source photo they were made from"
         ),
+        **_provenance(items, "image files"),
         "errors": Count(c["errors"]["total"], "files with an error-level problem, all codes"),
         "warnings": Count(c["warnings"]["total"], "files with a warning-level problem"),
     }
@@ -116,6 +117,21 @@ def scoped_counts(c: dict[str, Any], items: Sequence[ReportItem], links: int) ->
         ),
         "folders": Inferred(len(folders), "folders holding this person's image files"),
         "derivation_links": Inferred(links, "of this person's images linked to a source photo"),
+        **_provenance(items, "this person's image files"),
+    }
+
+
+def _provenance(items: Sequence[ReportItem], whose: str) -> dict[str, Count]:
+    def n(verdict: str) -> int:
+        return sum(1 for i in items if i.provenance_verdict == verdict)
+
+    return {
+        "provenance_confirmed": Inferred(
+            n("confirmed"), f"{whose} whose AI generation a generator's own mechanism vouches for"
+        ),
+        "provenance_indicated": Inferred(
+            n("indicated"), f"{whose} with unsigned or unverifiable signs of a generator"
+        ),
     }
 
 
