@@ -141,3 +141,25 @@ def test_csv_guards_against_formulas_in_file_names(small_case: tuple[Path, Path]
         rows = list(csv.DictReader(fh))
     assert rows[0]["location"] == '\'=HYPERLINK("http://x","y")' and rows[0]["rel_path"] == "'@a"
     assert rows[1]["location"] == report.items[1].location  # ordinary names untouched
+
+
+@pytest.mark.parametrize(
+    ("rendered", "label_now", "shown"),
+    [
+        ("none,explicit", "explicit", True),  # derived picture drawn blurred
+        ("explicit,none", "none", True),  # drawn sharp for `none`, still `none`
+        ("none,none", "explicit", False),  # drawn sharp, since labelled explicit: refused
+        ("none,none", None, False),  # label gone (re-analysis pending): refused
+        ("none,unknown", None, True),
+        ("", "none", False),  # never rendered
+    ],
+)
+def test_derivation_mask_render_follows_the_blur_rule(
+    rendered: str, label_now: str | None, shown: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from consentry.reports.collect import _safe_mask_render
+
+    link = SimpleNamespace(render_dir="derivation/x_from_y", render_labels=rendered)
+    assert (_safe_mask_render(link, label_now) is not None) is shown

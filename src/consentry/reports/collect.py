@@ -161,6 +161,9 @@ class DerivationLink:
     derived_sha256: str
     source_sha256: str | None
     details: dict[str, Any]
+    # the pass's picture of the derived image with the changed region outlined (relative to
+    # the case folder); None when absent or not safe to show under the blur rule
+    mask_render: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,7 +319,8 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         | {a.actor for a in audit_infos if a.actor}
         | ({options.examiner} if options.examiner else set())
     )
-    links_status, links = _derivation_links(store.engine, {i.sha256 for i in items}, scope)
+    labels = {sha: f["label"] for (sha, analyzer), f in findings.items() if analyzer == "explicit"}
+    links_status, links = _derivation_links(store.engine, {i.sha256 for i in items}, scope, labels)
 
     if scope is None:
         counts = case_counts(store_counts, persons_report, items, len(links))
@@ -683,7 +687,10 @@ def _method(
 
 # -- derivation links (another module; optional) --------------------------------------------------
 def _derivation_links(
-    engine: Engine, in_scope: set[str | None], scope: str | None
+    engine: Engine,
+    in_scope: set[str | None],
+    scope: str | None,
+    labels: dict[str, str | None],
 ) -> tuple[str, list[DerivationLink]]:
     """Links from ``store/links_store.py`` (the derivation pass), when that module exists and
     its pass has run on this case. In a person-scoped report a link's source photo is named
@@ -717,8 +724,22 @@ def _derivation_links(
             # after both hashes)
             source = None
             data = {k: v for k, v in data.items() if not k.startswith(("source", "render"))}
-        links.append(DerivationLink(derived, source, data))
+        mask = _safe_mask_render(link, labels.get(derived)) if source is not None else None
+        links.append(DerivationLink(derived, source, data, mask))
     return "ok" if links else "run: no image was found to be made from another", links
+
+
+def _safe_mask_render(link: Any, label_now: str | None) -> str | None:
+    """``render_dir/mask.png`` when the blur rule allows it: the derived picture in it was
+    blurred, or drawn sharp for a ``none`` label that is still the image's label."""
+    render_dir = getattr(link, "render_dir", None)
+    rendered = str(getattr(link, "render_labels", "") or "").split(",")
+    if not render_dir or len(rendered) != 2:
+        return None
+    derived_label = rendered[1]
+    if must_blur(derived_label) or (derived_label == "none" and label_now == "none"):
+        return f"{render_dir}/mask.png"
+    return None
 
 
 def _json_or_text(value: Any) -> Any:

@@ -26,6 +26,7 @@ GALLERY_LIMIT = 240  # thumbnails per gallery
 # (a 100,000-row table makes a PDF of thousands of pages that no one reads)
 ANNEX_LIMIT = 5000
 JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class UnsafeThumbnail(RuntimeError):
@@ -75,6 +76,27 @@ class Thumbnails:
         if not data.startswith(JPEG_MAGIC):
             return None
         return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+class Renders:
+    """Reads the derivation pass's pictures from the case folder's derivation/ only (PNG)."""
+
+    def __init__(self, case_dir: str) -> None:
+        self.root = (Path(case_dir) / "derivation").resolve()
+
+    def uri(self, rel: str | None) -> str | None:
+        if rel is None:
+            return None
+        path = (self.root.parent / rel).resolve()
+        if not path.is_relative_to(self.root):
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data.startswith(PNG_MAGIC):
+            return None
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
 def tiles(items: list[ReportItem], thumbs: Thumbnails, limit: int = GALLERY_LIMIT) -> list[Tile]:
@@ -150,6 +172,10 @@ def render_html(report: CaseReport, for_print: bool = False) -> str:
             annex_limit=ANNEX_LIMIT,
             label_counts=_label_counts(report.items),
             locations=_locations(report.items),
+            masks={
+                link.derived_sha256: Renders(report.case_dir).uri(link.mask_render)
+                for link in report.links
+            },
         )
     )
 
