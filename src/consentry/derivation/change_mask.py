@@ -17,12 +17,12 @@ import numpy as np
 BLUR_SIGMA = 2.0  # work pixels
 # A pixel changed when its colour differs by more than this (0-255 scale, after blur and colour
 # matching) and by more than NOISE_FACTOR times the picture's typical difference.
-MIN_DIFFERENCE = 22.0
+MIN_DIFFERENCE = 12.0
 NOISE_FACTOR = 4.0
 # Texture: local standard deviation (grey, TEXTURE_WINDOW px) differing by TEXTURE_RATIO times
 # more than the pictures' typical ratio; TEXTURE_FLOOR keeps flat areas from dividing by ~0.
 TEXTURE_WINDOW = 11
-TEXTURE_RATIO = 2.5
+TEXTURE_RATIO = 2.0
 TEXTURE_FLOOR = 3.0
 CLOSE_PX = 9  # joins the patchy difference inside a replaced region
 MIN_REGION_FRACTION = 0.001  # of the compared area (a 16 px face at 512 px); smaller: noise

@@ -56,7 +56,7 @@ from .change_mask import carry, change_mask
 from .direction import decide, family_cue, field_of_view_cue, metadata_cue, resolution_cue
 from .face_swap import FaceBox, judge, to_work
 
-VERSION = f"2.f{feat.VERSION}"
+VERSION = f"3.f{feat.VERSION}"
 # A derived picture keeps most of its source: pairs differing over more of their shared view
 # than this are different pictures of a similar scene (or of the same aligned face), not edits.
 MAX_CHANGED_FRACTION = 0.6
@@ -67,7 +67,9 @@ MIN_SHARED_VIEW = 0.3  # each picture must show at least this share of the other
 # pose, clothes, studio) and photos of one sitter under another light fail these; resized,
 # re-encoded copies pass. Tuned on benchmark seed 1 (bench/derivation.py).
 MIN_DETAIL_AGREEMENT = 0.75
-CHANGE_TIE = 0.05  # changed-area difference below which two candidate sources are tied
+COVER_TIE = 0.02  # share of the derived picture; below: "shows all of it" equally
+CHANGE_TIE = 0.08  # changed-area difference below which two candidate sources are tied
+CHAIN_COVERAGE = 0.5  # share of C's changes D must carry for C to be D's source
 MAX_RESIDUAL = 12.0
 FEATURE_BATCH = 32
 PAIR_BATCH = 64
@@ -243,6 +245,7 @@ class _Candidate:
     pair: PairRecord
     derived_is_a: bool
     evidence: list[dict[str, object]]
+    covers: float = 1.0  # share of the derived picture the source shows
 
 
 def choose_links(
@@ -287,22 +290,35 @@ def choose_links(
                 p,
                 derived_is_a,
                 direction.evidence(),
+                float(body["b_shows_a"] if derived_is_a else body["a_shows_b"]),
             )
         )
     # each image's source: the partner it differs from least (a chain D <- C <- S leaves D
     # closer to C; siblings D, C of S are each closer to S). When the changed areas are about
-    # equal (edits of the same region), the more certain direction wins, then a partner that
-    # is not itself derived from anything here.
+    # equal (edits too faint to see, or of the same region), the partner that looks most
+    # original across all its pairs wins (the family's root), then the more certain direction.
     sources_of: dict[str, list[_Candidate]] = {}
     for c in candidates:
         sources_of.setdefault(c.derived, []).append(c)
+    by_pair = {(p.sha_a, p.sha_b): p for p in related}
+    # how original each picture looks across all its pairs: mean probability of being the source
+    votes: dict[str, list[float]] = {}
+    for c in candidates:
+        votes.setdefault(c.source, []).append(c.confidence)
+        votes.setdefault(c.derived, []).append(1 - c.confidence)
+    originality = {k: float(np.mean(v)) for k, v in votes.items()}
     best: dict[str, _Candidate] = {}
-    for derived, options in sources_of.items():
+    for derived, all_options in sources_of.items():
+        options = _ancestors_only(derived, all_options, by_pair)
+        # a source shows all of what was made from it; a sibling cropped differently does not
+        # (and then hides part of the changes, which would make it look closer)
+        widest = max(c.covers for c in options)
+        options = [c for c in options if c.covers >= widest - COVER_TIE]
         least = min(c.changed for c in options)
         tied = [c for c in options if c.changed <= least + CHANGE_TIE]
         best[derived] = min(
             tied,
-            key=lambda c: (-round(c.confidence, 2), c.source in sources_of, c.changed, -c.inliers),
+            key=lambda c: (-round(originality[c.source], 2), -c.confidence, c.changed, -c.inliers),
         )
     # no cycles: add the most confident links first, skip one that would close a loop
     chosen: dict[str, _Candidate] = {}
@@ -316,6 +332,44 @@ def choose_links(
         if not loop and c.source != c.derived:
             chosen[c.derived] = c
     return [chosen[k] for k in sorted(chosen)]
+
+
+def _mask_in_frame_of(pair: PairRecord, sha: str) -> np.ndarray | None:
+    png = pair.mask_a if pair.sha_a == sha else pair.mask_b
+    return mask_from_png(png) if png else None
+
+
+def _ancestors_only(
+    derived: str, options: list[_Candidate], by_pair: dict[tuple[str, str], PairRecord]
+) -> list[_Candidate]:
+    """Drop candidate sources that are siblings, not ancestors, of ``derived``.
+
+    If D was made from C, and C from S, then D carries C's changes: in S's frame, what changed
+    from S to C lies inside what changed from S to D. A sibling C (also made from S, with other
+    changes) fails that test. Masks of both pairs are in S's own frame, so no warping is needed.
+    """
+    if len(options) < 2:
+        return options
+    names = {c.source for c in options}
+    keep = []
+    for c in options:
+        sibling = False
+        for other in names - {c.source}:
+            pair_cs = by_pair.get((min(c.source, other), max(c.source, other)))
+            pair_ds = by_pair.get((min(derived, other), max(derived, other)))
+            if pair_cs is None or pair_ds is None:
+                continue
+            c_changes = _mask_in_frame_of(pair_cs, other)
+            d_changes = _mask_in_frame_of(pair_ds, other)
+            if c_changes is None or d_changes is None or c_changes.shape != d_changes.shape:
+                continue
+            area = int(c_changes.sum())
+            if area and float((c_changes & d_changes).sum()) / area < CHAIN_COVERAGE:
+                sibling = True
+                break
+        if not sibling:
+            keep.append(c)
+    return keep or options
 
 
 def _faces_in_work(faces: list[FaceOfImage]) -> list[FaceBox]:
@@ -365,8 +419,10 @@ def link_record(
 
 
 # -- the pass -----------------------------------------------------------------------------------
-def _state(shas: Sequence[str]) -> str:
-    body = json.dumps({"v": VERSION, "images": sorted(shas)})
+def _state(shas: Sequence[str], faces: int) -> str:
+    """What the links depend on: the images, the faces found in them (a later faces analysis
+    changes the face verdicts), and the method."""
+    body = json.dumps({"v": VERSION, "images": sorted(shas), "faces": faces})
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -417,7 +473,7 @@ def link_derivations(
             progress.analysed(len(done) + len(failed))
         all_features = [f for f in ls.features(feat.VERSION) if f.sha256 in by_sha]
         features = {f.sha256: f for f in all_features}
-        state = _state(list(features))
+        state = _state(list(features), ls.face_count())
         if not rebuild and ls.state() == state:
             rendered = _render_pending(store, ls, case_dir, by_sha)
             links = ls.links()

@@ -164,6 +164,10 @@ class LinksStore:
                     )
         return out
 
+    def face_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(FACES)).scalar_one())
+
     # -- features ----------------------------------------------------------------------------
     def feature_shas(self, version: str) -> set[str]:
         """Contents whose features (or a recorded failure) exist at this version."""
