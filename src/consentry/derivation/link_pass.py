@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -440,91 +440,103 @@ def link_derivations(
     rebuild: bool = False,
 ) -> LinkOutcome:
     """Bring the case's derivation links up to date (renders into ``case_dir`` when given)."""
-    started = time.monotonic()
-    cpu_started = _cpu_s()
-    timings: dict[str, float] = {}
-    progress = progress or _Quiet()
     ls = LinksStore(store.engine)
     if rebuild:
         ls.clear()
     refs = ls.image_refs()
-    by_sha = {r.sha256: r for r in refs}
     have = ls.feature_shas(feat.VERSION)
-    todo = [r for r in refs if r.sha256 not in have]
+    todo_count = sum(1 for r in refs if r.sha256 not in have)
     pool = None
-    if workers > 1 and len(todo) + len(refs) >= PARALLEL_FROM:
+    if workers > 1 and todo_count + len(refs) >= PARALLEL_FROM:
         pool = multiprocessing.get_context("spawn").Pool(workers)
     try:
-        progress.phase("derivation")
-        if todo:
-            progress.analysis_total(len(todo))
-            results = (
-                pool.imap(_features_of, todo, chunksize=4) if pool else map(_features_of, todo)
-            )
-            done: list[feat.ImageFeatures] = []
-            failed: list[FeatureError] = []
-            for result in results:
-                (failed if isinstance(result, FeatureError) else done).append(result)  # type: ignore[arg-type]
-                if len(done) + len(failed) >= FEATURE_BATCH:
-                    ls.add_features(feat.VERSION, done, failed)
-                    progress.analysed(len(done) + len(failed))
-                    done, failed = [], []
-            ls.add_features(feat.VERSION, done, failed)
-            progress.analysed(len(done) + len(failed))
-        all_features = [f for f in ls.features(feat.VERSION) if f.sha256 in by_sha]
-        features = {f.sha256: f for f in all_features}
-        state = _state(list(features), ls.face_count())
-        if not rebuild and ls.state() == state:
-            rendered = _render_pending(store, ls, case_dir, by_sha)
-            links = ls.links()
-            return LinkOutcome(
-                len(refs),
-                len(todo),
-                ls.feature_errors(),
-                0,
-                0,
-                0,
-                len(links),
-                0,
-                0,
-                rendered,
-                time.monotonic() - started,
-                unchanged=True,
-            )
-
-        timings["features_s"] = time.monotonic() - started
-        mark = time.monotonic()
-        positions = shortlist(all_features)
-        timings["shortlist_s"] = time.monotonic() - mark
-        mark = time.monotonic()
-        verified = ls.verified_pairs(VERSION)
-        tasks = []
-        for i, j in positions:
-            a, b = all_features[i], all_features[j]  # sorted by sha256: a < b
-            if (a.sha256, b.sha256) not in verified:
-                tasks.append(_PairTask(a, b, by_sha[a.sha256], by_sha[b.sha256]))
-        progress.analysis_total(len(todo) + len(tasks))
-        chunks = list(_chunks(tasks, 8))
-        verified_now = 0
-        if pool:
-            stream: Iterator[list[PairRecord]] = pool.imap(_verify_chunk, chunks)  # type: ignore[arg-type]
-        else:
-            stream = map(_verify_chunk, chunks)  # type: ignore[arg-type]
-        batch: list[PairRecord] = []
-        for verified_chunk in stream:
-            batch.extend(verified_chunk)
-            if len(batch) >= PAIR_BATCH:
-                ls.add_pairs(batch)
-                progress.analysed(len(batch))
-                verified_now += len(batch)
-                batch = []
-        ls.add_pairs(batch)
-        progress.analysed(len(batch))
-        verified_now += len(batch)
+        return _link(store, ls, refs, case_dir, actor, pool, progress or _Quiet(), rebuild)
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
+
+
+def _link(
+    store: CaseStore,
+    ls: LinksStore,
+    refs: list[ImageRef],
+    case_dir: Path | None,
+    actor: str | None,
+    pool: Any,
+    progress: LinkProgress,
+    rebuild: bool,
+) -> LinkOutcome:
+    started = time.monotonic()
+    cpu_started = _cpu_s()
+    timings: dict[str, float] = {}
+    by_sha = {r.sha256: r for r in refs}
+    have = ls.feature_shas(feat.VERSION)
+    todo = [r for r in refs if r.sha256 not in have]
+    progress.phase("derivation")
+    if todo:
+        progress.analysis_total(len(todo))
+        results = pool.imap(_features_of, todo, chunksize=4) if pool else map(_features_of, todo)
+        done: list[feat.ImageFeatures] = []
+        failed: list[FeatureError] = []
+        for result in results:
+            (failed if isinstance(result, FeatureError) else done).append(result)  # type: ignore[arg-type]
+            if len(done) + len(failed) >= FEATURE_BATCH:
+                ls.add_features(feat.VERSION, done, failed)
+                progress.analysed(len(done) + len(failed))
+                done, failed = [], []
+        ls.add_features(feat.VERSION, done, failed)
+        progress.analysed(len(done) + len(failed))
+    all_features = [f for f in ls.features(feat.VERSION) if f.sha256 in by_sha]
+    features = {f.sha256: f for f in all_features}
+    state = _state(list(features), ls.face_count())
+    if not rebuild and ls.state() == state:
+        rendered = _render_pending(ls, case_dir, by_sha, pool)
+        links = ls.links()
+        return LinkOutcome(
+            len(refs),
+            len(todo),
+            ls.feature_errors(),
+            0,
+            0,
+            0,
+            len(links),
+            0,
+            0,
+            rendered,
+            time.monotonic() - started,
+            unchanged=True,
+        )
+
+    timings["features_s"] = time.monotonic() - started
+    mark = time.monotonic()
+    positions = shortlist(all_features)
+    timings["shortlist_s"] = time.monotonic() - mark
+    mark = time.monotonic()
+    verified = ls.verified_pairs(VERSION)
+    tasks = []
+    for i, j in positions:
+        a, b = all_features[i], all_features[j]  # sorted by sha256: a < b
+        if (a.sha256, b.sha256) not in verified:
+            tasks.append(_PairTask(a, b, by_sha[a.sha256], by_sha[b.sha256]))
+    progress.analysis_total(len(todo) + len(tasks))
+    chunks = list(_chunks(tasks, 8))
+    verified_now = 0
+    if pool:
+        stream: Iterator[list[PairRecord]] = pool.imap(_verify_chunk, chunks)
+    else:
+        stream = map(_verify_chunk, chunks)  # type: ignore[arg-type]
+    batch: list[PairRecord] = []
+    for verified_chunk in stream:
+        batch.extend(verified_chunk)
+        if len(batch) >= PAIR_BATCH:
+            ls.add_pairs(batch)
+            progress.analysed(len(batch))
+            verified_now += len(batch)
+            batch = []
+    ls.add_pairs(batch)
+    progress.analysed(len(batch))
+    verified_now += len(batch)
 
     timings["verify_s"] = time.monotonic() - mark
     mark = time.monotonic()
@@ -535,7 +547,7 @@ def link_derivations(
     changed, removed = ls.replace_links(records, state)
     timings["links_s"] = time.monotonic() - mark
     mark = time.monotonic()
-    rendered = _render_pending(store, ls, case_dir, by_sha)
+    rendered = _render_pending(ls, case_dir, by_sha, pool)
     timings["render_s"] = time.monotonic() - mark
     outcome = LinkOutcome(
         images=len(refs),
@@ -580,13 +592,13 @@ def _cpu_s() -> float:
 
 
 def _render_pending(
-    store: CaseStore, ls: LinksStore, case_dir: Path | None, by_sha: dict[str, ImageRef]
+    ls: LinksStore, case_dir: Path | None, by_sha: dict[str, ImageRef], pool: Any
 ) -> int:
     if case_dir is None:
         return 0
     from .render import render_links
 
-    return render_links(ls, case_dir, by_sha)
+    return render_links(ls, case_dir, by_sha, pool)
 
 
 def method_description() -> dict[str, object]:

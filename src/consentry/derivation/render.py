@@ -1,5 +1,5 @@
-"""Pictures of each link for review: source, derived, and the change mask over the derived
-picture, in CASE_DIR/derivation/<derived>_from_<source>/.
+"""Pictures of each link for review: source.png, derived.png, and mask.png (the change mask over
+the derived picture; reports embed it), in CASE_DIR/derivation/<derived>_from_<source>/.
 
 The blur rule is thumbnails.py's: a picture is drawn sharp only when its explicit label is
 ``none``; otherwise it is pixelated and blurred *before* anything is encoded. The mask overlay is
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -36,11 +38,25 @@ def _labels_key(labels: dict[str, str | None], link: LinkRecord) -> str:
     return f"{source},{labels.get(link.derived_sha256) or 'unknown'}"
 
 
-def render_links(ls: LinksStore, case_dir: Path, refs: dict[str, ImageRef]) -> int:
-    """Render links that have no render yet, or whose pictures' labels changed since."""
+@dataclass(frozen=True)
+class _RenderTask:
+    link: LinkRecord
+    source: ImageRef
+    derived: ImageRef
+    mask_png: bytes | None
+    blur_source: bool
+    blur_derived: bool
+    folder: Path
+
+
+def render_links(
+    ls: LinksStore, case_dir: Path, refs: dict[str, ImageRef], pool: Any = None
+) -> int:
+    """Render links that have no render yet, or whose pictures' labels changed since (in the
+    pass's worker processes when there are some)."""
     labels = ls.explicit_labels()
     masks = {(p.sha_a, p.sha_b): p for p in ls.related_pairs(_version())}
-    count = 0
+    tasks: list[tuple[_RenderTask, str, str]] = []
     for link in ls.links():
         key = _labels_key(labels, link)
         rel = render_dir_name(link)
@@ -49,24 +65,42 @@ def render_links(ls: LinksStore, case_dir: Path, refs: dict[str, ImageRef]) -> i
         pair = masks.get(tuple(sorted((link.derived_sha256, link.source_sha256))))  # type: ignore[arg-type]
         if pair is None or link.derived_sha256 not in refs or link.source_sha256 not in refs:
             continue
-        derived_is_a = pair.sha_a == link.derived_sha256
-        mask_png = pair.mask_a if derived_is_a else pair.mask_b
-        try:
-            source = work_picture(read_evidence(refs[link.source_sha256])).rgb
-            derived = work_picture(read_evidence(refs[link.derived_sha256])).rgb
-        except ItemError:
-            continue
-        mask = mask_from_png(mask_png) if mask_png else np.zeros(derived.shape[:2], bool)
-        out = case_dir / rel
-        blur_source = must_blur(labels.get(link.source_sha256))
-        blur_derived = must_blur(labels.get(link.derived_sha256))
-        _write_png(out / "source.png", _shown(source, blur_source))
-        shown = _shown(derived, blur_derived)
-        _write_png(out / "derived.png", shown)
-        _write_png(out / "mask.png", _overlay(shown, mask))
-        ls.set_render(link.derived_sha256, rel, key)
-        count += 1
+        mask_png = pair.mask_a if pair.sha_a == link.derived_sha256 else pair.mask_b
+        task = _RenderTask(
+            link,
+            refs[link.source_sha256],
+            refs[link.derived_sha256],
+            mask_png,
+            must_blur(labels.get(link.source_sha256)),
+            must_blur(labels.get(link.derived_sha256)),
+            case_dir / rel,
+        )
+        tasks.append((task, rel, key))
+    results = (
+        pool.imap(_render_one, [t for t, _, _ in tasks], chunksize=4)
+        if pool is not None
+        else map(_render_one, [t for t, _, _ in tasks])
+    )
+    count = 0
+    for (task, rel, key), ok in zip(tasks, results, strict=True):
+        if ok:
+            ls.set_render(task.link.derived_sha256, rel, key)
+            count += 1
     return count
+
+
+def _render_one(task: _RenderTask) -> bool:
+    try:
+        source = work_picture(read_evidence(task.source)).rgb
+        derived = work_picture(read_evidence(task.derived)).rgb
+    except ItemError:
+        return False  # the evidence changed or vanished since the scan: nothing to show
+    mask = mask_from_png(task.mask_png) if task.mask_png else np.zeros(derived.shape[:2], bool)
+    _write_png(task.folder / "source.png", _shown(source, task.blur_source))
+    shown = _shown(derived, task.blur_derived)
+    _write_png(task.folder / "derived.png", shown)
+    _write_png(task.folder / "mask.png", _overlay(shown, mask))
+    return True
 
 
 def _version() -> str:
@@ -99,7 +133,7 @@ def _write_png(path: Path, img: Image.Image) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            img.convert("RGB").save(fh, "PNG")
+            img.convert("RGB").save(fh, "PNG", compress_level=1)  # fast; the report embeds it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
