@@ -446,15 +446,22 @@ def link_derivations(
     refs = ls.image_refs()
     have = ls.feature_shas(feat.VERSION)
     todo_count = sum(1 for r in refs if r.sha256 not in have)
+    cpu_started = _cpu_s()
     pool = None
     if workers > 1 and todo_count + len(refs) >= PARALLEL_FROM:
         pool = multiprocessing.get_context("spawn").Pool(workers)
     try:
-        return _link(store, ls, refs, case_dir, actor, pool, progress or _Quiet(), rebuild)
+        outcome, audit_payload = _link(
+            store, ls, refs, case_dir, pool, progress or _Quiet(), rebuild
+        )
     finally:
         if pool is not None:
             pool.terminate()
-            pool.join()
+            pool.join()  # reaped workers' CPU time counts in RUSAGE_CHILDREN from here on
+    if audit_payload is not None:
+        audit_payload["cpu_s"] = round(_cpu_s() - cpu_started, 3)  # this process + workers
+        store.append_audit("derivations_linked", actor, audit_payload)
+    return outcome
 
 
 def _link(
@@ -462,13 +469,12 @@ def _link(
     ls: LinksStore,
     refs: list[ImageRef],
     case_dir: Path | None,
-    actor: str | None,
     pool: Any,
     progress: LinkProgress,
     rebuild: bool,
-) -> LinkOutcome:
+) -> tuple[LinkOutcome, dict[str, Any] | None]:
+    """The pass itself; returns the outcome and the audit event's payload (None: nothing new)."""
     started = time.monotonic()
-    cpu_started = _cpu_s()
     timings: dict[str, float] = {}
     by_sha = {r.sha256: r for r in refs}
     have = ls.feature_shas(feat.VERSION)
@@ -493,7 +499,7 @@ def _link(
     if not rebuild and ls.state() == state:
         rendered = _render_pending(ls, case_dir, by_sha, pool)
         links = ls.links()
-        return LinkOutcome(
+        outcome = LinkOutcome(
             len(refs),
             len(todo),
             ls.feature_errors(),
@@ -507,6 +513,7 @@ def _link(
             time.monotonic() - started,
             unchanged=True,
         )
+        return outcome, None
 
     timings["features_s"] = time.monotonic() - started
     mark = time.monotonic()
@@ -562,27 +569,22 @@ def _link(
         rendered=rendered,
         elapsed_s=time.monotonic() - started,
     )
-    if changed or removed or todo:
-        store.append_audit(
-            "derivations_linked",
-            actor,
-            {
-                "images": outcome.images,
-                "new_images_with_features": outcome.new_features,
-                "images_failed": outcome.feature_errors,
-                "candidate_pairs": outcome.candidate_pairs,
-                "pairs_verified_now": outcome.verified_now,
-                "related_pairs": outcome.related_pairs,
-                "links": outcome.links,
-                "links_added_or_changed": changed,
-                "links_removed": removed,
-                "elapsed_s": round(outcome.elapsed_s, 3),
-                "cpu_s": round(_cpu_s() - cpu_started, 3),  # this process + its workers
-                "phases_s": {k: round(v, 2) for k, v in timings.items()},
-                "method": method_description(),
-            },
-        )
-    return outcome
+    if not (changed or removed or todo):
+        return outcome, None
+    return outcome, {
+        "images": outcome.images,
+        "new_images_with_features": outcome.new_features,
+        "images_failed": outcome.feature_errors,
+        "candidate_pairs": outcome.candidate_pairs,
+        "pairs_verified_now": outcome.verified_now,
+        "related_pairs": outcome.related_pairs,
+        "links": outcome.links,
+        "links_added_or_changed": changed,
+        "links_removed": removed,
+        "elapsed_s": round(outcome.elapsed_s, 3),
+        "phases_s": {k: round(v, 2) for k, v in timings.items()},
+        "method": method_description(),
+    }
 
 
 def _cpu_s() -> float:
