@@ -569,8 +569,8 @@ def _link(
         rendered=rendered,
         elapsed_s=time.monotonic() - started,
     )
-    if not (changed or removed or todo):
-        return outcome, None
+    if not (changed or removed):
+        return outcome, None  # the audit log records what changed in the case, not idle passes
     return outcome, {
         "images": outcome.images,
         "new_images_with_features": outcome.new_features,
