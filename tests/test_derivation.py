@@ -276,8 +276,9 @@ def test_direction_cues_say_which_is_the_original() -> None:
     upscaled = cv2.resize(original, (1200, 900), interpolation=cv2.INTER_CUBIC)
     p_original = feat.resolution_profile(cv2.cvtColor(original, cv2.COLOR_RGB2GRAY))
     p_upscaled = feat.resolution_profile(cv2.cvtColor(upscaled, cv2.COLOR_RGB2GRAY))
-    up = resolution_cue(2.0, p_upscaled, p_original)  # A = the upscaled copy, 2x larger
-    assert up is not None and up.score < 0, up
+    # an upscaled copy has no detail beyond its source's resolution: that proves nothing (a
+    # soft original reduced looks the same), so the cue stays silent
+    assert resolution_cue(2.0, p_upscaled, p_original) is None
     reduced = cv2.resize(original, (300, 225), interpolation=cv2.INTER_AREA)
     p_reduced = feat.resolution_profile(cv2.cvtColor(reduced, cv2.COLOR_RGB2GRAY))
     down = resolution_cue(2.0, p_original, p_reduced)  # A = the original, 2x larger

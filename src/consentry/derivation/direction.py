@@ -4,9 +4,9 @@ Each cue gives a score for "A is the source" (positive) or "B is" (negative), wi
 
 - **field of view**: a crop shows part of its source; the source shows all of the crop. Exact
   when a crop happened; silent when neither picture was cropped.
-- **resolution**: of two pictures at different sizes, the larger one either has detail beyond
-  the smaller one's resolution (it is the original; the smaller is a downscale) or none (it was
-  upscaled from the smaller). Measured on each picture's power spectrum at native size.
+- **resolution**: of two pictures at different sizes, the larger one may have detail beyond the
+  smaller one's resolution: then it is the original and the smaller a reduced copy (measured on
+  its power spectrum). A larger picture without such detail proves nothing either way.
 - **camera metadata**: camera make/model/capture time present in one picture only; editing
   software named in one picture only.
 - **family**: in a group of related pictures, the original is the one that differs least from
@@ -29,11 +29,11 @@ METADATA_WEIGHT = 1.0
 FAMILY_WEIGHT = 8.0  # per unit of mean changed-fraction difference, capped at 2
 MIN_COVERAGE_GAP = 0.02  # below this the crop cue is silent (RANSAC error)
 MIN_SCALE_GAP = 1.15  # sizes must differ by this factor for the resolution cue
-# Power density above the smaller picture's resolution relative to the band below it. JPEG
-# re-encoding blurs the cliff and soft originals (old news photos) have little detail to lose,
-# so both limits are conservative: measured on FFHQ / LFW / StyleGAN / synthetic pictures,
-# bicubic upscales of 1.5-2x fall to 0.03-0.06 and sharp originals stay above 0.3.
-UPSCALED_FALLOFF = 0.06
+# Power density above the smaller picture's resolution relative to the band below it: sharp
+# originals stay above 0.3 (FFHQ / LFW / StyleGAN / synthetic pictures), bicubic upscales of
+# 1.5-2x fall to 0.03-0.06. Only the first is evidence: a larger picture *without* such detail
+# may be an upscaled copy, or a soft original (AI images are often generated small and
+# upscaled) that was reduced - the two look the same, so absence of detail says nothing.
 DETAILED_FALLOFF = 0.3
 CAMERA_TAGS = ("Make", "Model", "DateTimeOriginal")
 EDITOR_WORDS = ("photoshop", "gimp", "snapseed", "facetune", "faceapp", "picsart", "lightroom",
@@ -108,12 +108,6 @@ def resolution_cue(
     drop = falloff(profile, 1 / effective)
     name = "A" if larger_is_a else "B"
     sign = 1.0 if larger_is_a else -1.0
-    if drop <= UPSCALED_FALLOFF:
-        reason = (
-            f"{name} is {ratio:.2f}x larger but its detail stops at the other's resolution "
-            f"(power falls to {drop:.2f} of the band below): upscaled"
-        )
-        return Cue("resolution", -sign * RESOLUTION_WEIGHT, reason)
     if drop >= DETAILED_FALLOFF:
         reason = (
             f"{name} is {ratio:.2f}x larger with detail beyond the other's resolution "

@@ -56,7 +56,8 @@ from .change_mask import carry, change_mask
 from .direction import decide, family_cue, field_of_view_cue, metadata_cue, resolution_cue
 from .face_swap import FaceBox, judge, to_work
 
-VERSION = f"3.f{feat.VERSION}"
+VERSION = f"3.f{feat.VERSION}"  # of the cached pair checks
+RULES = "2"  # of the link choice and direction (no cache: links are re-chosen when it changes)
 # A derived picture keeps most of its source: pairs differing over more of their shared view
 # than this are different pictures of a similar scene (or of the same aligned face), not edits.
 MAX_CHANGED_FRACTION = 0.6
@@ -422,7 +423,7 @@ def link_record(
 def _state(shas: Sequence[str], faces: int) -> str:
     """What the links depend on: the images, the faces found in them (a later faces analysis
     changes the face verdicts), and the method."""
-    body = json.dumps({"v": VERSION, "images": sorted(shas), "faces": faces})
+    body = json.dumps({"v": VERSION, "rules": RULES, "images": sorted(shas), "faces": faces})
     return hashlib.sha256(body.encode()).hexdigest()
 
 
