@@ -141,12 +141,13 @@ def _write_derived(folder: Path, folders: list[Path]) -> None:
     finish(edited, "edit_0001.jpg", mirror=True)
 
     # a face pasted from another person (seamless cloning, as face-swap tools blend)
-    def largest_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    def largest_face(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
         faces = analyzer.analyze(rgb).faces
         if not faces:
             return None
-        x, y, fw, fh = max(faces, key=lambda f: f.box[2] * f.box[3]).box
-        return int(x), int(y), int(fw), int(fh)
+        face = max(faces, key=lambda f: f.box[2] * f.box[3])
+        x, y, fw, fh = (int(v) for v in face.box)
+        return (x, y, fw, fh), np.array(face.landmarks, dtype=np.float32)
 
     def selfie(person: Path) -> Path:
         photos = sorted(person.glob("*.jpg"))
@@ -154,20 +155,25 @@ def _write_derived(folder: Path, folders: list[Path]) -> None:
 
     target = load(selfie(folders[8]))
     donor = load(selfie(folders[9]))
-    box, donor_box = largest_face(target), largest_face(donor)
-    if box is None or donor_box is None:
+    found, donor_found = largest_face(target), largest_face(donor)
+    if found is None or donor_found is None:
         print("demo: no face found for the face-paste example; skipped")
         return
-    x, y, fw, fh = box
-    dx, dy, dw, dh = donor_box
-    patch = cv2.resize(donor[dy : dy + dh, dx : dx + dw], (fw, fh), interpolation=cv2.INTER_AREA)
-    mask = np.zeros((fh, fw), np.uint8)
-    cv2.ellipse(mask, (fw // 2, fh // 2), (fw // 2 - 2, fh // 2 - 2), 0, 0, 360, 255, -1)
+    (x, y, fw, fh), marks = found
+    _, donor_marks = donor_found
+    # bring the donor's face onto the target's (eyes, nose, mouth on the same points), as
+    # face-swap tools do, then blend it in
+    matrix, _ = cv2.estimateAffinePartial2D(donor_marks, marks)
+    h, w = target.shape[:2]
+    moved = cv2.warpAffine(donor, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    mask = np.zeros((h, w), np.uint8)
+    centre = (x + fw // 2, y + fh // 2)
+    cv2.ellipse(mask, centre, (int(fw * 0.42), int(fh * 0.5)), 0, 0, 360, 255, -1)
     swapped = cv2.seamlessClone(
-        np.ascontiguousarray(patch[..., ::-1]),
+        np.ascontiguousarray(moved[..., ::-1]),
         np.ascontiguousarray(target[..., ::-1]),
         mask,
-        (x + fw // 2, y + fh // 2),
+        centre,
         cv2.NORMAL_CLONE,
     )[..., ::-1]
     finish(np.ascontiguousarray(swapped), "faceswap_0001.jpg", mirror=False)
