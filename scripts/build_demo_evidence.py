@@ -153,8 +153,18 @@ def _write_derived(folder: Path, folders: list[Path]) -> None:
         photos = sorted(person.glob("*.jpg"))
         return next((p for p in photos if "selfie" in p.name), photos[0])
 
+    def embedding(rgb: np.ndarray) -> np.ndarray | None:
+        faces = [f for f in analyzer.analyze(rgb).faces if f.embedding is not None]
+        return max(faces, key=lambda f: f.box[2] * f.box[3]).embedding if faces else None
+
     target = load(selfie(folders[8]))
-    donor = load(selfie(folders[9]))
+    # the donor: the demo person who looks least like the target to the face model (several
+    # synthetic persons look alike to it; a swap between look-alikes would prove nothing)
+    target_emb = embedding(target)
+    others = [load(selfie(f)) for i, f in enumerate(folders) if i != 8]
+    scored = [(float(np.dot(e, target_emb)), i) for i, o in enumerate(others)
+              if target_emb is not None and (e := embedding(o)) is not None]  # fmt: skip
+    donor = others[min(scored)[1]] if scored else load(selfie(folders[9]))
     found, donor_found = largest_face(target), largest_face(donor)
     if found is None or donor_found is None:
         print("demo: no face found for the face-paste example; skipped")
