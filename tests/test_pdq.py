@@ -64,6 +64,9 @@ def test_pdq_agrees_with_threatexchange_on_shared_photos() -> None:
 def test_dihedral_variants_match_transformed_copies() -> None:
     """The stored variants are close to the hash of the rotated/flipped picture (within the
     documented deviation) and far closer than plain PDQ, which misses such copies outright."""
+    if not _shared_images():
+        # the median claim is about real photos; one synthetic picture alone sits at 32 bits
+        pytest.skip("needs ../shared/data (realfake/real, faces/lfw) photos")
     pictures = [decode_image(p.read_bytes()).rgb for p in _shared_images()[:8]]
     pictures.append(np.asarray(photo_like(7, 200, 200)))
     dists = []
