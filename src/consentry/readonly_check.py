@@ -42,7 +42,7 @@ def check_sources(store: CaseStore) -> list[SourceChange]:
             continue  # unreadable now as before; recorded at inventory
         if st.st_size == f.size and st.st_mtime_ns == f.mtime_ns:
             continue
-        sha = _sha256(f.raw_path)
+        sha = sha256_of(f.raw_path)
         if f.sha256 and sha and sha != f.sha256:
             msg = f"content changed since it was inventoried (SHA-256 now {sha})"
         else:
@@ -57,7 +57,8 @@ def check_sources(store: CaseStore) -> list[SourceChange]:
     return changes
 
 
-def _sha256(raw_path: bytes) -> str | None:
+def sha256_of(raw_path: bytes) -> str | None:
+    """SHA-256 of a file on disk, read read-only; None when it cannot be read."""
     try:
         with open_readonly(raw_path) as fh:
             h = hashlib.sha256()

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from ..reader import open_readonly
+from ..readonly_check import sha256_of
 from ..store.case_store import LOCATIONS
 
 
@@ -131,15 +131,4 @@ def reverify_sources(
     return out
 
 
-def sha256_of(raw: bytes) -> str | None:
-    try:
-        with open_readonly(raw) as fh:
-            h = hashlib.sha256()
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-            return h.hexdigest()
-    except OSError:
-        return None
-
-
-__all__ = ["SourceCheck", "reverify_sources", "sha256_of", "source_manifests"]
+__all__ = ["SourceCheck", "reverify_sources", "source_manifests"]
