@@ -1,8 +1,9 @@
 """Build the harmless demo evidence folder from the `openpeople` package (MIT, synthetic people).
 
 Arranged like the case behind consentry: one folder per (fictional) person, a few images misfiled,
-a duplicate, a phone backup zip with a nested zip, a HEIC photo, a corrupt file and a note.
-Nothing explicit, nothing real: every face is synthetic. Usage:
+a duplicate, a phone backup zip with a nested zip, a HEIC photo, a corrupt file, a note, edited
+copies of some photos (region replaced, face pasted) and two PNGs carrying an image generator's
+metadata (AUTOMATIC1111, ComfyUI; mundane prompts). Nothing explicit, nothing real: every face is synthetic. Usage:
 
     python scripts/build_demo_evidence.py demo/evidence
 """
@@ -17,6 +18,9 @@ import zipfile
 from pathlib import Path
 
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_generated import add_generated_images  # noqa: E402
 
 # Fictional names for the synthetic persons: folder names like the ones in the real case.
 NAMES = [
@@ -101,6 +105,8 @@ def build(target: Path) -> None:
     (target / "partial_download.jpg").write_bytes(data[: len(data) // 3])
     (target / "README-from-suspect.txt").write_text("list of folders\n", encoding="utf-8")
     _write_derived(target / "Downloads" / "edited", folders)
+    # files an image generator saved, with its prompt/seed/model metadata (harmless prompts)
+    add_generated_images(sorted(folders[7].glob("*.jpg"))[0], target / "Downloads" / "ai")
     print(f"demo evidence: {sum(1 for _ in target.rglob('*') if _.is_file())} files in {target}")
     print(f"reference photos + consent records of {ENROLLED} persons in {references}")
 

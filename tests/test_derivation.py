@@ -272,7 +272,9 @@ def test_direction_cues_say_which_is_the_original() -> None:
     crop = field_of_view_cue(0.85, 1.0)
     assert crop is not None and crop.score < -3
     # an upscaled copy has no detail beyond its source's resolution; a camera original does
-    original = _source(9, 600, 450)
+    # (sensor grain included: the cue needs strong detail, see direction.DETAILED_FALLOFF)
+    grain = np.random.default_rng(0).normal(0, 6, (450, 600, 1))
+    original = np.clip(_source(9, 600, 450) + grain, 0, 255).astype(np.uint8)
     upscaled = cv2.resize(original, (1200, 900), interpolation=cv2.INTER_CUBIC)
     p_original = feat.resolution_profile(cv2.cvtColor(original, cv2.COLOR_RGB2GRAY))
     p_upscaled = feat.resolution_profile(cv2.cvtColor(upscaled, cv2.COLOR_RGB2GRAY))

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from .case import CaseError, open_case
 from .cli_common import EXIT_CASE, fail
-from .derivation import link_derivations
+from .derivation.link_pass import link_derivations
 from .derivation.link_pass import method_description
 from .store.links_store import LinkRecord, LinksStore
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__, audit
 from .case import Case, CaseError
-from .derivation import link_derivations
+from .derivation.link_pass import link_derivations
 from .image_analysis import (
     AnalysisPlan,
     ProvenanceSettings,

@@ -42,6 +42,7 @@ class ChangeMask:
     # re-encoded), ~0 for two pictures that merely look alike (same studio, pose, template)
     agreement: float = 0.0
     residual: float = 0.0  # 90th percentile of the colour difference over the unchanged part
+    largest_share: float = 1.0  # share of the changed area in its largest region
 
 
 def change_mask(picture: np.ndarray, other: np.ndarray, other_to_picture: np.ndarray) -> ChangeMask:
@@ -66,7 +67,7 @@ def change_mask(picture: np.ndarray, other: np.ndarray, other_to_picture: np.nda
     raw = cv2.morphologyEx(raw, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (CLOSE_PX, CLOSE_PX))
     closed = cv2.morphologyEx(raw, cv2.MORPH_CLOSE, kernel)
-    mask, boxes = _regions(_fill_holes(closed), int(valid.sum() * MIN_REGION_FRACTION))
+    mask, boxes, largest = _regions(_fill_holes(closed), int(valid.sum() * MIN_REGION_FRACTION))
     mask &= valid
     fraction = float(mask.sum()) / float(valid.sum())
     unchanged = valid & ~mask
@@ -75,7 +76,7 @@ def change_mask(picture: np.ndarray, other: np.ndarray, other_to_picture: np.nda
     halo = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=RESIDUAL_HALO_PX)
     away = unchanged & (halo == 0)
     residual = float(np.percentile(diff[away][::4], 90)) if away.sum() >= 400 else 0.0
-    return ChangeMask(mask, valid, fraction, boxes, agreement, residual)
+    return ChangeMask(mask, valid, fraction, boxes, agreement, residual, largest)
 
 
 def detail_agreement(picture: np.ndarray, other: np.ndarray, where: np.ndarray) -> float:
@@ -148,9 +149,9 @@ def carry(change: ChangeMask, a_to_b: np.ndarray, size_b: tuple[int, int]) -> Ch
         change.mask.astype(np.uint8) * 255, a_to_b, (w, h), flags=cv2.INTER_NEAREST
     )
     mask = (moved > 0) & valid
-    _, boxes = _regions(mask, 1)
+    _, boxes, largest = _regions(mask, 1)
     fraction = float(mask.sum()) / float(valid.sum()) if valid.any() else 0.0
-    return ChangeMask(mask, valid, fraction, boxes, change.agreement, change.residual)
+    return ChangeMask(mask, valid, fraction, boxes, change.agreement, change.residual, largest)
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -163,18 +164,24 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return (mask > 0) | holes
 
 
-def _regions(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def _regions(
+    mask: np.ndarray, min_area: int
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]], float]:
+    """Connected regions of at least ``min_area`` px: the cleaned mask, their boxes (largest
+    first) and the share of the kept area in the largest region."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
     keep = np.zeros(count, bool)
-    boxes = []
+    boxes, areas = [], []
     for i in range(1, count):
         x, y, w, h, area = (int(v) for v in stats[i])
         if area >= max(1, min_area):
             keep[i] = True
             boxes.append((x, y, w, h))
-    return keep[labels], sorted(boxes, key=lambda b: -b[2] * b[3])
+            areas.append(area)
+    largest = max(areas) / sum(areas) if areas else 1.0
+    return keep[labels], sorted(boxes, key=lambda b: -b[2] * b[3]), largest
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
