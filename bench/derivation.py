@@ -16,10 +16,11 @@ colour photos not drawn as sources are the unrelated images), runs the real ``co
 - the same linking by PDQ alone (distance <= 31 over all 8 rotations/flips), undirected;
 - the pass's time over the whole case.
 
-Honest numbers: thresholds were tuned on seed 1 (``--seed 1``); the default report seed is 2,
+Honest numbers: thresholds and rules were tuned on seeds 1 and 2 (seed 2 was the report seed of
+the first version and its errors were studied for the second); the default report seed is 3,
 a different draw of sources, edits and geometry (the output says which).
 
-Usage: python bench/derivation.py [--seed 2] [--images 2000] [--sources 250] [--workers 2]
+Usage: python bench/derivation.py [--seed 3] [--images 2000] [--sources 250] [--workers 2]
                                   [--keep DIR]
 """
 
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import derivation_corpus as corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TUNING_SEED = 1
+TUNING_SEEDS = (1, 2)
 PDQ_THRESHOLD = 31
 
 
@@ -65,7 +66,7 @@ def _hamming(a: str, b: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--sources", type=int, default=250)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -81,7 +82,7 @@ def main() -> None:
         truths, sources, unrelated = corpus.build_corpus(root, args.seed, args.sources, args.images)
     case = work / f"case-{args.seed}"
     shutil.rmtree(case, ignore_errors=True)
-    print(f"seed {args.seed} ({'tuning' if args.seed == TUNING_SEED else 'held out from tuning'})"
+    print(f"seed {args.seed} ({'tuning' if args.seed in TUNING_SEEDS else 'held out from tuning'})"
           f"; {len(sources)} sources, {len(truths)} derived, {len(unrelated)} unrelated "
           f"= {len(sources) + len(truths) + len(unrelated)} images; "
           f"edits {dict(Counter(t.edit for t in truths))}")  # fmt: skip
@@ -192,7 +193,7 @@ def main() -> None:
         f" python {platform.python_version()}; load before {load_before}, after {os.getloadavg()}",
         f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"seed {args.seed} "
-        f"({'TUNING seed' if args.seed == TUNING_SEED else 'held-out seed; tuned on seed 1'})",
+        f"({'TUNING seed' if args.seed in TUNING_SEEDS else 'held-out seed; tuned on seeds 1, 2'})",
         f"images {n_images}: sources {len(sources)}, derived {len(truths)}, "
         f"unrelated {len(unrelated)}",
         f"scan (faces + PDQ + derivation pass) {scan_s:.1f} s; derivation pass {pass_s:.1f} s "
