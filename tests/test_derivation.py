@@ -287,3 +287,97 @@ def test_direction_cues_say_which_is_the_original() -> None:
     assert down is not None and down.score > 0, down
     assert decide([crop, None]).confidence > 0.95
     assert decide([]).confidence == 0.5
+
+
+# -- families, fixed-camera series, face swaps in the shortlist --------------------------------
+def test_edits_of_one_photo_each_link_to_the_photo_not_to_each_other(tmp_path: Path) -> None:
+    """Three edits of one region (two nearly alike, so closer to each other than to the
+    original): each is linked to the original, which nothing is linked to."""
+    root = tmp_path / "evidence"
+    root.mkdir()
+    source = _source(41)
+    (root / "original.jpg").write_bytes(_jpeg(source, 95))
+    box = (240, 230, 200, 170)
+    crops = {"edit_a": (10, 10, 620, 460), "edit_b": (25, 5, 600, 470), "edit_c": (0, 20, 610, 455)}
+    for name, seed in (("edit_a", 90), ("edit_b", 90), ("edit_c", 91)):
+        edited = _replace_region(source, box, seed=seed)  # a and b: the same new texture
+        (root / f"{name}.jpg").write_bytes(_jpeg(_derive(edited, crops[name], 0.9, False), 80))
+    case = tmp_path / "case"
+    _scan(root, case, "--skip", "faces,explicit")
+    links = _links(case)["links"]
+    assert isinstance(links, list)
+    pairs = {Path(x["derived"]).name: Path(x["source"]).name for x in links}
+    assert pairs == {f"{n}.jpg": "original.jpg" for n in crops}, pairs
+
+
+def test_another_shot_from_a_fixed_camera_is_not_an_edit() -> None:
+    """The same scene under another light, with small differences everywhere (a sitter who
+    moved a little), aligns perfectly but is not a derived picture: its changes are scattered."""
+    from consentry.derivation import link_pass as lp
+
+    source = _source(51)
+    rng = np.random.default_rng(5)
+    other = source.astype(np.float32)
+    height, width = other.shape[:2]
+    other *= np.linspace(0.95, 1.03, width, dtype=np.float32)[None, :, None]  # light from a side
+    for _ in range(24):  # small differences all over the picture (a sitter who moved)
+        x, y = int(rng.integers(0, width - 32)), int(rng.integers(0, height - 32))
+        u, v = int(rng.integers(0, width - 32)), int(rng.integers(0, height - 32))
+        other[y : y + 32, x : x + 32] = source[v : v + 32, u : u + 32]
+    second = np.clip(other, 0, 255).astype(np.uint8)
+    fa, _ = _features(_jpeg(source, 92), "a" * 64)
+    fb, _ = _features(_jpeg(second, 92), "b" * 64)
+
+    class Pictures:
+        def get(self, sha: str) -> np.ndarray:
+            data = _jpeg(source, 92) if sha == "a" * 64 else _jpeg(second, 92)
+            return feat.work_picture(data).rgb
+
+    record = lp.verify_pair(fa, fb, Pictures())  # type: ignore[arg-type]
+    body = json.loads(record.payload)
+    assert body["aligned"], body
+    assert len(body["boxes_a"]) >= lp.SCATTERED_REGIONS, body
+    assert body["largest_region_share"] < lp.SCATTERED_LARGEST, body
+    assert not record.related
+    # the control: one region replaced, the rest untouched -> related
+    edited = _replace_region(source, (240, 230, 200, 170), seed=7)
+    fc, _ = _features(_jpeg(edited, 92), "b" * 64)
+
+    class Edited:
+        def get(self, sha: str) -> np.ndarray:
+            return feat.work_picture(_jpeg(source if sha == "a" * 64 else edited, 92)).rgb
+
+    assert lp.verify_pair(fa, fc, Edited()).related  # type: ignore[arg-type]
+
+
+def test_face_free_round_finds_the_source_of_a_face_swap() -> None:
+    """A face swap's strongest features are its new face, which votes for the donor's pictures;
+    only the features outside the face lead back to its source."""
+    from consentry.derivation.candidates import SHORTLIST, shortlist
+
+    rng = np.random.default_rng(3)
+
+    def codes(n: int) -> np.ndarray:
+        return rng.integers(0, 256, (n, 32), dtype=np.uint8)
+
+    face_box = (100.0, 100.0, 200.0, 200.0)
+    face_pts = rng.uniform(120, 280, (160, 2)).astype(np.float32)  # inside the face
+    back_pts = np.concatenate([rng.uniform(0, 60, (40, 1)), rng.uniform(0, 500, (40, 1))], 1)
+    back_pts = back_pts.astype(np.float32)  # a strip at the left: outside the face
+
+    def picture(sha: str, face: np.ndarray, back: np.ndarray) -> feat.ImageFeatures:
+        points = np.concatenate([face_pts, back_pts])  # face first: the strongest
+        descriptors = np.concatenate([face, back])
+        return feat.ImageFeatures(sha, 512, 512, 1.0, points, descriptors,
+                                  points[:0], descriptors[:0], None)  # fmt: skip
+
+    own_face, donor_face, background = codes(160), codes(160), codes(40)
+    source = picture("s" * 64, own_face, background)
+    swapped = picture("d" * 64, donor_face, background)  # the source with the donor's face
+    crowd = [picture(f"{i:064d}", donor_face, codes(40)) for i in range(SHORTLIST + 1)]
+    crowd += [picture(f"{i + 50:064d}", own_face, codes(40)) for i in range(SHORTLIST + 1)]
+    features = [source, swapped, *crowd]
+    wanted = (0, 1)
+    assert wanted not in shortlist(features)  # the faces outvote the background
+    faces = {f.sha256: [face_box] for f in features}
+    assert wanted in shortlist(features, faces)
