@@ -17,8 +17,7 @@ from rich.table import Table
 
 from .case import CaseError, open_case
 from .cli_common import EXIT_CASE, fail
-from .derivation.link_pass import link_derivations
-from .derivation.link_pass import method_description
+from .derivation.link_pass import link_derivations, method_description
 from .store.links_store import LinkRecord, LinksStore
 
 out = Console()
@@ -89,13 +88,16 @@ def links_cmd(
             }
         )
         return
-    table = Table(show_header=True, header_style="bold")
+    # paths below the folder all linked images share, so the table stays readable
+    shared = _common_folder([r[k] for r in rows for k in ("derived", "source") if r[k]])
+    title = f"paths below {shared}" if shared else None
+    table = Table(show_header=True, header_style="bold", title=title)
     for col in ("derived", "source", "transform", "changed", "face swap", "confidence"):
         table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(
-            row["derived"],
-            row["source"],
+            _below(row["derived"], shared),
+            _below(row["source"], shared),
             _transform_text(row["transform"]),
             f"{row['changed_fraction']:.0%}",
             {True: "yes", False: "no", None: "?"}[row["face_swap"]],
@@ -106,6 +108,23 @@ def links_cmd(
         f"{len(rows)} link(s) among {outcome.images} image(s); pictures in "
         f"{case.path / 'derivation'} (blurred unless labelled not explicit)."
     )
+
+
+def _common_folder(paths: list[str]) -> str:
+    """The deepest folder holding all ``paths`` ("" when there is none worth naming)."""
+    if not paths:
+        return ""
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:  # relative and absolute paths mixed, or other drives
+        return ""
+    return "" if folder in ("", os.sep) else folder
+
+
+def _below(path: str | None, folder: str) -> str:
+    if not path:
+        return "?"
+    return os.path.relpath(path, folder) if folder and path.startswith(folder) else path
 
 
 def _as_json(link: LinkRecord, paths: dict[str, list[str]]) -> dict[str, Any]:
