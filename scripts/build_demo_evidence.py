@@ -3,7 +3,8 @@
 Arranged like the case behind consentry: one folder per (fictional) person, a few images misfiled,
 a duplicate, a phone backup zip with a nested zip, a HEIC photo, a corrupt file, a note, edited
 copies of some photos (region replaced, face pasted) and two PNGs carrying an image generator's
-metadata (AUTOMATIC1111, ComfyUI; mundane prompts). Nothing explicit, nothing real: every face is synthetic. Usage:
+metadata (AUTOMATIC1111, ComfyUI; mundane prompts). Nothing explicit, nothing real: every face
+is synthetic. Usage:
 
     python scripts/build_demo_evidence.py demo/evidence
 """
