@@ -381,3 +381,13 @@ def test_face_free_round_finds_the_source_of_a_face_swap() -> None:
     assert wanted not in shortlist(features)  # the faces outvote the background
     faces = {f.sha256: [face_box] for f in features}
     assert wanted in shortlist(features, faces)
+
+
+def test_scan_without_links_leaves_the_pass_for_later(
+    edited_case_evidence: Path, tmp_path: Path
+) -> None:
+    case = tmp_path / "case"
+    _scan(edited_case_evidence, case, "--skip", "faces,explicit", "--no-links")
+    assert _rows(case, "SELECT COUNT(*) FROM derivation_links") == [(0,)]
+    assert _rows(case, "SELECT COUNT(*) FROM derivation_features") == [(0,)]
+    assert len(_links(case)["links"]) == 1  # type: ignore[arg-type]

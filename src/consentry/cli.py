@@ -106,6 +106,8 @@ Examples:
   consentry scan ./seized --case ./case-17 --only explicit
   consentry scan ./seized --case ./case-17 --detector-model ./my-ai-detector.onnx
   consentry scan ./seized --case ./case-17 --watermarks-in-jpeg   # slower, checks JPEGs too
+  consentry scan disk2/ --case ./case-17 --no-links    # scanned in parts: link once, at the end
+  consentry links --case ./case-17
   consentry scan ./seized --case ./case-17 --db postgresql+psycopg://u@host/case17
 
 Re-running after an interruption (even kill -9) finishes the missing work only; the store then
@@ -155,6 +157,13 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     help="Also decode JPEGs at full size to look for invisible generator watermarks "
     "(100-250 ms per photo; by default only PNG, WebP and other non-JPEG images are checked).",
 )
+@click.option(
+    "--no-links",
+    is_flag=True,
+    help="Leave out the derivation pass (which image was made from which); run "
+    "`consentry links --case DIR` when the case is complete. It compares images with each other, "
+    "so on a large seizure scanned in parts it is cheaper once at the end.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def scan(
@@ -167,6 +176,7 @@ def scan(
     skip: str | None,
     detector_model: str | None,
     watermarks_in_jpeg: bool,
+    no_links: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -214,7 +224,14 @@ def scan(
         with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
             try:
                 outcome = run_scan(
-                    case, roots, examiner, workers, _BarProgress(bar), analyzers, provenance
+                    case,
+                    roots,
+                    examiner,
+                    workers,
+                    _BarProgress(bar),
+                    analyzers,
+                    provenance,
+                    link=not no_links,
                 )
             except ModelUnavailable as exc:
                 bar.stop()

@@ -82,9 +82,11 @@ def run_scan(
     progress: Progress | None = None,
     analyzers: frozenset[str] = frozenset(),
     provenance: ProvenanceSettings | None = None,
+    link: bool = True,
 ) -> ScanOutcome:
     """Scan ``roots`` into ``case``. Loads the analyzers' models first: a missing model raises
-    ModelUnavailable before anything is written."""
+    ModelUnavailable before anything is written. ``link=False`` leaves the derivation pass for a
+    later ``consentry links`` (it compares images with each other, so it is a case-level step)."""
     progress = progress or Progress()
     store = case.store
     plan = AnalysisPlan(frozenset(analyzers), str(case.path), provenance or ProvenanceSettings())
@@ -137,7 +139,8 @@ def run_scan(
     progress.phase("analysis")
     analysed = _analyse(store, plan, workers, progress)
     refresh_identities(store, case.path, examiner)  # matches and clusters; cheap if unchanged
-    link_derivations(store, case.path, examiner, workers, progress)  # cheap if unchanged
+    if link:
+        link_derivations(store, case.path, examiner, workers, progress)  # cheap if unchanged
 
     progress.phase("verify")
     changes = check_sources(store)
