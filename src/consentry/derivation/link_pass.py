@@ -57,7 +57,7 @@ from .direction import decide, family_cue, field_of_view_cue, metadata_cue, reso
 from .face_swap import FaceBox, judge, to_work
 
 VERSION = f"4.f{feat.VERSION}"  # of the cached pair checks
-RULES = "3"  # of the link choice and direction (no cache: links are re-chosen when it changes)
+RULES = "4"  # of the link choice and direction (no cache: links are re-chosen when it changes)
 # A derived picture keeps most of its source: pairs differing over more of their shared view
 # than this are different pictures of a similar scene (or of the same aligned face), not edits.
 MAX_CHANGED_FRACTION = 0.6
@@ -69,8 +69,8 @@ MIN_SHARED_VIEW = 0.3  # each picture must show at least this share of the other
 # re-encoded copies pass. Tuned on benchmark seed 1 (bench/derivation.py).
 MIN_DETAIL_AGREEMENT = 0.75
 COVER_TIE = 0.02  # share of the derived picture; below: "shows all of it" equally
-CHANGE_TIE = 0.08  # changed-area difference below which two candidate sources are tied
 CHAIN_COVERAGE = 0.5  # share of C's changes D must carry for C to be D's source
+DECIDED = 0.51  # a picture has a source of its own when any evidence says so (0.5: none)
 MAX_RESIDUAL = 12.0
 # An edit changes one region, or a few: when the changes of a pair are spread over many separate
 # spots with no dominant one, the two are another photo of the same scene (a fixed camera, a
@@ -327,32 +327,37 @@ def directed_candidates(
 
 
 def pick_sources(candidates: list[_Candidate], related: Sequence[PairRecord]) -> list[_Candidate]:
-    """At most one source per image among its directed candidates, without cycles."""
-    # each image's source: the partner it differs from least (a chain D <- C <- S leaves D
-    # closer to C; siblings D, C of S are each closer to S). When the changed areas are about
-    # equal (edits too faint to see, or of the same region), the partner that looks most
-    # original across all its pairs wins (the family's root), then the more certain direction.
+    """At most one source per image among its directed candidates, without cycles.
+
+    The source named is the most original picture the image still matches: several edits of one
+    photo are each linked to that photo, not to one another (edits of one region can look
+    closer to each other than to their original), and an edit of an edit that still matches
+    the original is linked to the original, its changed area then holding both edits. Among
+    originals (pictures nothing is confidently the source of), the one it differs from least.
+    """
     sources_of: dict[str, list[_Candidate]] = {}
     for c in candidates:
         sources_of.setdefault(c.derived, []).append(c)
     by_pair = {(p.sha_a, p.sha_b): p for p in related}
-    made_from = {(c.derived, c.source) for c in candidates}  # each related pair's direction
-    # how original each picture looks across all its pairs: mean probability of being the source
-    votes: dict[str, list[float]] = {}
+    sources_by_derived: dict[str, list[str]] = {}
     for c in candidates:
-        votes.setdefault(c.source, []).append(c.confidence)
-        votes.setdefault(c.derived, []).append(1 - c.confidence)
-    originality = {k: float(np.mean(v)) for k, v in votes.items()}
+        if c.confidence >= DECIDED:
+            sources_by_derived.setdefault(c.derived, []).append(c.source)
     best: dict[str, _Candidate] = {}
     for derived, all_options in sources_of.items():
-        options = _ancestors_only(derived, all_options, by_pair, made_from)
+        options = [
+            c for c in all_options if _carries_edits(derived, c, by_pair, sources_by_derived)
+        ]
+        if not options:
+            continue  # related only to pictures it cannot have been made from: no link
         # a source shows all of what was made from it; a sibling cropped differently does not
         # (and then hides part of the changes, which would make it look closer)
         widest = max(c.covers for c in options)
         options = [c for c in options if c.covers >= widest - COVER_TIE]
-        top = max(round(originality[c.source], 1) for c in options)
-        tied = [c for c in options if round(originality[c.source], 1) >= top]
-        best[derived] = min(tied, key=lambda c: (c.changed, -c.confidence, -c.inliers))
+        best[derived] = min(
+            options,
+            key=lambda c: (c.source in sources_by_derived, c.changed, -c.confidence, -c.inliers),
+        )
     # no cycles: add the most confident links first, skip one that would close a loop
     chosen: dict[str, _Candidate] = {}
     for c in sorted(best.values(), key=lambda c: (-c.confidence, c.derived)):
@@ -372,45 +377,29 @@ def _mask_in_frame_of(pair: PairRecord, sha: str) -> np.ndarray | None:
     return mask_from_png(png) if png else None
 
 
-def _ancestors_only(
+def _carries_edits(
     derived: str,
-    options: list[_Candidate],
+    option: _Candidate,
     by_pair: dict[tuple[str, str], PairRecord],
-    made_from: set[tuple[str, str]],
-) -> list[_Candidate]:
-    """Drop candidate sources that are siblings, not ancestors, of ``derived``.
-
-    If D was made from C, and C from S, then D carries C's changes: in S's frame, what changed
-    from S to C lies inside what changed from S to D. A sibling C (also made from S, with other
-    changes) fails that test. Masks of both pairs are in S's own frame, so no warping is needed.
-    Only a picture judged to be C's own source can play S: a picture with no source (the
-    family's original) is never dropped - two edits of one region can look closer to each other
-    than to their original, which says nothing about the original.
-    """
-    if len(options) < 2:
-        return options
-    names = {c.source for c in options}
-    keep = []
-    for c in options:
-        sibling = False
-        for other in names - {c.source}:
-            if (c.source, other) not in made_from:
-                continue
-            pair_cs = by_pair.get((min(c.source, other), max(c.source, other)))
-            pair_ds = by_pair.get((min(derived, other), max(derived, other)))
-            if pair_cs is None or pair_ds is None:
-                continue
-            c_changes = _mask_in_frame_of(pair_cs, other)
-            d_changes = _mask_in_frame_of(pair_ds, other)
-            if c_changes is None or d_changes is None or c_changes.shape != d_changes.shape:
-                continue
-            area = int(c_changes.sum())
-            if area and float((c_changes & d_changes).sum()) / area < CHAIN_COVERAGE:
-                sibling = True
-                break
-        if not sibling:
-            keep.append(c)
-    return keep or options
+    sources_by_derived: dict[str, list[str]],
+) -> bool:
+    """Can ``derived`` have been made from ``option.source`` (C)? Only if it carries C's own
+    edits: where C differs from its own source S, D must look like C, not like S. A sibling (D
+    also made from S, with another edit) shows S's pixels there. Both masks are in C's frame:
+    C against S, and D against C."""
+    edited = option.source
+    d_vs_c = _mask_in_frame_of(option.pair, edited)
+    if d_vs_c is None:
+        return True
+    for original in sources_by_derived.get(edited, []):
+        pair = by_pair.get((min(edited, original), max(edited, original)))
+        c_vs_s = _mask_in_frame_of(pair, edited) if pair else None
+        if c_vs_s is None or c_vs_s.shape != d_vs_c.shape:
+            continue
+        area = int(c_vs_s.sum())
+        if area and float((c_vs_s & d_vs_c).sum()) / area > 1 - CHAIN_COVERAGE:
+            return False  # most of C's edit is undone in D: D shows the original there
+    return True
 
 
 def _faces_in_work(faces: list[FaceOfImage]) -> list[FaceBox]:
