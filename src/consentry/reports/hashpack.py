@@ -17,12 +17,13 @@ The person's name is written only when asked (``ReportOptions.include_names``).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..models import sha256_of_file
 
 if TYPE_CHECKING:
     from .collect import CaseReport, ReportItem
@@ -90,7 +91,8 @@ def write_hashpack(report: CaseReport, out: Path, options: ReportOptions) -> lis
             CSV_FILE: "CSV with a header row",
         },
         "files": [
-            {"name": p.name, "sha256": _sha256(p), "bytes": p.stat().st_size} for p in written
+            {"name": p.name, "sha256": sha256_of_file(p), "bytes": p.stat().st_size}
+            for p in written
         ],
     }
     if options.include_names:
@@ -133,10 +135,6 @@ def _csv(images: list[PackedImage], include_names: bool) -> str:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 __all__ = ["PDQ_MIN_QUALITY", "HashPackError", "PackedImage", "packed_images", "write_hashpack"]
