@@ -10,8 +10,10 @@
    ``--corpus DIR`` benchmarks an existing folder of images instead (nothing is generated).
 2. Page cache warm-up: every file is read once, so that no contender pays the disk.
 3. Floor: read + SHA-256 + Pillow JPEG draft decode to 512 px, on ``--workers`` processes.
-4. consentry: the real CLI (``consentry scan DIR --case TMP --workers N -q --json``: SHA-256,
-   MD5, SHA-1, EXIF, PDQ + 8 dihedral PDQ) in a subprocess, with its process tree's memory
+4. consentry: the real CLI (``consentry scan DIR --case TMP --workers N -q --json``), twice:
+   hashes only (``--skip explicit,faces,provenance --no-links``: SHA-256, MD5, SHA-1, EXIF,
+   PDQ + 8 dihedral PDQ) and the default full scan (+ explicit, faces, provenance and the
+   case-level derivation pass), in a subprocess, with its process tree's memory
    sampled from /proc and its peak RSS taken from ``wait4``.
 5. Peer: ``PdqSignal.hash_from_file(path)`` from python-threatexchange, one process, as a user
    calls it; on a stratified (by megapixels) fixed-seed sample when ``--peer-n`` < n. Its CLI
@@ -722,7 +724,7 @@ def consentry_cmd() -> list[str]:
 # The scan's optional analyzers (explicit content, faces) are not part of what the peer does;
 # where the CLI has them, consentry is measured twice: hashes + PDQ only (like for like with the
 # peer), and the default scan a user runs (everything).
-OPTIONAL_ANALYZERS = "explicit,faces"
+OPTIONAL_ANALYZERS = "explicit,faces,provenance"
 
 
 def scan_has_skip() -> bool:
@@ -1183,12 +1185,18 @@ def _run(args: argparse.Namespace, log: Log, t_all: float) -> int:
     if scan_has_skip():
         configs.append(
             (
-                f"consentry scan --skip {OPTIONAL_ANALYZERS}",
+                f"consentry scan --skip {OPTIONAL_ANALYZERS} --no-links",
                 "consentry hashes+PDQ",
-                ["--skip", OPTIONAL_ANALYZERS],
+                ["--skip", OPTIONAL_ANALYZERS, "--no-links"],
             )
         )
-        configs.append((f"consentry scan (default: + {OPTIONAL_ANALYZERS})", "consentry full", []))
+        configs.append(
+            (
+                f"consentry scan (default: + {OPTIONAL_ANALYZERS} + derivation links)",
+                "consentry full",
+                [],
+            )
+        )
     else:
         configs.append(("consentry scan", "consentry", []))
     consentries: list[Run] = []

@@ -36,6 +36,10 @@ _VICTIMS = (
     "(bench/victim_count.py, 2026-11-26)"
 )
 
+_DERIVATION = (
+    f"{BENCHMARKS_DOC}, 'Derivation linking', held-out seed 4 (bench/derivation.py, 2026-11-26)"
+)
+
 METHODS: dict[str, MethodText] = {
     "crypto_hashes": MethodText(
         "SHA-256, MD5 and SHA-1 of the exact bytes of every file (archive members as stored).",
@@ -133,14 +137,27 @@ METHODS: dict[str, MethodText] = {
         ),
     ),
     "derivation": MethodText(
-        "Links an image to the source photo it was made from (same background/pose) and maps "
-        "the replaced region.",
+        "Links an image to the picture in the case it was made from: local features, RANSAC "
+        "alignment (crop, scale, rotation, mirror), a change mask, the direction from the "
+        "evidence with its confidence, and whether the face is still the same person.",
         (
             ErrorRate(
-                "accuracy of links and change masks",
-                "not yet published in docs/benchmarks.md (bench/derivation.py measures it): "
-                "treat each link as a lead for an examiner, with the evidence shown",
-                "bench/derivation.py",
+                "links naming the wrong source or direction (synthetic edits of harmless "
+                "photos: inpaint, texture, face paste, recolour; crop, resize, mirror, JPEG)",
+                "precision 0.963 (42 wrong of 1,121 links; 31 name a sibling edit instead of "
+                "the original), recall 0.938 of 1,150 derived images: a lead for an examiner, "
+                "with the evidence shown",
+                _DERIVATION,
+            ),
+            ErrorRate(
+                "change-mask overlap with the true edit (right links)",
+                "mean IoU 0.786 (inpainted regions 0.586)",
+                _DERIVATION,
+            ),
+            ErrorRate(
+                "face-swap verdict (right links)",
+                "0.990 right (10 'cannot tell', 1 wrong of 1,079)",
+                _DERIVATION,
             ),
         ),
     ),
