@@ -391,3 +391,25 @@ def test_scan_without_links_leaves_the_pass_for_later(
     assert _rows(case, "SELECT COUNT(*) FROM derivation_links") == [(0,)]
     assert _rows(case, "SELECT COUNT(*) FROM derivation_features") == [(0,)]
     assert len(_links(case)["links"]) == 1  # type: ignore[arg-type]
+
+
+def test_resolution_profile_is_measured_only_where_the_direction_asks(
+    edited_case_evidence: Path, tmp_path: Path
+) -> None:
+    """The full-resolution decode behind the resolution cue costs ~10x the features' one: only
+    the larger picture of a related pair of different sizes gets it."""
+    case = tmp_path / "case"
+    _scan(edited_case_evidence, case, "--skip", "faces,explicit")
+    rows = _rows(
+        case,
+        "SELECT l.path, f.profile IS NOT NULL FROM derivation_features f "
+        "JOIN locations l ON l.sha256 = f.sha256 ORDER BY l.path",
+    )
+    measured = {Path(str(path)).name: bool(flag) for path, flag in rows}
+    assert measured == {
+        "edited_copy.jpg": False,  # the reduced copy (0.8x): never the larger one
+        "original.jpg": True,
+        "unrelated_31.jpg": False,
+        "unrelated_32.jpg": False,
+        "unrelated_33.jpg": False,
+    }

@@ -1,17 +1,21 @@
 """The case-level derivation pass: which image was made from which, what changed, and whether the
 face is still the same person.
 
-1. features: ORB keypoints (plain and mirrored) and a resolution profile for every image content
-   not yet in the store, read again from the evidence (read-only, bytes checked against the
-   recorded SHA-256); committed in batches, so a killed pass keeps what it finished;
-2. shortlist (candidates.py): a descriptor index proposes a few partners per image;
+1. features: ORB keypoints (plain and mirrored) of every image content not yet in the store,
+   read again from the evidence (read-only, bytes checked against the recorded SHA-256);
+   committed in batches, so a killed pass keeps what it finished;
+2. shortlist (candidates.py): a descriptor index proposes a few partners per image, and a
+   second round, with the features outside faces, partners for face swaps;
 3. verification of every shortlisted pair not verified before: RANSAC alignment (align.py),
-   change masks in both pictures' frames (change_mask.py); a pair is *related* when it aligns and
-   neither picture differs from the other over more than MAX_CHANGED_FRACTION of the shared view;
-4. links: for each related pair, the direction from the evidence (direction.py); each image gets
-   at most one source (the related partner it differs from least, among those judged more
-   original), no cycles; face verdict (face_swap.py); stored in one transaction;
-5. renders of new or changed links (render.py).
+   change masks in both pictures' frames (change_mask.py); a pair is *related* when it aligns,
+   the unchanged part is the same pixels, and the changes are an edit (a few regions, at most
+   MAX_CHANGED_FRACTION of the shared view), not another shot of the scene;
+4. resolution profiles of the pictures the direction will ask about (the larger of a related
+   pair of different sizes): a costly full-resolution decode, so only for those;
+5. links: for each related pair, the direction from the evidence (direction.py); each image gets
+   at most one source - the most original picture it still matches (pick_sources) - no
+   cycles; face verdict (face_swap.py); stored in one transaction;
+6. renders of new or changed links (render.py).
 
 Idempotent and resumable: features and pair results are cached by content hash and method
 version; links are recomputed from them and replace the stored ones in one transaction; an
@@ -37,7 +41,6 @@ import numpy as np
 from PIL import Image
 
 from .. import archives
-from ..analyzers import crypto_hashes
 from ..problems import Code, ItemError
 from ..reader import open_readonly, read_all
 from ..store import CaseStore
@@ -53,7 +56,14 @@ from . import features as feat
 from .align import align, describe, file_matrix, invert
 from .candidates import shortlist
 from .change_mask import ChangeMask, carry, change_mask
-from .direction import decide, family_cue, field_of_view_cue, metadata_cue, resolution_cue
+from .direction import (
+    MIN_SCALE_GAP,
+    decide,
+    family_cue,
+    field_of_view_cue,
+    metadata_cue,
+    resolution_cue,
+)
 from .face_swap import FaceBox, judge, to_work
 
 VERSION = f"4.f{feat.VERSION}"  # of the cached pair checks
@@ -83,7 +93,8 @@ SCATTERED_LARGEST = 0.7
 SCATTERED_MIN_CHANGED = 0.05
 FEATURE_BATCH = 32
 PAIR_BATCH = 64
-PICTURE_CACHE = 48
+PICTURE_CACHE = 96  # decoded work pictures per worker (~0.6 MB each)
+PAIR_CHUNK = 16  # pairs sent to a worker at once: neighbours in _by_group order share pictures
 PARALLEL_FROM = 48  # fewer images than this: one process (a pool costs seconds to start)
 
 
@@ -130,19 +141,27 @@ def read_evidence(image: ImageRef) -> bytes:
             archives.open_chain(outer, ref.member_chain[:-1]) as archive,
         ):
             data = archives.read_member(archive, ref.member_chain[-1])
-    if crypto_hashes.hash_bytes(data).sha256 != image.sha256:
+    if hashlib.sha256(data).hexdigest() != image.sha256:  # SHA-256 alone: MD5/SHA-1 add nothing
         raise ItemError(Code.SOURCE_CHANGED, "content no longer hashes as recorded")
     return data
 
 
 def _features_of(image: ImageRef) -> feat.ImageFeatures | FeatureError:
     try:
-        picture = feat.work_picture(read_evidence(image), keep_native=True)
+        picture = feat.work_picture(read_evidence(image))
         return feat.image_features(image.sha256, picture)
     except ItemError as exc:
         return FeatureError(image.sha256, f"{exc.code.value}: {exc.message}")
     except (cv2.error, ValueError, MemoryError) as exc:
         return FeatureError(image.sha256, f"features failed: {exc}")
+
+
+def _profile_of(image: ImageRef) -> tuple[str, np.ndarray, float]:
+    try:
+        profile, scale = feat.measure_profile(read_evidence(image))
+        return image.sha256, profile, scale
+    except (ItemError, cv2.error, ValueError, MemoryError):
+        return image.sha256, feat.UNMEASURABLE, 0.0
 
 
 class _Pictures:
@@ -277,6 +296,29 @@ def choose_links(
     return pick_sources(directed_candidates(related, features, exif), related)
 
 
+def _a_per_b(body: dict[str, Any], fa: feat.ImageFeatures, fb: feat.ImageFeatures) -> float:
+    """A's file pixels per B file pixel of the same scene, from a related pair's payload."""
+    a_to_b = np.array(body["a_to_b"], dtype=np.float64).reshape(2, 3)
+    work_scale = float(np.hypot(a_to_b[0, 0], a_to_b[1, 0]))  # B work px per A work px
+    return fb.work_scale / (work_scale * fa.work_scale)
+
+
+def profiles_needed(
+    related: Sequence[PairRecord], features: dict[str, feat.ImageFeatures]
+) -> set[str]:
+    """Pictures the resolution cue will ask about: the larger of each related pair whose sizes
+    differ enough (direction.MIN_SCALE_GAP), when not measured yet."""
+    needed = set()
+    for p in related:
+        fa, fb = features[p.sha_a], features[p.sha_b]
+        a_per_b = _a_per_b(json.loads(p.payload), fa, fb)
+        if max(a_per_b, 1 / a_per_b) >= MIN_SCALE_GAP:
+            larger = fa if a_per_b > 1 else fb
+            if larger.profile is None:
+                needed.add(larger.sha256)
+    return needed
+
+
 def directed_candidates(
     related: Sequence[PairRecord],
     features: dict[str, feat.ImageFeatures],
@@ -297,9 +339,7 @@ def directed_candidates(
     candidates: list[_Candidate] = []
     for p, body in zip(related, payloads, strict=True):
         fa, fb = features[p.sha_a], features[p.sha_b]
-        a_to_b = np.array(body["a_to_b"], dtype=np.float64).reshape(2, 3)
-        work_scale = float(np.hypot(a_to_b[0, 0], a_to_b[1, 0]))  # B work px per A work px
-        a_per_b = fb.work_scale / (work_scale * fa.work_scale)  # A file px per B file px
+        a_per_b = _a_per_b(body, fa, fb)
         direction = decide(
             [
                 field_of_view_cue(body["a_shows_b"], body["b_shows_a"]),
@@ -456,6 +496,29 @@ def _state(shas: Sequence[str], faces: int) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _unverified(
+    pair: tuple[int, int], features: list[feat.ImageFeatures], verified: set[tuple[str, str]]
+) -> bool:
+    return (features[pair[0]].sha256, features[pair[1]].sha256) not in verified
+
+
+def _by_group(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The pairs ordered group by group (connected pictures together), so that a worker finds
+    each picture in its small cache of decoded pictures instead of reading it again for every
+    pair: reading and decoding a 12 MP photo costs more than checking a pair."""
+    parent: dict[int, int] = {}
+
+    def root(i: int) -> int:
+        while parent.setdefault(i, i) != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        parent[root(i)] = root(j)
+    return sorted(pairs, key=lambda p: (root(p[0]), p))
+
+
 def _chunks(items: Sequence[object], n: int) -> Iterator[list[object]]:
     for lo in range(0, len(items), n):
         yield list(items[lo : lo + n])
@@ -554,12 +617,11 @@ def _link(
     mark = time.monotonic()
     verified = ls.verified_pairs(VERSION)
     tasks = []
-    for i, j in positions:
+    for i, j in _by_group([p for p in positions if _unverified(p, all_features, verified)]):
         a, b = all_features[i], all_features[j]  # sorted by sha256: a < b
-        if (a.sha256, b.sha256) not in verified:
-            tasks.append(_PairTask(a, b, by_sha[a.sha256], by_sha[b.sha256]))
+        tasks.append(_PairTask(a, b, by_sha[a.sha256], by_sha[b.sha256]))
     progress.analysis_total(len(todo) + len(tasks))
-    chunks = list(_chunks(tasks, 8))
+    chunks = list(_chunks(tasks, PAIR_CHUNK))
     verified_now = 0
     if pool:
         stream: Iterator[list[PairRecord]] = pool.imap(_verify_chunk, chunks)
@@ -580,6 +642,18 @@ def _link(
     timings["verify_s"] = time.monotonic() - mark
     mark = time.monotonic()
     related = [p for p in ls.related_pairs(VERSION) if p.sha_a in features and p.sha_b in features]
+    needed = sorted(profiles_needed(related, features))
+    if needed:
+        todo_refs = [by_sha[sha] for sha in needed]
+        stream_p = (
+            pool.imap(_profile_of, todo_refs, chunksize=4) if pool else map(_profile_of, todo_refs)
+        )
+        measured = {sha: (profile, scale) for sha, profile, scale in stream_p}
+        ls.set_profiles(feat.VERSION, measured)
+        for sha, (profile, scale) in measured.items():
+            features[sha].profile, features[sha].profile_scale = profile, scale
+    timings["profiles_s"] = time.monotonic() - mark
+    mark = time.monotonic()
     chosen = choose_links(related, features, ls.exif(features))
     faces = ls.faces({c.derived for c in chosen} | {c.source for c in chosen})
     records: list[LinkRecord] = [link_record(c, features, faces) for c in chosen]

@@ -219,6 +219,18 @@ class LinksStore:
             ).all()
         return [_features(r) for r in rows]
 
+    def set_profiles(self, version: str, measured: dict[str, tuple[np.ndarray, float]]) -> None:
+        """Store resolution profiles measured after the features (see features.measure_profile)."""
+        if not measured:
+            return
+        with self.engine.begin() as conn:
+            for sha, (profile, scale) in sorted(measured.items()):
+                conn.execute(
+                    update(FEATURES)
+                    .where(FEATURES.c.sha256 == sha, FEATURES.c.version == version)
+                    .values(profile=_blob(np.append(profile, scale), "<f4"))
+                )
+
     def feature_errors(self) -> int:
         with self.engine.connect() as conn:
             return int(
