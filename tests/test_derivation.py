@@ -393,13 +393,23 @@ def test_scan_without_links_leaves_the_pass_for_later(
     assert len(_links(case)["links"]) == 1  # type: ignore[arg-type]
 
 
-def test_resolution_profile_is_measured_only_where_the_direction_asks(
-    edited_case_evidence: Path, tmp_path: Path
-) -> None:
+def test_resolution_profile_is_measured_only_where_it_can_decide(tmp_path: Path) -> None:
     """The full-resolution decode behind the resolution cue costs ~10x the features' one: only
-    the larger picture of a related pair of different sizes gets it."""
+    the larger picture of a related pair of different sizes gets it, and only when the other
+    cues leave the direction open (a crop already says which is the original)."""
+    root = tmp_path / "evidence"
+    root.mkdir()
+    first, second = _source(21), _source(62)
+    (root / "first.jpg").write_bytes(_jpeg(first, 95))
+    (root / "second.jpg").write_bytes(_jpeg(second, 95))
+    box = (250, 220, 220, 200)
+    cropped = _derive(_replace_region(first, box, 90), (30, 20, 590, 450), 0.8, mirror=False)
+    (root / "first_cropped.jpg").write_bytes(_jpeg(cropped, 85))
+    whole = _derive(_replace_region(second, box, 91), (0, 0, 640, 480), 0.8, mirror=False)
+    (root / "second_reduced.jpg").write_bytes(_jpeg(whole, 85))
     case = tmp_path / "case"
-    _scan(edited_case_evidence, case, "--skip", "faces,explicit")
+    _scan(root, case, "--skip", "faces,explicit")
+    assert len(_links(case)["links"]) == 2  # type: ignore[arg-type]
     rows = _rows(
         case,
         "SELECT l.path, f.profile IS NOT NULL FROM derivation_features f "
@@ -407,9 +417,8 @@ def test_resolution_profile_is_measured_only_where_the_direction_asks(
     )
     measured = {Path(str(path)).name: bool(flag) for path, flag in rows}
     assert measured == {
-        "edited_copy.jpg": False,  # the reduced copy (0.8x): never the larger one
-        "original.jpg": True,
-        "unrelated_31.jpg": False,
-        "unrelated_32.jpg": False,
-        "unrelated_33.jpg": False,
+        "first.jpg": False,  # its copy is cropped: the field of view decides
+        "first_cropped.jpg": False,
+        "second.jpg": True,  # its copy shows all of it, only smaller: detail may decide
+        "second_reduced.jpg": False,  # the smaller one is never asked
     }

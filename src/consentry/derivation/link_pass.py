@@ -58,6 +58,8 @@ from .candidates import shortlist
 from .change_mask import ChangeMask, carry, change_mask
 from .direction import (
     MIN_SCALE_GAP,
+    RESOLUTION_WEIGHT,
+    Cue,
     decide,
     family_cue,
     field_of_view_cue,
@@ -303,19 +305,55 @@ def _a_per_b(body: dict[str, Any], fa: feat.ImageFeatures, fb: feat.ImageFeature
     return fb.work_scale / (work_scale * fa.work_scale)
 
 
+class _PairEvidence:
+    """What the direction of a related pair rests on, besides the resolution cue: field of
+    view, metadata, and how the pictures related to both differ from each."""
+
+    def __init__(self, related: Sequence[PairRecord], exif: dict[str, dict[str, str]]) -> None:
+        self.exif = exif
+        # how much of each picture differs from each related partner, in its own frame
+        self.differs: dict[str, dict[str, float]] = {}
+        for p in related:
+            body = json.loads(p.payload)
+            self.differs.setdefault(p.sha_a, {})[p.sha_b] = float(body["changed_a"])
+            self.differs.setdefault(p.sha_b, {})[p.sha_a] = float(body["changed_b"])
+
+    def common(self, a: str, b: str) -> list[tuple[float, float]]:
+        partners = (self.differs[a].keys() & self.differs[b].keys()) - {a, b}
+        return [(self.differs[x][a], self.differs[x][b]) for x in sorted(partners)]
+
+    def cues(self, p: PairRecord, body: dict[str, Any]) -> list[Cue | None]:
+        return [
+            field_of_view_cue(body["a_shows_b"], body["b_shows_a"]),
+            metadata_cue(self.exif.get(p.sha_a, {}), self.exif.get(p.sha_b, {})),
+            family_cue(self.common(p.sha_a, p.sha_b)),
+        ]
+
+
 def profiles_needed(
-    related: Sequence[PairRecord], features: dict[str, feat.ImageFeatures]
+    related: Sequence[PairRecord],
+    features: dict[str, feat.ImageFeatures],
+    exif: dict[str, dict[str, str]],
 ) -> set[str]:
-    """Pictures the resolution cue will ask about: the larger of each related pair whose sizes
-    differ enough (direction.MIN_SCALE_GAP), when not measured yet."""
+    """Pictures the resolution cue must be asked about: the larger of each related pair whose
+    sizes differ enough (direction.MIN_SCALE_GAP) and whose direction the cue could still turn
+    (the other cues add up to no more than its weight), when not measured yet. The profile
+    needs a full-resolution decode (~100 ms for a 12 MP photo): evidence that cannot change the
+    conclusion is not worth it."""
+    evidence = _PairEvidence(related, exif)
     needed = set()
     for p in related:
         fa, fb = features[p.sha_a], features[p.sha_b]
-        a_per_b = _a_per_b(json.loads(p.payload), fa, fb)
-        if max(a_per_b, 1 / a_per_b) >= MIN_SCALE_GAP:
-            larger = fa if a_per_b > 1 else fb
-            if larger.profile is None:
-                needed.add(larger.sha256)
+        body = json.loads(p.payload)
+        a_per_b = _a_per_b(body, fa, fb)
+        if max(a_per_b, 1 / a_per_b) < MIN_SCALE_GAP:
+            continue
+        larger = fa if a_per_b > 1 else fb
+        if larger.profile is not None:
+            continue
+        others = sum(c.score for c in evidence.cues(p, body) if c is not None)
+        if abs(others) <= RESOLUTION_WEIGHT:
+            needed.add(larger.sha256)
     return needed
 
 
@@ -325,29 +363,16 @@ def directed_candidates(
     exif: dict[str, dict[str, str]],
 ) -> list[_Candidate]:
     """Each related pair as a candidate link, in the direction its evidence points."""
-    payloads = [json.loads(p.payload) for p in related]
-    # how much of each picture differs from each related partner, in its own frame
-    differs: dict[str, dict[str, float]] = {}
-    for p, body in zip(related, payloads, strict=True):
-        differs.setdefault(p.sha_a, {})[p.sha_b] = float(body["changed_a"])
-        differs.setdefault(p.sha_b, {})[p.sha_a] = float(body["changed_b"])
-
-    def common(a: str, b: str) -> list[tuple[float, float]]:
-        partners = (differs[a].keys() & differs[b].keys()) - {a, b}
-        return [(differs[x][a], differs[x][b]) for x in sorted(partners)]
-
+    evidence = _PairEvidence(related, exif)
     candidates: list[_Candidate] = []
-    for p, body in zip(related, payloads, strict=True):
+    for p in related:
+        body = json.loads(p.payload)
         fa, fb = features[p.sha_a], features[p.sha_b]
         a_per_b = _a_per_b(body, fa, fb)
-        direction = decide(
-            [
-                field_of_view_cue(body["a_shows_b"], body["b_shows_a"]),
-                resolution_cue(a_per_b, fa.profile, fb.profile, fa.profile_scale, fb.profile_scale),
-                metadata_cue(exif.get(p.sha_a, {}), exif.get(p.sha_b, {})),
-                family_cue(common(p.sha_a, p.sha_b)),
-            ]
+        resolution = resolution_cue(
+            a_per_b, fa.profile, fb.profile, fa.profile_scale, fb.profile_scale
         )
+        direction = decide([resolution, *evidence.cues(p, body)])
         derived_is_a = not direction.a_is_source
         derived, source = (p.sha_a, p.sha_b) if derived_is_a else (p.sha_b, p.sha_a)
         candidates.append(
@@ -642,7 +667,8 @@ def _link(
     timings["verify_s"] = time.monotonic() - mark
     mark = time.monotonic()
     related = [p for p in ls.related_pairs(VERSION) if p.sha_a in features and p.sha_b in features]
-    needed = sorted(profiles_needed(related, features))
+    exif = ls.exif(features)
+    needed = sorted(profiles_needed(related, features, exif))
     if needed:
         todo_refs = [by_sha[sha] for sha in needed]
         stream_p = (
@@ -654,7 +680,7 @@ def _link(
             features[sha].profile, features[sha].profile_scale = profile, scale
     timings["profiles_s"] = time.monotonic() - mark
     mark = time.monotonic()
-    chosen = choose_links(related, features, ls.exif(features))
+    chosen = choose_links(related, features, exif)
     faces = ls.faces({c.derived for c in chosen} | {c.source for c in chosen})
     records: list[LinkRecord] = [link_record(c, features, faces) for c in chosen]
     changed, removed = ls.replace_links(records, state)
