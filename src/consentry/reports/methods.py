@@ -144,19 +144,19 @@ METHODS: dict[str, MethodText] = {
             ErrorRate(
                 "links naming the wrong source or direction (synthetic edits of harmless "
                 "photos: inpaint, texture, face paste, recolour; crop, resize, mirror, JPEG)",
-                "precision 0.963 (42 wrong of 1,121 links; 31 name a sibling edit instead of "
-                "the original), recall 0.938 of 1,150 derived images: a lead for an examiner, "
+                "precision 0.957 (48 wrong of 1,121 links; 36 name a sibling edit instead of "
+                "the original), recall 0.933 of 1,150 derived images: a lead for an examiner, "
                 "with the evidence shown",
                 _DERIVATION,
             ),
             ErrorRate(
                 "change-mask overlap with the true edit (right links)",
-                "mean IoU 0.786 (inpainted regions 0.586)",
+                "mean IoU 0.786 (inpainted regions 0.582)",
                 _DERIVATION,
             ),
             ErrorRate(
                 "face-swap verdict (right links)",
-                "0.990 right (10 'cannot tell', 1 wrong of 1,079)",
+                "0.990 right (10 'cannot tell', 1 wrong of 1,073)",
                 _DERIVATION,
             ),
         ),
