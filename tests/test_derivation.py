@@ -422,3 +422,33 @@ def test_resolution_profile_is_measured_only_where_it_can_decide(tmp_path: Path)
         "second.jpg": True,  # its copy shows all of it, only smaller: detail may decide
         "second_reduced.jpg": False,  # the smaller one is never asked
     }
+
+
+def test_generator_provenance_says_which_picture_was_made_from_which(tmp_path: Path) -> None:
+    """A copy neither cropped nor carrying camera data has no geometric direction evidence; a
+    generator's metadata in one picture only says that one is the derived picture."""
+    from PIL import PngImagePlugin
+
+    from consentry.derivation.direction import generator_cue
+
+    assert generator_cue("indicated", "no_signal").score < 0  # type: ignore[union-attr]
+    assert generator_cue("no_signal", "confirmed").score > 0  # type: ignore[union-attr]
+    assert generator_cue("indicated", "confirmed") is None
+    assert generator_cue(None, "no_signal") is None
+
+    root = tmp_path / "evidence"
+    root.mkdir()
+    photo = _source(71)
+    (root / "photo.jpg").write_bytes(_jpeg(photo, 92))
+    edited = _replace_region(photo, (250, 220, 220, 200), seed=12)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a person on a beach\nSteps: 20, Sampler: Euler a, Seed: 1")
+    Image.fromarray(edited).save(root / "00001-1.png", pnginfo=info)  # same size, no crop
+    case = tmp_path / "case"
+    _scan(root, case, "--skip", "faces,explicit")
+    links = _links(case)["links"]
+    assert isinstance(links, list) and len(links) == 1
+    link = links[0]
+    assert Path(link["derived"]).name == "00001-1.png", link
+    assert Path(link["source"]).name == "photo.jpg"
+    assert link["confidence"] > 0.6

@@ -9,8 +9,10 @@ Each cue gives a score for "A is the source" (positive) or "B is" (negative), wi
   its power spectrum). A larger picture without such detail proves nothing either way.
 - **camera metadata**: camera make/model/capture time present in one picture only; editing
   software named in one picture only.
-- **family**: in a group of related pictures, the original is the one that differs least from
-  all the others (each edit adds its own changes; siblings differ by both).
+- **generator**: the provenance analyzer found image-generator signals (C2PA, watermark,
+  generator metadata) in one picture only: that one is the derived picture.
+- **family**: pictures related to both differ less from the original than from an edit (each
+  edit adds its own changes; siblings differ by both).
 
 Absent evidence is zero, never a guess; with no cue at all the confidence is 0.5.
 """
@@ -41,6 +43,7 @@ MIN_SCALE_GAP = 1.15  # sizes must differ by this factor for the resolution cue
 # soft original (AI images are often generated small and upscaled) that was reduced.
 DETAILED_FALLOFF = 0.5
 CAMERA_TAGS = ("Make", "Model", "DateTimeOriginal")
+AI_VERDICTS = ("confirmed", "indicated")  # provenance verdicts that say a generator made it
 EDITOR_WORDS = ("photoshop", "gimp", "snapseed", "facetune", "faceapp", "picsart", "lightroom",
                 "stable diffusion", "comfyui", "automatic1111", "canva", "remini")  # fmt: skip
 
@@ -141,6 +144,22 @@ def metadata_cue(exif_a: dict[str, str], exif_b: dict[str, str]) -> Cue | None:
     return Cue("metadata", score, "; ".join(reasons)) if reasons else None
 
 
+def generator_cue(verdict_a: str | None, verdict_b: str | None) -> Cue | None:
+    """Provenance verdicts (confirmed / indicated / no_signal): a picture whose file says an
+    image generator or AI edit made it (C2PA, watermark, generator metadata) is the derived one
+    of a pair whose other picture carries no such signal - a nudify or face-swap output made
+    from a photo. Weighed like other metadata: a generator's file can be re-saved and a photo
+    can be stripped; a signal in both or neither says nothing."""
+    ai_a = verdict_a in AI_VERDICTS
+    ai_b = verdict_b in AI_VERDICTS
+    if ai_a == ai_b:
+        return None
+    generated = "A" if ai_a else "B"
+    verdict = verdict_a if ai_a else verdict_b
+    reason = f"{generated} carries image-generator provenance ({verdict}), the other none"
+    return Cue("generator", -METADATA_WEIGHT if ai_a else METADATA_WEIGHT, reason)
+
+
 def family_cue(partner_changes: list[tuple[float, float]]) -> Cue | None:
     """``partner_changes``: for each picture X related to both A and B, the share of X that
     differs from A and the share that differs from B (both in X's own frame).
@@ -174,6 +193,7 @@ __all__ = [
     "Direction",
     "decide",
     "family_cue",
+    "generator_cue",
     "field_of_view_cue",
     "metadata_cue",
     "resolution_cue",

@@ -57,19 +57,21 @@ from .align import align, describe, file_matrix, invert
 from .candidates import shortlist
 from .change_mask import ChangeMask, carry, change_mask
 from .direction import (
+    AI_VERDICTS,
     MIN_SCALE_GAP,
     RESOLUTION_WEIGHT,
     Cue,
     decide,
     family_cue,
     field_of_view_cue,
+    generator_cue,
     metadata_cue,
     resolution_cue,
 )
 from .face_swap import FaceBox, judge, to_work
 
 VERSION = f"4.f{feat.VERSION}"  # of the cached pair checks
-RULES = "4"  # of the link choice and direction (no cache: links are re-chosen when it changes)
+RULES = "5"  # of the link choice and direction (no cache: links are re-chosen when it changes)
 # A derived picture keeps most of its source: pairs differing over more of their shared view
 # than this are different pictures of a similar scene (or of the same aligned face), not edits.
 MAX_CHANGED_FRACTION = 0.6
@@ -293,9 +295,10 @@ def choose_links(
     related: Sequence[PairRecord],
     features: dict[str, feat.ImageFeatures],
     exif: dict[str, dict[str, str]],
+    verdicts: dict[str, str] | None = None,
 ) -> list[_Candidate]:
     """Direction for each related pair, then at most one source per image, without cycles."""
-    return pick_sources(directed_candidates(related, features, exif), related)
+    return pick_sources(directed_candidates(related, features, exif, verdicts), related)
 
 
 def _a_per_b(body: dict[str, Any], fa: feat.ImageFeatures, fb: feat.ImageFeatures) -> float:
@@ -309,8 +312,14 @@ class _PairEvidence:
     """What the direction of a related pair rests on, besides the resolution cue: field of
     view, metadata, and how the pictures related to both differ from each."""
 
-    def __init__(self, related: Sequence[PairRecord], exif: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self,
+        related: Sequence[PairRecord],
+        exif: dict[str, dict[str, str]],
+        verdicts: dict[str, str] | None = None,
+    ) -> None:
         self.exif = exif
+        self.verdicts = verdicts or {}
         # how much of each picture differs from each related partner, in its own frame
         self.differs: dict[str, dict[str, float]] = {}
         for p in related:
@@ -326,6 +335,7 @@ class _PairEvidence:
         return [
             field_of_view_cue(body["a_shows_b"], body["b_shows_a"]),
             metadata_cue(self.exif.get(p.sha_a, {}), self.exif.get(p.sha_b, {})),
+            generator_cue(self.verdicts.get(p.sha_a), self.verdicts.get(p.sha_b)),
             family_cue(self.common(p.sha_a, p.sha_b)),
         ]
 
@@ -334,13 +344,14 @@ def profiles_needed(
     related: Sequence[PairRecord],
     features: dict[str, feat.ImageFeatures],
     exif: dict[str, dict[str, str]],
+    verdicts: dict[str, str] | None = None,
 ) -> set[str]:
     """Pictures the resolution cue must be asked about: the larger of each related pair whose
     sizes differ enough (direction.MIN_SCALE_GAP) and whose direction the cue could still turn
     (the other cues add up to no more than its weight), when not measured yet. The profile
     needs a full-resolution decode (~100 ms for a 12 MP photo): evidence that cannot change the
     conclusion is not worth it."""
-    evidence = _PairEvidence(related, exif)
+    evidence = _PairEvidence(related, exif, verdicts)
     needed = set()
     for p in related:
         fa, fb = features[p.sha_a], features[p.sha_b]
@@ -361,9 +372,10 @@ def directed_candidates(
     related: Sequence[PairRecord],
     features: dict[str, feat.ImageFeatures],
     exif: dict[str, dict[str, str]],
+    verdicts: dict[str, str] | None = None,
 ) -> list[_Candidate]:
     """Each related pair as a candidate link, in the direction its evidence points."""
-    evidence = _PairEvidence(related, exif)
+    evidence = _PairEvidence(related, exif, verdicts)
     candidates: list[_Candidate] = []
     for p in related:
         body = json.loads(p.payload)
@@ -514,10 +526,14 @@ def link_record(
 
 
 # -- the pass -----------------------------------------------------------------------------------
-def _state(shas: Sequence[str], faces: int) -> str:
+def _state(shas: Sequence[str], faces: int, verdicts: dict[str, str]) -> str:
     """What the links depend on: the images, the faces found in them (a later faces analysis
-    changes the face verdicts), and the method."""
-    body = json.dumps({"v": VERSION, "rules": RULES, "images": sorted(shas), "faces": faces})
+    changes the face verdicts), which of them carry generator provenance (a direction cue),
+    and the method."""
+    ai = sorted(sha for sha, verdict in verdicts.items() if verdict in AI_VERDICTS)
+    body = json.dumps(
+        {"v": VERSION, "rules": RULES, "images": sorted(shas), "faces": faces, "ai": ai}
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -613,7 +629,8 @@ def _link(
         progress.analysed(len(done) + len(failed))
     all_features = [f for f in ls.features(feat.VERSION) if f.sha256 in by_sha]
     features = {f.sha256: f for f in all_features}
-    state = _state(list(features), ls.face_count())
+    verdicts = ls.provenance_verdicts()
+    state = _state(list(features), ls.face_count(), verdicts)
     if not rebuild and ls.state() == state:
         rendered = _render_pending(ls, case_dir, by_sha, pool)
         links = ls.links()
@@ -668,7 +685,7 @@ def _link(
     mark = time.monotonic()
     related = [p for p in ls.related_pairs(VERSION) if p.sha_a in features and p.sha_b in features]
     exif = ls.exif(features)
-    needed = sorted(profiles_needed(related, features, exif))
+    needed = sorted(profiles_needed(related, features, exif, verdicts))
     if needed:
         todo_refs = [by_sha[sha] for sha in needed]
         stream_p = (
@@ -680,7 +697,7 @@ def _link(
             features[sha].profile, features[sha].profile_scale = profile, scale
     timings["profiles_s"] = time.monotonic() - mark
     mark = time.monotonic()
-    chosen = choose_links(related, features, exif)
+    chosen = choose_links(related, features, exif, verdicts)
     faces = ls.faces({c.derived for c in chosen} | {c.source for c in chosen})
     records: list[LinkRecord] = [link_record(c, features, faces) for c in chosen]
     changed, removed = ls.replace_links(records, state)
@@ -751,7 +768,7 @@ def method_description() -> dict[str, object]:
         "related_if_changed_at_most": MAX_CHANGED_FRACTION,
         "unrelated_if_changes_scattered": f">= {SCATTERED_REGIONS} regions, largest < "
         f"{SCATTERED_LARGEST:.0%} of the changed area",
-        "direction_cues": ["field_of_view", "resolution", "metadata", "family"],
+        "direction_cues": ["field_of_view", "resolution", "metadata", "generator", "family"],
     }
 
 

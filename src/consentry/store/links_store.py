@@ -125,6 +125,18 @@ class LinksStore:
                 )
             }
 
+    def provenance_verdicts(self) -> dict[str, str]:
+        """The provenance analyzer's verdict (confirmed / indicated / no_signal) by content."""
+        with self.engine.connect() as conn:
+            return {
+                r.sha256: r.label
+                for r in conn.execute(
+                    select(FINDINGS.c.sha256, FINDINGS.c.label).where(
+                        FINDINGS.c.analyzer == "provenance", FINDINGS.c.label.is_not(None)
+                    )
+                )
+            }
+
     def exif(self, shas: Iterable[str]) -> dict[str, dict[str, str]]:
         wanted = sorted(set(shas))
         out: dict[str, dict[str, str]] = {}
