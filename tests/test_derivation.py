@@ -452,3 +452,26 @@ def test_generator_provenance_says_which_picture_was_made_from_which(tmp_path: P
     assert Path(link["derived"]).name == "00001-1.png", link
     assert Path(link["source"]).name == "photo.jpg"
     assert link["confidence"] > 0.6
+
+
+def test_a_link_names_the_other_equally_possible_originals(tmp_path: Path) -> None:
+    """A photo and an uncropped, same-size edit of it carry no direction evidence between
+    them; a third picture made from the photo (its edit covering the twin's) matches both as
+    well. Its link names one and lists the other as equally possible, rather than hiding the
+    doubt."""
+    root = tmp_path / "evidence"
+    root.mkdir()
+    photo = _source(81)
+    (root / "photo.jpg").write_bytes(_jpeg(photo, 92))
+    twin = _replace_region(photo, (280, 250, 100, 80), seed=8)  # inside the other edit
+    (root / "twin.jpg").write_bytes(_jpeg(twin, 92))
+    made = _derive(_replace_region(photo, (250, 220, 220, 200), 9), (30, 20, 590, 450), 0.9, False)
+    (root / "made.jpg").write_bytes(_jpeg(made, 85))
+    case = tmp_path / "case"
+    _scan(root, case, "--skip", "faces,explicit")
+    links = {Path(x["derived"]).name: x for x in _links(case)["links"]}  # type: ignore[union-attr]
+    link = links["made.jpg"]
+    named = Path(link["source"]).name
+    others = [Path(o["path"]).name for o in link["other_possible_sources"]]
+    assert {named, *others} == {"photo.jpg", "twin.jpg"}, (named, others)
+    assert len(others) == 1

@@ -74,7 +74,9 @@ def links_cmd(
         ls = LinksStore(case.store.engine)
         links = ls.links()
         paths = ls.locations_of(
-            [x.derived_sha256 for x in links] + [x.source_sha256 for x in links]
+            [x.derived_sha256 for x in links]
+            + [x.source_sha256 for x in links]
+            + [sha for x in links for sha in _alternatives(x)]
         )
     rows = [_as_json(link, paths) for link in links]
     if as_json:
@@ -95,9 +97,10 @@ def links_cmd(
     for col in ("derived", "source", "transform", "changed", "face swap", "confidence"):
         table.add_column(col, overflow="fold")
     for row in rows:
+        others = len(row["other_possible_sources"])
         table.add_row(
             _below(row["derived"], shared),
-            _below(row["source"], shared),
+            _below(row["source"], shared) + (f" (or {others} other)" if others else ""),
             _transform_text(row["transform"]),
             f"{row['changed_fraction']:.0%}",
             {True: "yes", False: "no", None: "?"}[row["face_swap"]],
@@ -144,8 +147,18 @@ def _as_json(link: LinkRecord, paths: dict[str, list[str]]) -> dict[str, Any]:
         "face": json.loads(link.face),
         "confidence": link.confidence,
         "evidence": json.loads(link.evidence),
+        # pictures the derived one matches as well, with no evidence that they are not the
+        # original either: the source named is the one it differs from least
+        "other_possible_sources": [
+            {"sha256": sha, "path": next(iter(paths.get(sha, [])), None)}
+            for sha in _alternatives(link)
+        ],
         "render_dir": link.render_dir,
     }
+
+
+def _alternatives(link: LinkRecord) -> list[str]:
+    return list(json.loads(link.evidence).get("other_possible_sources", []))
 
 
 def _transform_text(t: dict[str, Any]) -> str:

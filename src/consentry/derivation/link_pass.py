@@ -71,7 +71,7 @@ from .direction import (
 from .face_swap import FaceBox, judge, to_work
 
 VERSION = f"4.f{feat.VERSION}"  # of the cached pair checks
-RULES = "5"  # of the link choice and direction (no cache: links are re-chosen when it changes)
+RULES = "6"  # of the link choice and direction (no cache: links are re-chosen when it changes)
 # A derived picture keeps most of its source: pairs differing over more of their shared view
 # than this are different pictures of a similar scene (or of the same aligned face), not edits.
 MAX_CHANGED_FRACTION = 0.6
@@ -289,6 +289,9 @@ class _Candidate:
     derived_is_a: bool
     evidence: list[dict[str, object]]
     covers: float = 1.0  # share of the derived picture the source shows
+    # other pictures it matches that nothing shows to be derived either: any of them may be the
+    # original (two copies of one photo with no direction evidence between them look the same)
+    alternatives: tuple[str, ...] = ()
 
 
 def choose_links(
@@ -431,10 +434,14 @@ def pick_sources(candidates: list[_Candidate], related: Sequence[PairRecord]) ->
         # (and then hides part of the changes, which would make it look closer)
         widest = max(c.covers for c in options)
         options = [c for c in options if c.covers >= widest - COVER_TIE]
-        best[derived] = min(
+        pick = min(
             options,
             key=lambda c: (c.source in sources_by_derived, c.changed, -c.confidence, -c.inliers),
         )
+        if pick.source not in sources_by_derived:
+            others = {c.source for c in options if c.source not in sources_by_derived}
+            pick.alternatives = tuple(sorted(others - {pick.source}))
+        best[derived] = pick
     # no cycles: add the most confident links first, skip one that would close a loop
     chosen: dict[str, _Candidate] = {}
     for c in sorted(best.values(), key=lambda c: (-c.confidence, c.derived)):
@@ -519,7 +526,12 @@ def link_record(
         face=json.dumps(verdict.as_json(), sort_keys=True),
         confidence=round(c.confidence, 4),
         evidence=json.dumps(
-            {"direction": c.evidence, "inliers": c.inliers, "matches": body["matches"]},
+            {
+                "direction": c.evidence,
+                "inliers": c.inliers,
+                "matches": body["matches"],
+                "other_possible_sources": list(c.alternatives),
+            },
             sort_keys=True,
         ),
     )
