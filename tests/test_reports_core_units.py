@@ -163,3 +163,38 @@ def test_derivation_mask_render_follows_the_blur_rule(
 
     link = SimpleNamespace(render_dir="derivation/x_from_y", render_labels=rendered)
     assert (_safe_mask_render(link, label_now) is not None) is shown
+
+
+def test_scoped_report_names_no_other_persons_photo_as_a_possible_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A link's other_possible_sources are hashes of other photos: a person-scoped report keeps
+    only the person's own; the whole-case report keeps them all."""
+    import json
+    from types import SimpleNamespace
+
+    from consentry.reports import collect
+    from consentry.store import links_store
+
+    mine, also_mine, theirs = "a" * 64, "b" * 64, "c" * 64
+    evidence = {"direction": [], "other_possible_sources": [also_mine, theirs]}
+    link = links_store.LinkRecord(
+        derived_sha256=mine, source_sha256=also_mine, version="v", transform="{}",
+        changed_fraction=0.1, boxes="[]", face_swap=None, face="{}", confidence=0.9,
+        evidence=json.dumps(evidence),
+    )  # fmt: skip
+
+    class FakeStore:
+        def __init__(self, engine: object) -> None: ...
+        def state(self) -> str:
+            return "s"
+
+        def links(self) -> list[object]:
+            return [link]
+
+    monkeypatch.setattr(links_store, "LinksStore", FakeStore)
+    engine = SimpleNamespace()
+    _, scoped = collect._derivation_links(engine, {mine, also_mine}, "P001", {})  # type: ignore[arg-type]
+    assert scoped[0].details["evidence"]["other_possible_sources"] == [also_mine]
+    _, whole = collect._derivation_links(engine, {mine, also_mine, theirs}, None, {})  # type: ignore[arg-type]
+    assert whole[0].details["evidence"]["other_possible_sources"] == [also_mine, theirs]

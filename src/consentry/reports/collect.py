@@ -724,6 +724,12 @@ def _derivation_links(
             # after both hashes)
             source = None
             data = {k: v for k, v in data.items() if not k.startswith(("source", "render"))}
+        evidence = data.get("evidence")
+        if isinstance(evidence, dict) and evidence.get("other_possible_sources"):
+            others = [str(x) for x in evidence["other_possible_sources"]]
+            if scope is not None:  # another person's photo is not named, not even by hash
+                others = [x for x in others if x in in_scope]
+            data["evidence"] = {**evidence, "other_possible_sources": others}
         mask = _safe_mask_render(link, labels.get(derived)) if source is not None else None
         links.append(DerivationLink(derived, source, data, mask))
     return "ok" if links else "run: no image was found to be made from another", links
