@@ -36,8 +36,10 @@ Examples:
 Each link says: DERIVED was made from SOURCE by this crop / scale / rotation / mirror; this
 share of it was changed (regions as boxes, in DERIVED's pixels); whether the face is the same
 person as in SOURCE (face_swap: true = another person's face, false = same, null = cannot
-tell); and how confident the direction (which one is the original) is. Pictures of each link
-(source, derived, change mask; blurred unless labelled not explicit) are in
+tell); and how confident the direction (which one is the original) is. SOURCE is the most
+original picture DERIVED still matches; other_possible_sources lists pictures it matches as
+well that nothing shows to be copies either (no evidence which is the original). Pictures of
+each link (source, derived, change mask; blurred unless labelled not explicit) are in
 CASE_DIR/derivation/. Links are computed at the end of every scan; this command brings them up
 to date first (only new images cost time).""",
 )
