@@ -66,16 +66,7 @@ class Thumbnails:
         return self._cache[item.sha256]
 
     def _read(self, rel: str) -> str | None:
-        path = (self.root.parent / rel).resolve()
-        if not path.is_relative_to(self.root):
-            return None  # only the case's own thumbnails, never a path elsewhere
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if not data.startswith(JPEG_MAGIC):
-            return None
-        return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+        return _embedded(self.root, rel, JPEG_MAGIC, "image/jpeg")
 
 
 class Renders:
@@ -85,18 +76,22 @@ class Renders:
         self.root = (Path(case_dir) / "derivation").resolve()
 
     def uri(self, rel: str | None) -> str | None:
-        if rel is None:
-            return None
-        path = (self.root.parent / rel).resolve()
-        if not path.is_relative_to(self.root):
-            return None
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if not data.startswith(PNG_MAGIC):
-            return None
-        return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        return None if rel is None else _embedded(self.root, rel, PNG_MAGIC, "image/png")
+
+
+def _embedded(root: Path, rel: str, magic: bytes, mime: str) -> str | None:
+    """A data: URI of the file ``rel`` (relative to the case folder), only when it lies inside
+    ``root`` and starts with ``magic``: never a path elsewhere, never another kind of file."""
+    path = (root.parent / rel).resolve()
+    if not path.is_relative_to(root):
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(magic):
+        return None
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
 def tiles(items: list[ReportItem], thumbs: Thumbnails, limit: int = GALLERY_LIMIT) -> list[Tile]:
@@ -146,6 +141,7 @@ def _person_items(report: CaseReport, person: PersonInfo) -> list[ReportItem]:
 
 def render_html(report: CaseReport, for_print: bool = False) -> str:
     thumbs = Thumbnails(report.case_dir)
+    renders = Renders(report.case_dir)
     observed = {k: c for k, c in report.counts.items() if c.basis == "observed"}
     inferred = {k: c for k, c in report.counts.items() if c.basis != "observed"}
     galleries = [(p, tiles(_person_items(report, p), thumbs)) for p in report.persons]
@@ -172,10 +168,7 @@ def render_html(report: CaseReport, for_print: bool = False) -> str:
             annex_limit=ANNEX_LIMIT,
             label_counts=_label_counts(report.items),
             locations=_locations(report.items),
-            masks={
-                link.derived_sha256: Renders(report.case_dir).uri(link.mask_render)
-                for link in report.links
-            },
+            masks={link.derived_sha256: renders.uri(link.mask_render) for link in report.links},
         )
     )
 
