@@ -115,24 +115,19 @@ class LinksStore:
         return out
 
     def explicit_labels(self) -> dict[str, str | None]:
-        with self.engine.connect() as conn:
-            return {
-                r.sha256: r.label
-                for r in conn.execute(
-                    select(FINDINGS.c.sha256, FINDINGS.c.label).where(
-                        FINDINGS.c.analyzer == "explicit"
-                    )
-                )
-            }
+        return self._labels("explicit")
 
     def provenance_verdicts(self) -> dict[str, str]:
         """The provenance analyzer's verdict (confirmed / indicated / no_signal) by content."""
+        return {sha: label for sha, label in self._labels("provenance").items() if label}
+
+    def _labels(self, analyzer: str) -> dict[str, str | None]:
         with self.engine.connect() as conn:
             return {
                 r.sha256: r.label
                 for r in conn.execute(
                     select(FINDINGS.c.sha256, FINDINGS.c.label).where(
-                        FINDINGS.c.analyzer == "provenance", FINDINGS.c.label.is_not(None)
+                        FINDINGS.c.analyzer == analyzer
                     )
                 )
             }
@@ -240,7 +235,7 @@ class LinksStore:
                 conn.execute(
                     update(FEATURES)
                     .where(FEATURES.c.sha256 == sha, FEATURES.c.version == version)
-                    .values(profile=_blob(np.append(profile, scale), "<f4"))
+                    .values(profile=_profile_blob(profile, scale))
                 )
 
     def feature_errors(self) -> int:
@@ -351,6 +346,11 @@ def _blob(array: np.ndarray, dtype: Any) -> bytes:
     return np.ascontiguousarray(array, dtype=dtype).tobytes()
 
 
+def _profile_blob(profile: np.ndarray, scale: float) -> bytes:
+    # the profile's last value is the scale it was measured at (read back in _features)
+    return _blob(np.append(profile, scale), "<f4")
+
+
 def _feature_row(version: str, f: ImageFeatures) -> dict[str, Any]:
     return dict(
         sha256=f.sha256,
@@ -364,10 +364,7 @@ def _feature_row(version: str, f: ImageFeatures) -> dict[str, Any]:
         descriptors=_blob(f.descriptors, np.uint8),
         mirror_points=_blob(f.mirror_points, "<f4"),
         mirror_descriptors=_blob(f.mirror_descriptors, np.uint8),
-        # the profile's last value is the scale it was measured at
-        profile=_blob(np.append(f.profile, f.profile_scale), "<f4")
-        if f.profile is not None
-        else None,
+        profile=_profile_blob(f.profile, f.profile_scale) if f.profile is not None else None,
     )
 
 
