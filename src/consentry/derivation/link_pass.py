@@ -295,13 +295,10 @@ class _Candidate:
 
 
 def choose_links(
-    related: Sequence[PairRecord],
-    features: dict[str, feat.ImageFeatures],
-    exif: dict[str, dict[str, str]],
-    verdicts: dict[str, str] | None = None,
+    evidence: PairEvidence, features: dict[str, feat.ImageFeatures]
 ) -> list[_Candidate]:
     """Direction for each related pair, then at most one source per image, without cycles."""
-    return pick_sources(directed_candidates(related, features, exif, verdicts), related)
+    return pick_sources(directed_candidates(evidence, features))
 
 
 def _a_per_b(body: dict[str, Any], fa: feat.ImageFeatures, fb: feat.ImageFeatures) -> float:
@@ -311,9 +308,10 @@ def _a_per_b(body: dict[str, Any], fa: feat.ImageFeatures, fb: feat.ImageFeature
     return fb.work_scale / (work_scale * fa.work_scale)
 
 
-class _PairEvidence:
-    """What the direction of a related pair rests on, besides the resolution cue: field of
-    view, metadata, and how the pictures related to both differ from each."""
+class PairEvidence:
+    """The related pairs (payloads read once) and what their direction rests on besides the
+    resolution cue: field of view, metadata, generator provenance, and how the pictures
+    related to both differ from each."""
 
     def __init__(
         self,
@@ -321,12 +319,12 @@ class _PairEvidence:
         exif: dict[str, dict[str, str]],
         verdicts: dict[str, str] | None = None,
     ) -> None:
+        self.pairs = [(p, json.loads(p.payload)) for p in related]
         self.exif = exif
         self.verdicts = verdicts or {}
         # how much of each picture differs from each related partner, in its own frame
         self.differs: dict[str, dict[str, float]] = {}
-        for p in related:
-            body = json.loads(p.payload)
+        for p, body in self.pairs:
             self.differs.setdefault(p.sha_a, {})[p.sha_b] = float(body["changed_a"])
             self.differs.setdefault(p.sha_b, {})[p.sha_a] = float(body["changed_b"])
 
@@ -343,22 +341,15 @@ class _PairEvidence:
         ]
 
 
-def profiles_needed(
-    related: Sequence[PairRecord],
-    features: dict[str, feat.ImageFeatures],
-    exif: dict[str, dict[str, str]],
-    verdicts: dict[str, str] | None = None,
-) -> set[str]:
+def profiles_needed(evidence: PairEvidence, features: dict[str, feat.ImageFeatures]) -> set[str]:
     """Pictures the resolution cue must be asked about: the larger of each related pair whose
     sizes differ enough (direction.MIN_SCALE_GAP) and whose direction the cue could still turn
     (the other cues add up to no more than its weight), when not measured yet. The profile
     needs a full-resolution decode (~100 ms for a 12 MP photo): evidence that cannot change the
     conclusion is not worth it."""
-    evidence = _PairEvidence(related, exif, verdicts)
     needed = set()
-    for p in related:
+    for p, body in evidence.pairs:
         fa, fb = features[p.sha_a], features[p.sha_b]
-        body = json.loads(p.payload)
         a_per_b = _a_per_b(body, fa, fb)
         if max(a_per_b, 1 / a_per_b) < MIN_SCALE_GAP:
             continue
@@ -372,16 +363,11 @@ def profiles_needed(
 
 
 def directed_candidates(
-    related: Sequence[PairRecord],
-    features: dict[str, feat.ImageFeatures],
-    exif: dict[str, dict[str, str]],
-    verdicts: dict[str, str] | None = None,
+    evidence: PairEvidence, features: dict[str, feat.ImageFeatures]
 ) -> list[_Candidate]:
     """Each related pair as a candidate link, in the direction its evidence points."""
-    evidence = _PairEvidence(related, exif, verdicts)
     candidates: list[_Candidate] = []
-    for p in related:
-        body = json.loads(p.payload)
+    for p, body in evidence.pairs:
         fa, fb = features[p.sha_a], features[p.sha_b]
         a_per_b = _a_per_b(body, fa, fb)
         resolution = resolution_cue(
@@ -406,7 +392,7 @@ def directed_candidates(
     return candidates
 
 
-def pick_sources(candidates: list[_Candidate], related: Sequence[PairRecord]) -> list[_Candidate]:
+def pick_sources(candidates: list[_Candidate]) -> list[_Candidate]:
     """At most one source per image among its directed candidates, without cycles.
 
     The source named is the most original picture the image still matches: several edits of one
@@ -418,7 +404,7 @@ def pick_sources(candidates: list[_Candidate], related: Sequence[PairRecord]) ->
     sources_of: dict[str, list[_Candidate]] = {}
     for c in candidates:
         sources_of.setdefault(c.derived, []).append(c)
-    by_pair = {(p.sha_a, p.sha_b): p for p in related}
+    by_pair = {(c.pair.sha_a, c.pair.sha_b): c.pair for c in candidates}
     sources_by_derived: dict[str, list[str]] = {}
     for c in candidates:
         if c.confidence >= DECIDED:
@@ -591,14 +577,14 @@ def link_derivations(
         ls.clear()
     refs = ls.image_refs()
     have = ls.feature_shas(feat.VERSION)
-    todo_count = sum(1 for r in refs if r.sha256 not in have)
+    todo = [r for r in refs if r.sha256 not in have]  # images without features yet
     cpu_started = _cpu_s()
     pool = None
-    if workers > 1 and todo_count + len(refs) >= PARALLEL_FROM:
+    if workers > 1 and len(todo) + len(refs) >= PARALLEL_FROM:
         pool = multiprocessing.get_context("spawn").Pool(workers)
     try:
         outcome, audit_payload = _link(
-            store, ls, refs, case_dir, pool, progress or _Quiet(), rebuild
+            ls, refs, todo, case_dir, pool, progress or _Quiet(), rebuild
         )
     finally:
         if pool is not None:
@@ -611,9 +597,9 @@ def link_derivations(
 
 
 def _link(
-    store: CaseStore,
     ls: LinksStore,
     refs: list[ImageRef],
+    todo: list[ImageRef],
     case_dir: Path | None,
     pool: Any,
     progress: LinkProgress,
@@ -623,8 +609,6 @@ def _link(
     started = time.monotonic()
     timings: dict[str, float] = {}
     by_sha = {r.sha256: r for r in refs}
-    have = ls.feature_shas(feat.VERSION)
-    todo = [r for r in refs if r.sha256 not in have]
     progress.phase("derivation")
     if todo:
         progress.analysis_total(len(todo))
@@ -664,7 +648,7 @@ def _link(
 
     timings["features_s"] = time.monotonic() - started
     mark = time.monotonic()
-    face_boxes = {sha: [to_work(f.box, f.analysis_side) for f in found]
+    face_boxes = {sha: [f.box for f in _faces_in_work(found)]
                   for sha, found in ls.faces(features).items()}  # fmt: skip
     positions = shortlist(all_features, face_boxes)
     timings["shortlist_s"] = time.monotonic() - mark
@@ -696,8 +680,8 @@ def _link(
     timings["verify_s"] = time.monotonic() - mark
     mark = time.monotonic()
     related = [p for p in ls.related_pairs(VERSION) if p.sha_a in features and p.sha_b in features]
-    exif = ls.exif(features)
-    needed = sorted(profiles_needed(related, features, exif, verdicts))
+    evidence = PairEvidence(related, ls.exif(features), verdicts)
+    needed = sorted(profiles_needed(evidence, features))
     if needed:
         todo_refs = [by_sha[sha] for sha in needed]
         stream_p = (
@@ -709,7 +693,7 @@ def _link(
             features[sha].profile, features[sha].profile_scale = profile, scale
     timings["profiles_s"] = time.monotonic() - mark
     mark = time.monotonic()
-    chosen = choose_links(related, features, exif, verdicts)
+    chosen = choose_links(evidence, features)
     faces = ls.faces({c.derived for c in chosen} | {c.source for c in chosen})
     records: list[LinkRecord] = [link_record(c, features, faces) for c in chosen]
     changed, removed = ls.replace_links(records, state)
@@ -784,4 +768,11 @@ def method_description() -> dict[str, object]:
     }
 
 
-__all__ = ["LinkOutcome", "VERSION", "choose_links", "link_derivations", "read_evidence"]
+__all__ = [
+    "LinkOutcome",
+    "PairEvidence",
+    "VERSION",
+    "choose_links",
+    "link_derivations",
+    "read_evidence",
+]
