@@ -475,3 +475,32 @@ def test_a_link_names_the_other_equally_possible_originals(tmp_path: Path) -> No
     others = [Path(o["path"]).name for o in link["other_possible_sources"]]
     assert {named, *others} == {"photo.jpg", "twin.jpg"}, (named, others)
     assert len(others) == 1
+
+
+def test_profile_of_a_changed_or_undecodable_file_is_recorded_as_unmeasurable(
+    tmp_path: Path,
+) -> None:
+    """The resolution profile is read from the evidence late in the pass: a file that changed
+    since the scan, or no longer decodes, gives no resolution cue and stops nothing."""
+    import hashlib
+
+    from consentry.derivation import link_pass as lp
+    from consentry.locations import LocationRef
+    from consentry.store.links_store import ImageRef
+
+    good = _jpeg(_source(91), 90)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(good)
+    sha = hashlib.sha256(good).hexdigest()
+    ref = ImageRef(sha, LocationRef(bytes(photo)), str(photo))
+    _, profile, scale = lp._profile_of(ref)
+    assert profile.any() and scale > 0  # measured
+
+    photo.write_bytes(good[:-10] + b"0123456789")  # changed after the scan
+    _, profile, scale = lp._profile_of(ref)
+    assert not profile.any() and scale == 0.0
+    broken = b"\xff\xd8\xff\xe0" + b"\x00" * 64  # hashes as recorded, decodes as nothing
+    photo.write_bytes(broken)
+    ref = ImageRef(hashlib.sha256(broken).hexdigest(), LocationRef(bytes(photo)), str(photo))
+    _, profile, scale = lp._profile_of(ref)
+    assert not profile.any() and scale == 0.0
