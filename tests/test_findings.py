@@ -322,3 +322,26 @@ def test_a_detector_model_that_cannot_load_is_one_clear_error(tmp_path: Path) ->
         ],
     )
     assert result.exit_code == EXIT_MISUSE and "provenance" in result.output
+
+
+@pytest.mark.parametrize(("score", "blurred"), [(0.97, True), (0.01, False)])
+def test_face_crops_follow_the_blur_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, score: float, blurred: bool
+) -> None:
+    """A face crop of an image labelled anything but ``none`` is obscured like its thumbnail
+    (security review: crops of explicit images were stored sharp)."""
+    people = sorted(SHARED_LFW.glob("*/*.jpg"))[:3]
+    if not people:
+        pytest.skip("../shared/data/faces/lfw is absent")
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for p in people:
+        (evidence / p.name).write_bytes(p.read_bytes())
+    _stand_in(monkeypatch, score)
+    case = tmp_path / "case"
+    _scan(evidence, case, "--skip", "provenance", "--no-links")
+    crops = sorted((case / "faces").rglob("*.jpg"))
+    assert len(crops) >= 3
+    for crop in crops:
+        # neighbouring-pixel difference: a pixelated and blurred crop has almost none
+        assert (_detail(crop) < 5.0) is blurred, (crop, _detail(crop))  # measured: <3.2 vs >7

@@ -258,7 +258,7 @@ def analyse_image(
             )
         )
     if "faces" in wanted and "faces" in _process:
-        out.faces, finding_record = _faces(image, sha256, plan, data)
+        out.faces, finding_record = _faces(image, sha256, plan, data, label)
         out.findings.append(finding_record)
     if "provenance" in wanted and "provenance" in _process and data is not None:
         out.findings.append(_provenance(_process["provenance"], data, image, sha256))
@@ -285,7 +285,7 @@ def _provenance(analyzer: Any, data: bytes, image: DecodedImage, sha256: str) ->
 
 
 def _faces(
-    image: DecodedImage, sha256: str, plan: AnalysisPlan, data: bytes | None
+    image: DecodedImage, sha256: str, plan: AnalysisPlan, data: bytes | None, label: str | None
 ) -> tuple[list[FaceRecord], FindingRecord]:
     analyzer = _process["faces"]
     finding = analyzer.analyze(image.rgb)
@@ -297,7 +297,7 @@ def _faces(
         crop = None
         if plan.case_dir:
             try:
-                crop = write_face_crop(Path(plan.case_dir), sha256, i, image.rgb, face.box)
+                crop = write_face_crop(Path(plan.case_dir), sha256, i, image.rgb, face.box, label)
             except ValueError:
                 crop = None
         emb = None if face.embedding is None else np.asarray(face.embedding, "<f4").tobytes()

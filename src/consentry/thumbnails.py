@@ -65,9 +65,16 @@ def write_thumbnail(
 
 
 def write_face_crop(
-    case_dir: Path, sha256: str, index: int, rgb: np.ndarray, box: tuple[float, float, float, float]
+    case_dir: Path,
+    sha256: str,
+    index: int,
+    rgb: np.ndarray,
+    box: tuple[float, float, float, float],
+    label: str | None,
 ) -> str:
-    """A tight crop of the face box only (no body), for identity review."""
+    """A tight crop of the face box only (no body), for identity review. The blur rule applies
+    as to thumbnails: a crop of an image not labelled ``none`` is obscured before encoding (a
+    tight box can still hold explicit pixels, and the crop is a picture of the victim)."""
     x, y, w, h = box
     height, width = rgb.shape[:2]
     x0, y0 = max(0, int(x)), max(0, int(y))
@@ -75,7 +82,8 @@ def write_face_crop(
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"empty face box {box}")
     rel = Path(FACE_DIR) / sha256[:2] / f"{sha256}_{index}.jpg"
-    _atomic_jpeg(case_dir / rel, Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1])))
+    crop = Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+    _atomic_jpeg(case_dir / rel, obscure(crop) if must_blur(label) else crop)
     return rel.as_posix()
 
 
