@@ -7,7 +7,6 @@ scan after a crash (or SIGKILL) therefore finishes exactly the missing work.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import platform
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from . import __version__, audit
 from .case import Case, CaseError
 from .derivation.link_pass import link_derivations
+from .executor import make_executor
 from .image_analysis import (
     AnalysisPlan,
     ProvenanceSettings,
@@ -30,7 +30,7 @@ from .inventory import SourceError, source_root, walk_source
 from .locations import LocationRef, display_bytes_path
 from .persons import refresh_identities
 from .readonly_check import SourceChange, check_sources
-from .worker import WorkItem, WorkResult, process
+from .worker import WorkItem, WorkResult
 
 INVENTORY_BATCH = 500
 RECORD_EVERY_S = 0.5
@@ -183,32 +183,20 @@ def run_scan(
 
 def _expected_models(plan: AnalysisPlan) -> dict[str, str | None]:
     """Analyzers whose findings are redone when made with another model: provenance, whose
-    only model is the operator's optional detector (a new --detector-model adds its signal)."""
+    "models" are the operator's optional detector and C2PA trust anchors (a new
+    --detector-model adds its signal; other --c2pa-trust-anchors redo the C2PA trust)."""
     if "provenance" not in plan.analyzers:
         return {}
-    from .models import sha256_of_file
-
-    model = plan.provenance.detector_model
-    return {"provenance": sha256_of_file(Path(model)) if model else None}
+    return {"provenance": plan.provenance.findings_model_key()}
 
 
 def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -> int:
-    """Analyse pending locations, then add newly enabled analyzers' findings to old content."""
-    pool = None
-    mapper: Callable[[Sequence[WorkItem]], Iterator[WorkResult]]
-    if workers > 1:
-        # spawn, not fork: the parent holds database connections and a progress thread
-        ctx = multiprocessing.get_context("spawn")
-        pool = ctx.Pool(workers, initializer=init_process, initargs=(plan,))
+    """Analyse pending locations, then add newly enabled analyzers' findings to old content.
 
-        def mapper(items: Sequence[WorkItem]) -> Iterator[WorkResult]:
-            assert pool is not None
-            return pool.imap_unordered(process, items, chunksize=4)
-    else:
-
-        def mapper(items: Sequence[WorkItem]) -> Iterator[WorkResult]:
-            return map(process, items)
-
+    The executor survives a worker that dies or hangs on one file (see ``executor``): that
+    file is retried alone once, then recorded as ``worker_lost`` / ``item_timeout``."""
+    executor = make_executor(workers, init_process, (plan,))
+    mapper: Callable[[Sequence[WorkItem]], Iterator[WorkResult]] = executor.map
     try:
         done = _pending_pass(store, mapper, progress)
         items = store.reanalysis_items(
@@ -221,9 +209,7 @@ def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -
             progress.analysis_total(len(items))
             _record_stream(store, mapper(items), progress)
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        executor.close()
     return done
 
 

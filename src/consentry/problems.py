@@ -24,6 +24,7 @@ class Code(StrEnum):
     SYMLINK_LOOP = "symlink_loop"
     BROKEN_SYMLINK = "broken_symlink"
     SYMLINK_DIR_NOT_FOLLOWED = "symlink_dir_not_followed"
+    SYMLINK_OUTSIDE_SOURCE = "symlink_outside_source"
     NOT_REGULAR_FILE = "not_regular_file"
     NON_UTF8_NAME = "non_utf8_name"
     TOO_LARGE_FOR_ANALYSIS = "too_large_for_analysis"
@@ -41,6 +42,13 @@ class Code(StrEnum):
     ZIP_BOMB = "zip_bomb"
     UNSAFE_MEMBER_PATH = "unsafe_member_path"
     ARCHIVE_TOO_DEEP = "archive_too_deep"
+    UNSUPPORTED_ARCHIVE = "unsupported_archive"
+    DUPLICATE_MEMBER_NAME = "duplicate_member_name"
+    ARCHIVE_IN_FILE = "archive_in_file"
+    # the analysis itself: a bug or a native crash met on this item, never the scan's end
+    INTERNAL_ERROR = "internal_error"
+    WORKER_LOST = "worker_lost"
+    ITEM_TIMEOUT = "item_timeout"
     # read-only guarantee, checked at the end of every scan
     SOURCE_CHANGED = "source_changed"
     SOURCE_MISSING = "source_missing"
@@ -53,6 +61,9 @@ SEVERITY: dict[Code, Severity] = {
     Code.LOW_PDQ_QUALITY: Severity.WARNING,
     Code.UNSAFE_MEMBER_PATH: Severity.WARNING,
     Code.SYMLINK_DIR_NOT_FOLLOWED: Severity.WARNING,
+    Code.SYMLINK_OUTSIDE_SOURCE: Severity.WARNING,
+    Code.DUPLICATE_MEMBER_NAME: Severity.WARNING,
+    Code.ARCHIVE_IN_FILE: Severity.WARNING,
     Code.TOO_LARGE_FOR_ANALYSIS: Severity.WARNING,
 }
 

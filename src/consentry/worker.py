@@ -101,6 +101,32 @@ def process(item: WorkItem) -> WorkResult:
         result.location_problems.append(
             Problem(Code.TOO_LARGE_FOR_ANALYSIS, "out of memory while reading")
         )
+    except Exception as exc:  # noqa: BLE001 - no file may stop a scan, whatever it triggers
+        return internal_error_result(item, exc, partial=result)
+    return result
+
+
+def internal_error_result(
+    item: WorkItem, exc: BaseException, partial: WorkResult | None = None
+) -> WorkResult:
+    """What an unexpected exception on one item becomes: that item's recorded problem (with
+    the exception's type and where it was raised, for a bug report), never the scan's end.
+    Hashes and archive members found before the failure are kept; findings are dropped (the
+    image's analysis is all or nothing, so a later scan tries it again)."""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    message = f"{type(exc).__name__}{where}: {exc}"[:500]
+    result = WorkResult(item.location_id, reanalysis=item.needs is not None)
+    if partial is not None:
+        result.content = partial.content
+        result.children = partial.children
+        result.location_problems = list(partial.location_problems)
+        result.content_problems = list(partial.content_problems)
+    result.location_problems.append(Problem(Code.INTERNAL_ERROR, message))
     return result
 
 

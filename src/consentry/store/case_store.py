@@ -270,10 +270,12 @@ class CaseStore:
             ]
             _insert_ignore(conn, CONTENT_PROBLEMS, content_problems, ["sha256", "code"])
             self._add_analysis(conn, results)
-            located = [r for r in results if not r.reanalysis]
+            # re-analysis problems too (the evidence changed, the worker was lost): recorded
+            # on the location they were met at
             self._add_location_problems(
-                conn, [(r.location_id, p) for r in located for p in r.location_problems]
+                conn, [(r.location_id, p) for r in results for p in r.location_problems]
             )
+            located = [r for r in results if not r.reanalysis]
             for r in located:
                 conn.execute(
                     update(LOCATIONS)
