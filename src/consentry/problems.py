@@ -36,6 +36,8 @@ class Code(StrEnum):
     DECOMPRESSION_BOMB = "decompression_bomb"
     ANIMATED_IMAGE = "animated_image"
     LOW_PDQ_QUALITY = "low_pdq_quality"
+    UNSUPPORTED_IMAGE_FORMAT = "unsupported_image_format"  # an image type not decoded here
+    METADATA_TOO_LARGE = "metadata_too_large"  # text metadata over its budget, not all read
     # archives
     CORRUPT_ARCHIVE = "corrupt_archive"
     ENCRYPTED_MEMBER = "encrypted_member"
@@ -59,6 +61,8 @@ SEVERITY: dict[Code, Severity] = {
     Code.WRONG_EXTENSION: Severity.WARNING,
     Code.ANIMATED_IMAGE: Severity.WARNING,
     Code.LOW_PDQ_QUALITY: Severity.WARNING,
+    Code.UNSUPPORTED_IMAGE_FORMAT: Severity.WARNING,
+    Code.METADATA_TOO_LARGE: Severity.WARNING,
     Code.UNSAFE_MEMBER_PATH: Severity.WARNING,
     Code.SYMLINK_DIR_NOT_FOLLOWED: Severity.WARNING,
     Code.SYMLINK_OUTSIDE_SOURCE: Severity.WARNING,
