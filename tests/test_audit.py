@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry.audit import GENESIS, StoredEvent, event_hash, verify_chain
+from consentry.audit import (
+    GENESIS,
+    Anchor,
+    StoredEvent,
+    anchor_of,
+    event_hash,
+    parse_anchor,
+    report_statement,
+    verify_chain,
+    write_head,
+)
 from consentry.cli import EXIT_TAMPERED, main
 
 from .synthetic import write_jpeg
@@ -146,3 +156,139 @@ def test_cli_detects_truncation(scanned_case: Path) -> None:
     _sql(scanned_case, "DELETE FROM audit_events WHERE seq=5")
     code, output = _verify(scanned_case)
     assert code == EXIT_TAMPERED and "deleted after event 4" in output
+
+
+# --- the head names the last event; an empty log is not a verified one; anchors -------------
+
+
+def test_events_appended_after_the_head_are_named() -> None:
+    events = _chain(5)
+    findings = verify_chain(events, (3, events[2].hash))
+    assert [(f.kind, f.seq) for f in findings] == [("appended", 4)]
+    assert "2 event(s) after event 3" in findings[0].message
+
+
+def test_a_head_with_another_events_number_is_named() -> None:
+    events = _chain(5)
+    findings = verify_chain(events, (5, events[2].hash))
+    assert [f.kind for f in findings] == ["head_mismatch"]
+
+
+def test_an_empty_log_never_verifies() -> None:
+    assert [f.kind for f in verify_chain([], None)] == ["empty"]
+    assert [f.kind for f in verify_chain([], (5, "a" * 64))] == ["empty"]
+
+
+def test_the_log_must_start_with_the_cases_creation() -> None:
+    events = _chain(3)  # starts with "action1"
+    assert [f.kind for f in verify_chain(events, (3, events[-1].hash), case_id="c1")] == [
+        "not_a_case_start"
+    ]
+
+
+def _rehashed(events: list[StoredEvent], seq: int, actor: str) -> list[StoredEvent]:
+    """What someone with write access can do: change an event and re-hash everything after."""
+    out, prev = [], GENESIS
+    for e in events:
+        who = actor if e.seq == seq else e.actor
+        h = event_hash(e.ts, e.action, who, e.payload, prev)
+        out.append(StoredEvent(e.seq, e.ts, e.action, who, e.payload, prev, h))
+        prev = h
+    return out
+
+
+def test_a_rewritten_chain_verifies_inside_the_case_but_not_against_an_anchor() -> None:
+    events = _chain(5)
+    anchor = anchor_of(events)
+    assert anchor is not None and str(anchor) == f"5:{events[-1].hash}"
+    forged = _rehashed(events, 2, "Mallory")
+    assert verify_chain(forged, (5, forged[-1].hash)) == []  # what the chain cannot prove
+    findings = verify_chain(forged, (5, forged[-1].hash), [anchor])
+    assert [(f.kind, f.seq) for f in findings] == [("anchor_mismatch", 5)]
+    assert verify_chain(events, (5, events[-1].hash), [Anchor(3, events[2].hash)]) == []
+    gone = verify_chain(events[:2], (2, events[1].hash), [Anchor(3, events[2].hash)])
+    assert [f.kind for f in gone] == ["anchor_missing"]
+
+
+@pytest.mark.parametrize("text", ["5", "x:" + "a" * 64, "0:" + "a" * 64, "5:abc", "5:" + "g" * 64])
+def test_a_malformed_anchor_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="SEQ:HASH"):
+        parse_anchor(text)
+    assert parse_anchor(" 7:" + "AB" * 32) == Anchor(7, "ab" * 32)
+
+
+def test_cli_wiped_log_and_head_is_tampered(scanned_case: Path) -> None:
+    _sql(scanned_case, "DELETE FROM audit_events")
+    (scanned_case / "audit.head").unlink()
+    code, output = _verify(scanned_case)
+    assert code == EXIT_TAMPERED and "(empty)" in output and "OK" not in output
+
+
+def test_cli_event_appended_after_the_head_is_caught(scanned_case: Path) -> None:
+    (seq, prev), *_ = _rows(scanned_case, "SELECT seq, hash FROM audit_events ORDER BY seq DESC")
+    ts, payload = "2026-11-30T00:00:00+00:00", '{"note":"added by hand"}'
+    h = event_hash(ts, "scan_finished", "Mallory", payload, prev)
+    _sql(
+        scanned_case,
+        "INSERT INTO audit_events (seq, ts, action, actor, payload, prev_hash, hash) "
+        f"VALUES ({seq + 1}, '{ts}', 'scan_finished', 'Mallory', '{payload}', '{prev}', '{h}')",
+    )
+    code, output = _verify(scanned_case)
+    assert code == EXIT_TAMPERED and "(appended)" in output and "after event 5" in output
+
+
+def test_cli_anchor_catches_a_rewritten_log(scanned_case: Path) -> None:
+    runner = CliRunner()
+    printed = runner.invoke(main, ["audit", "anchor", "--case", str(scanned_case)])
+    assert printed.exit_code == 0, printed.output
+    anchor = printed.output.strip()
+    assert anchor == "5:" + _rows(scanned_case, "SELECT hash FROM audit_events WHERE seq=5")[0][0]
+    code, output = _verify(scanned_case)
+    assert code == 0 and "cannot prove" in output  # says what it cannot prove
+
+    # rewrite event 2, re-hash the chain and audit.head: the case alone cannot tell
+    rows = _rows(
+        scanned_case, "SELECT seq, ts, action, actor, payload FROM audit_events ORDER BY seq"
+    )
+    prev = GENESIS
+    for seq, ts, action, actor, payload in rows:
+        actor = "Mallory" if seq == 2 else actor
+        h = event_hash(ts, action, actor, payload, prev)
+        with sqlite3.connect(scanned_case / "case.sqlite") as db:
+            db.execute(
+                "UPDATE audit_events SET actor=?, prev_hash=?, hash=? WHERE seq=?",
+                (actor, prev, h, seq),
+            )
+        prev = h
+    write_head(scanned_case / "audit.head", len(rows), prev)
+    assert _verify(scanned_case)[0] == 0
+
+    result = runner.invoke(
+        main, ["audit", "verify", "--case", str(scanned_case), "--anchor", anchor]
+    )
+    assert result.exit_code == EXIT_TAMPERED and "(anchor_mismatch) event 5" in result.output
+    bad = runner.invoke(main, ["audit", "verify", "--case", str(scanned_case), "--anchor", "5:x"])
+    assert bad.exit_code == 2 and "SEQ:HASH" in bad.output
+
+
+def test_cli_anchor_verifies_and_is_refused_for_a_tampered_log(scanned_case: Path) -> None:
+    runner = CliRunner()
+    anchor = runner.invoke(main, ["audit", "anchor", "--case", str(scanned_case)]).output.strip()
+    ok = runner.invoke(main, ["audit", "verify", "--case", str(scanned_case), "--anchor", anchor])
+    assert ok.exit_code == 0 and "events 1-5 are unchanged" in ok.output
+    _sql(scanned_case, "UPDATE audit_events SET actor='Mallory' WHERE seq=2")
+    refused = runner.invoke(main, ["audit", "anchor", "--case", str(scanned_case)])
+    assert refused.exit_code == EXIT_TAMPERED and "no anchor printed" in refused.output
+
+
+def _rows(case: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(case / "case.sqlite") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_the_report_says_what_the_chain_proves_and_gives_its_anchor() -> None:
+    events = _chain(3)
+    text = report_statement(events, intact=True)
+    assert "cannot show that the whole log was not rewritten" in text
+    assert f"3:{events[-1].hash}" in text
+    assert f"3:{events[-1].hash}" not in report_statement(events, intact=False)

@@ -26,7 +26,15 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
-from .audit import read_head, verify_chain
+from .audit import (
+    CANNOT_PROVE,
+    PROVES,
+    StoredEvent,
+    anchor_of,
+    parse_anchor,
+    read_head,
+    verify_chain,
+)
 from .case import HEAD_FILE, CaseError, open_case
 from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail, read_case
 from .image_analysis import (
@@ -470,24 +478,104 @@ def audit_group() -> None:
     "verify",
     epilog="""\b
 Examples:
-  consentry audit verify --case ./case-17     # exit 0: intact; exit 4: tampered""",
+  consentry audit verify --case ./case-17     # exit 0: intact; exit 4: tampered
+  consentry audit verify --case ./case-17 --anchor 42:9f2c...e1   # anchor kept elsewhere
+
+\b
+The chain proves that no event was edited, removed or reordered relative to the others and
+that audit.head names the last event. It cannot prove that the whole log was not rewritten:
+anyone who can write the case folder can re-hash every event and audit.head. Record
+`consentry audit anchor` outside the case (report, e-mail, second system) and pass it back
+with --anchor: every event up to the anchor is then shown unchanged.""",
 )
 @click.option("--case", "case_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--db", "db_url", default=None)
-def audit_verify(case_dir: Path, db_url: str | None) -> None:
-    """Check that no audit event was edited, deleted or reordered."""
-    with read_case(case_dir, db_url) as case:
-        events = case.store.audit_events()
-    findings = verify_chain(events, read_head(case.path / HEAD_FILE))
-    if not findings:
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="SEQ:HASH",
+    help="An event's number and hash recorded outside the case (`audit anchor`); repeatable.",
+)
+def audit_verify(case_dir: Path, db_url: str | None, anchors: tuple[str, ...]) -> None:
+    """Check that no audit event was edited, deleted, reordered or appended, against
+    audit.head and any anchors recorded outside the case."""
+    try:
+        wanted = [parse_anchor(a) for a in anchors]
+    except ValueError as exc:
+        fail(EXIT_MISUSE, str(exc))
+    events, head, case_id = _read_chain(case_dir, db_url)
+    findings = verify_chain(events, head, wanted, case_id)
+    if findings:
+        for f in findings:
+            out.print(
+                f"[bold red]TAMPERED[/] ({f.kind}) {f.message}", highlight=False, soft_wrap=True
+            )
+        sys.exit(EXIT_TAMPERED)
+    out.print(
+        f"OK: {len(events)} audit events, chain intact, audit.head names event "
+        f"{events[-1].seq}, newest {events[-1].hash[:16]}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if wanted:
+        upto = max(a.seq for a in wanted)
         out.print(
-            f"OK: {len(events)} audit events, chain intact"
-            + (f", newest {events[-1].hash[:16]}" if events else "")
+            f"anchored: event(s) {', '.join(str(a.seq) for a in wanted)} match the anchor(s) "
+            f"recorded outside the case, so events 1-{upto} are unchanged"
+            + (
+                f"; events {upto + 1}-{events[-1].seq} are checked only inside the case"
+                if upto < events[-1].seq
+                else ""
+            ),
+            highlight=False,
+            soft_wrap=True,
         )
-        return
-    for f in findings:
-        out.print(f"[bold red]TAMPERED[/] ({f.kind}) {f.message}", highlight=False)
-    sys.exit(EXIT_TAMPERED)
+    out.print(f"proves: {PROVES}.", highlight=False, soft_wrap=True)
+    if not wanted:
+        out.print(f"cannot prove: {CANNOT_PROVE}.", highlight=False, soft_wrap=True)
+
+
+def _read_chain(
+    case_dir: Path, db_url: str | None
+) -> tuple[list[StoredEvent], tuple[int, str] | None, str]:
+    """The events and audit.head, read so that a command writing meanwhile is not taken for
+    tampering: the head is read before and after the events, until both reads agree."""
+    with read_case(case_dir, db_url) as case:
+        for _ in range(5):
+            before = read_head(case.path / HEAD_FILE)
+            events = case.store.audit_events()
+            head = read_head(case.path / HEAD_FILE)
+            if head == before:
+                break
+    return events, head, case.case_id
+
+
+@audit_group.command(
+    "anchor",
+    epilog="""\b
+Examples:
+  consentry audit anchor --case ./case-17            # prints e.g. 42:9f2c...e1
+  consentry audit verify --case ./case-17 --anchor 42:9f2c...e1   # later
+
+\b
+Record the printed SEQ:HASH somewhere the case's writers cannot change (the report, an
+e-mail, a ticket, a second system). A log rewritten after that no longer contains event SEQ
+with that hash, and `audit verify --anchor` says so. Refused (exit 4) when the chain does not
+verify now: an anchor of a tampered log would vouch for it.""",
+)
+@click.option("--case", "case_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_url", default=None)
+def audit_anchor(case_dir: Path, db_url: str | None) -> None:
+    """Print the newest audit event as SEQ:HASH, to record outside the case."""
+    events, head, case_id = _read_chain(case_dir, db_url)
+    findings = verify_chain(events, head, (), case_id)
+    anchor = anchor_of(events)
+    if findings or anchor is None:
+        for f in findings:
+            click.echo(f"TAMPERED ({f.kind}) {f.message}", err=True)
+        fail(EXIT_TAMPERED, "the audit log does not verify: no anchor printed")
+    click.echo(str(anchor))
 
 
 @audit_group.command(

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from .. import __version__
-from ..audit import read_head, verify_chain
+from ..audit import read_head, report_statement, verify_chain
 from ..case import HEAD_FILE, Case, open_case_readonly
 from ..persons.refresh import method_description as persons_method
 from ..persons.report import PersonsReport, build_report
@@ -216,6 +216,7 @@ class CaseReport:
     audit_findings: list[str]
     limitations: list[str] = field(default_factory=list)
     persons_up_to_date: bool = True
+    incomplete: str | None = None  # why the case is not complete; None when it is
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(self)
@@ -311,7 +312,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
 
     events = store.audit_events()
     store_counts = store.counts()
-    chain = verify_chain(events, read_head(case.path / HEAD_FILE))
+    chain = verify_chain(events, read_head(case.path / HEAD_FILE), case_id=case.case_id)
     audit_infos = [_audit_info(e, redactor, scope) for e in events]
     scans = _scans(store.engine, redactor)
     examiners = sorted(
@@ -369,8 +370,28 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         audit=audit_infos,
         audit_intact=not chain,
         audit_findings=[f.message for f in chain],
-        limitations=_limitations(options, persons_report, links_status, findings),
+        limitations=_limitations(options, persons_report, links_status, findings)
+        + [report_statement(events, not chain)],
         persons_up_to_date=persons_report.up_to_date,
+        incomplete=_incomplete(store_counts, store.last_scan_status()),
+    )
+
+
+def _incomplete(counts: dict[str, Any], last_status: str | None) -> str | None:
+    """What a reader must know first: the case was not fully scanned (said on page one)."""
+    pending = int(counts.get("pending") or 0)
+    if not pending and last_status in (None, "completed"):
+        return None
+    said = {
+        "failed": "the newest scan stopped on an error",
+        "interrupted": "the newest scan was interrupted",
+        "running": "a scan is running or was killed",
+    }.get(last_status or "", "")
+    parts = [said] if said else []
+    if pending:
+        parts.append(f"{pending:,} files found but not yet analysed")
+    return "; ".join(parts) + (
+        ". Counts below cover only what was analysed; re-run the scan to complete the case."
     )
 
 
