@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
+from .analyzers.provenance_c2pa import TrustAnchorsError, load_trust_anchors
 from .audit import (
     CANNOT_PROVE,
     PROVES,
@@ -36,7 +37,7 @@ from .audit import (
     verify_chain,
 )
 from .case import HEAD_FILE, CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail, read_case
+from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_SCAN_FAILED, EXIT_TAMPERED, fail, read_case
 from .image_analysis import (
     DEFAULT_ANALYZERS,
     OPTIONAL_ANALYZERS,
@@ -114,6 +115,8 @@ Examples:
   consentry scan ./seized --case ./case-17 --only explicit
   consentry scan ./seized --case ./case-17 --detector-model ./my-ai-detector.onnx
   consentry scan ./seized --case ./case-17 --watermarks-in-jpeg   # slower, checks JPEGs too
+  consentry scan ./seized --case ./case-17 --c2pa-trust-anchors ./c2pa-trust-list.pem
+  CONSENTRY_C2PA_TRUST_ANCHORS=./c2pa-trust-list.pem consentry scan ./seized --case ./case-17
   consentry scan disk2/ --case ./case-17 --no-links    # scanned in parts: link once, at the end
   consentry links --case ./case-17
   consentry scan ./seized --case ./case-17 --db postgresql+psycopg://u@host/case17
@@ -166,6 +169,18 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     "(100-250 ms per photo; by default only PNG, WebP and other non-JPEG images are checked).",
 )
 @click.option(
+    "--c2pa-trust-anchors",
+    "c2pa_trust_anchors",
+    default=None,
+    metavar="FILE.pem",
+    envvar="CONSENTRY_C2PA_TRUST_ANCHORS",
+    help="PEM certificates (e.g. the C2PA trust list, obtained out of band) whose signers count "
+    "as trusted: a C2PA manifest signed under them reads 'trusted', and a trusted AI claim "
+    "confirms. Without it no signature is more than 'valid, untrusted'. Its SHA-256 is recorded "
+    "with the scan; other anchors later redo only the provenance findings. "
+    "[env: CONSENTRY_C2PA_TRUST_ANCHORS]",
+)
+@click.option(
     "--no-links",
     is_flag=True,
     help="Leave out the derivation pass (which image was made from which); run "
@@ -184,6 +199,7 @@ def scan(
     skip: str | None,
     detector_model: str | None,
     watermarks_in_jpeg: bool,
+    c2pa_trust_anchors: str | None,
     no_links: bool,
     as_json: bool,
     quiet: bool,
@@ -203,11 +219,24 @@ def scan(
     except SourceError as exc:
         fail(EXIT_MISUSE, str(exc))
     analyzers = _choose_analyzers(only, skip)
-    if (detector_model or watermarks_in_jpeg) and "provenance" not in analyzers:
-        fail(EXIT_MISUSE, "--detector-model and --watermarks-in-jpeg need the provenance analyzer")
+    if (detector_model or watermarks_in_jpeg or c2pa_trust_anchors) and (
+        "provenance" not in analyzers
+    ):
+        fail(
+            EXIT_MISUSE,
+            "--detector-model, --watermarks-in-jpeg and --c2pa-trust-anchors need the "
+            "provenance analyzer",
+        )
+    anchors = None
+    if c2pa_trust_anchors:
+        try:
+            anchors = load_trust_anchors(c2pa_trust_anchors)
+        except TrustAnchorsError as exc:
+            fail(EXIT_MISUSE, str(exc))
     provenance = ProvenanceSettings(
         detector_model=str(Path(detector_model).resolve()) if detector_model else None,
         watermarks_in_jpeg=watermarks_in_jpeg,
+        c2pa_trust_anchors_pem=anchors.pem if anchors else None,
     )
     workers = workers or os.cpu_count() or 1
     try:  # every model loads once here first: a missing one is one clear error, before any write
@@ -244,6 +273,13 @@ def scan(
             except ModelUnavailable as exc:
                 bar.stop()
                 fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
+            except Exception as exc:  # noqa: BLE001 - recorded as scan_failed by run_scan
+                bar.stop()
+                fail(
+                    EXIT_SCAN_FAILED,
+                    f"scan stopped: {type(exc).__name__}: {exc} (recorded in the audit log as "
+                    "scan_failed; re-run the same command to resume)",
+                )
     counts = outcome.counts
     if as_json:
         out.print_json(

@@ -97,6 +97,13 @@ def run_scan(
     started = time.monotonic()
     tz = time.strftime("%Z%z")
     sources = [display_bytes_path(r) for r in roots]
+    for lost_id in store.mark_interrupted_scans():
+        # killed without a word (kill -9, power loss): said now, before the new scan starts
+        store.append_audit(
+            "scan_interrupted",
+            examiner,
+            {"scan_id": lost_id, "pending": store.count_pending()},
+        )
     scan_id = store.begin_scan(
         started_at=audit.now_iso(),
         examiner=examiner,
@@ -121,6 +128,45 @@ def run_scan(
         },
     )
 
+    try:
+        return _scan_body(case, roots, examiner, workers, progress, plan, link, scan_id, started)
+    except BaseException as exc:
+        # an error no file should cause (disk full, database gone, a bug) or Ctrl-C: the case
+        # says so, and its pending files stay pending for the re-run that resumes them
+        error = (
+            "interrupted by the user"
+            if isinstance(exc, KeyboardInterrupt)
+            else (f"{type(exc).__name__}: {exc}"[:1000])
+        )
+        try:
+            store.fail_scan(scan_id, audit.now_iso(), error)
+            store.append_audit(
+                "scan_failed",
+                examiner,
+                {
+                    "scan_id": scan_id,
+                    "error": error,
+                    "pending": store.count_pending(),
+                    "elapsed_s": round(time.monotonic() - started, 3),
+                },
+            )
+        except Exception:  # noqa: BLE001 - the store itself may be what failed
+            pass
+        raise
+
+
+def _scan_body(
+    case: Case,
+    roots: Sequence[bytes],
+    examiner: str | None,
+    workers: int,
+    progress: Progress,
+    plan: AnalysisPlan,
+    link: bool,
+    scan_id: int,
+    started: float,
+) -> ScanOutcome:
+    store = case.store
     progress.phase("inventory")
     new_locations = 0
     per_source: dict[str, int] = {}

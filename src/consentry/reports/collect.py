@@ -216,6 +216,7 @@ class CaseReport:
     audit_findings: list[str]
     limitations: list[str] = field(default_factory=list)
     persons_up_to_date: bool = True
+    incomplete: str | None = None  # why the case is not complete; None when it is
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(self)
@@ -372,6 +373,25 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         limitations=_limitations(options, persons_report, links_status, findings)
         + [report_statement(events, not chain)],
         persons_up_to_date=persons_report.up_to_date,
+        incomplete=_incomplete(store_counts, store.last_scan_status()),
+    )
+
+
+def _incomplete(counts: dict[str, Any], last_status: str | None) -> str | None:
+    """What a reader must know first: the case was not fully scanned (said on page one)."""
+    pending = int(counts.get("pending") or 0)
+    if not pending and last_status in (None, "completed"):
+        return None
+    said = {
+        "failed": "the newest scan stopped on an error",
+        "interrupted": "the newest scan was interrupted",
+        "running": "a scan is running or was killed",
+    }.get(last_status or "", "")
+    parts = [said] if said else []
+    if pending:
+        parts.append(f"{pending:,} files found but not yet analysed")
+    return "; ".join(parts) + (
+        ". Counts below cover only what was analysed; re-run the scan to complete the case."
     )
 
 

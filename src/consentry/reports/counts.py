@@ -59,6 +59,7 @@ def case_counts(
             visual_images, "distinct images (SHA-256) that belong to a visual duplicate group"
         ),
         "unreadable": Count(c["unreadable"], "files that could not be read (no hash)"),
+        "pending": Count(c["pending"], "files found but not yet analysed (the scan did not end)"),
         "explicit_images": Inferred(
             c["explicit"]["explicit_images"], "image files labelled explicit (per location)"
         ),

@@ -141,6 +141,36 @@ class CaseStore:
                 )
             )
 
+    def fail_scan(self, scan_id: int, finished_at: str, error: str) -> None:
+        """A scan that stopped on an error (recorded; its pending files stay pending)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(SCANS)
+                .where(SCANS.c.id == scan_id)
+                .values(
+                    status="failed",
+                    finished_at=finished_at,
+                    summary_json=json.dumps({"error": error}, sort_keys=True),
+                )
+            )
+
+    def mark_interrupted_scans(self) -> list[int]:
+        """Scans still ``running`` when a new one starts (the case lock is held, so no other
+        scan runs): they were killed without a word. Marked ``interrupted``; ids returned."""
+        with self.engine.begin() as conn:
+            ids = [
+                int(r[0])
+                for r in conn.execute(select(SCANS.c.id).where(SCANS.c.status == "running"))
+            ]
+            if ids:
+                conn.execute(update(SCANS).where(SCANS.c.id.in_(ids)).values(status="interrupted"))
+        return ids
+
+    def last_scan_status(self) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(SCANS.c.status).order_by(SCANS.c.id.desc()).limit(1)).first()
+        return None if row is None else str(row[0])
+
     # -- inventory -------------------------------------------------------------------------------
     def ensure_source(self, ref: LocationRef, kind: str) -> int:
         with self.engine.begin() as conn:
@@ -440,6 +470,12 @@ class CaseStore:
                 select(func.count(func.distinct(L.c.parent_id))).where(L.c.parent_id.is_not(None))
             )
             unhashed = scalar(select(func.count()).select_from(L).where(L.c.sha256.is_(None)))
+            # read and failed (a pending file has no hash yet either: it is not "unreadable")
+            unreadable = scalar(
+                select(func.count())
+                .select_from(L)
+                .where(L.c.sha256.is_(None), L.c.state != "pending")
+            )
             pending = scalar(select(func.count()).select_from(L).where(L.c.state == "pending"))
             # problems per location: the location's own, plus those of the content found there
             loc_rows = conn.execute(
@@ -494,7 +530,7 @@ class CaseStore:
             "unique_images": unique_images,
             # files whose bytes were also found elsewhere (unreadable files have no content)
             "duplicate_locations": files - unhashed - unique_contents,
-            "unreadable": unhashed,
+            "unreadable": unreadable,
             "pending": pending,
             "explicit": {
                 "explicit_images": explicit_by_label.get("explicit", {}).get("files", 0),

@@ -38,7 +38,7 @@ class Scan(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     started_at: Mapped[str] = mapped_column(String(40))
     finished_at: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(16))  # running | completed
+    status: Mapped[str] = mapped_column(String(16))  # running | completed | failed | interrupted
     examiner: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64))
