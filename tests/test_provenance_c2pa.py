@@ -8,8 +8,11 @@ refuses to fetch rather than fetching.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from consentry.analyzers.provenance import (
 )
 from consentry.analyzers.provenance_c2pa import (
     OFFLINE_SETTINGS,
+    SDK_STATES,
     UNTRUSTED_CODE,
     C2paReader,
     Validation,
@@ -167,6 +171,43 @@ def sign(
     out = io.BytesIO()
     builder.sign(signer, mime, io.BytesIO(data), out)
     return out.getvalue()
+
+
+class _SettingsSignerContext(c2pa.Context):  # type: ignore[misc]
+    """A Context whose signer comes from its settings (``signer`` + ``cawg_x509_signer``):
+    c2pa-python only knows a context has one when handed a Signer object, so say so here."""
+
+    @property
+    def has_signer(self) -> bool:
+        return True
+
+
+def _local(creds: SigningCredentials) -> dict[str, Any]:
+    return {"local": {"alg": "es256", "sign_cert": creds.chain_pem, "private_key": creds.key_pem}}
+
+
+def sign_with_identity(
+    creds: SigningCredentials, identity: SigningCredentials, data: bytes, mime: str
+) -> bytes:
+    """``data`` signed by ``creds`` with a CAWG X.509 identity assertion signed by ``identity``
+    (c2pa-rs's settings-built signer adds it)."""
+    settings = json.loads(json.dumps(OFFLINE_SETTINGS))
+    settings["signer"] = _local(creds)
+    settings["cawg_x509_signer"] = _local(identity)
+    builder = c2pa.Builder.from_json(manifest(), context=_SettingsSignerContext.from_dict(settings))
+    out = io.BytesIO()
+    builder.sign(mime, io.BytesIO(data), out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def identity_jpeg(creds: SigningCredentials) -> bytes:
+    signed = sign_with_identity(
+        creds, make_credentials("identity issuer"), harmless_image("JPEG", seed=21), "image/jpeg"
+    )
+    if b"cawg.identity" not in signed:
+        pytest.skip("this c2pa-python does not add a CAWG identity assertion from its settings")
+    return signed
 
 
 @pytest.fixture(scope="module")
@@ -346,3 +387,322 @@ def test_evidence_from_store_handles_v1_claim_generator_and_ingredients() -> Non
     ingredient = [a for a in ev.actions if not a.active]
     assert ingredient and ingredient[0].digital_source_type == "trainedAlgorithmicMedia"
     assert ev.validation is Validation.VALID_UNTRUSTED
+
+
+# --- CAWG identity assertions: who signed, not whether the picture changed (issue 11, 4) -------
+def test_an_unverified_identity_assertion_alone_is_not_invalid(
+    analyzer: ProvenanceAnalyzer, identity_jpeg: bytes
+) -> None:
+    finding = analyzer.analyze(identity_jpeg)
+    ev = finding.c2pa
+    assert ev is not None and ev.present
+    assert ev.validation_state == "Valid"  # c2pa-rs validates the claim
+    assert ev.validation is Validation.VALID_UNTRUSTED
+    assert ev.identity_failures == ("cawg.x509.credential.untrusted",)
+    assert set(ev.failure_codes) == {UNTRUSTED_CODE, "cawg.x509.credential.untrusted"}
+    claim = next(s for s in finding.signals if s.kind is SignalKind.C2PA_AI_CLAIM)
+    assert "valid but untrusted" in claim.detail
+    assert "changed after signing" not in claim.detail
+    (identity,) = [s for s in finding.signals if s.kind is SignalKind.C2PA_IDENTITY]
+    assert identity.strength is Strength.CONTEXT
+    assert "cawg.x509.credential.untrusted" in identity.detail
+    assert "does not mean the picture was changed" in identity.detail
+    assert finding.verdict is Verdict.INDICATED
+
+
+def test_a_trusted_claim_signer_with_an_unverified_identity_follows_the_sdk(
+    creds: SigningCredentials, identity_jpeg: bytes
+) -> None:
+    """c2pa-rs says Valid, not Trusted, while the identity assertion is unverified, though the
+    claim signer chains to the anchor: consentry says the same and states both facts."""
+    finding = ProvenanceAnalyzer.load(trust_anchors_pem=creds.ca_pem).analyze(identity_jpeg)
+    ev = finding.c2pa
+    assert ev is not None
+    assert ev.validation_state == "Valid" and ev.validation is Validation.VALID_UNTRUSTED
+    assert ev.claim_signer_trusted
+    assert ev.failure_codes == ("cawg.x509.credential.untrusted",)
+    claim = next(s for s in finding.signals if s.kind is SignalKind.C2PA_AI_CLAIM)
+    assert "on the configured trust list" in claim.detail and "identity" in claim.detail
+    assert finding.verdict is Verdict.INDICATED
+
+
+def _sdk_state(data: bytes, anchors: str | None) -> tuple[str, set[str]]:
+    """c2pa.Reader's own validation state and failure codes, read with consentry's settings."""
+    settings = json.loads(json.dumps(OFFLINE_SETTINGS))
+    if anchors:
+        settings["trust"] = {"user_anchors": anchors}
+    mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    reader = c2pa.Reader.try_create(mime, io.BytesIO(data), None, c2pa.Context.from_dict(settings))
+    assert reader is not None
+    with reader:
+        state = reader.get_validation_state()
+        results = reader.get_validation_results() or {}
+    failures = (results.get("activeManifest") or {}).get("failure") or []
+    return str(state), {str(f["code"]) for f in failures}
+
+
+def test_consentry_states_agree_with_c2pa_reader(
+    creds: SigningCredentials, signed_jpeg: bytes, identity_jpeg: bytes
+) -> None:
+    """For every generated file, with and without anchors: consentry's state is the SDK's
+    (Trusted -> trusted, Valid -> valid_untrusted, Invalid -> invalid), with the same codes."""
+    tampered = bytearray(signed_jpeg)
+    tampered[-2000] ^= 0xFF
+    other = make_credentials("someone else")
+    files = {
+        "signed": signed_jpeg,
+        "tampered": bytes(tampered),
+        "identity": identity_jpeg,
+        "capture_png": sign(
+            creds, harmless_image("PNG", seed=4), "image/png", manifest("digitalCapture")
+        ),
+    }
+    seen: set[str] = set()
+    for anchors in (None, creds.ca_pem, other.ca_pem):
+        reader = C2paReader(anchors)
+        for name, data in files.items():
+            state, sdk_codes = _sdk_state(data, anchors)
+            ev = reader.read(data)
+            assert ev.validation_state == state, name
+            assert ev.validation is Validation(SDK_STATES[state]), (name, state, ev.failure_codes)
+            assert sdk_codes <= set(ev.failure_codes), name
+            seen.add(state)
+    assert seen == {"Trusted", "Valid", "Invalid"}
+
+
+def test_classification_without_an_sdk_state_on_the_sdks_json_shape() -> None:
+    """When the SDK states no validation_state, codes decide: claim failures make it invalid,
+    the untrusted-signer and CAWG identity codes do not."""
+
+    def store(*codes: str, state: str | None = None) -> dict[str, Any]:
+        failure = [{"code": c, "url": "self#jumbf=/c2pa/urn:x/c2pa.signature"} for c in codes]
+        out: dict[str, Any] = {
+            "active_manifest": "urn:x",
+            "manifests": {"urn:x": {"claim_generator_info": [{"name": "Gen"}]}},
+            "validation_results": {"activeManifest": {"success": [], "failure": failure}},
+        }
+        if state is not None:
+            out["validation_state"] = state
+        return out
+
+    cawg = "cawg.x509.credential.untrusted"
+    ev = evidence_from_store(store(UNTRUSTED_CODE, cawg), False)
+    assert ev.validation is Validation.VALID_UNTRUSTED and ev.identity_failures == (cawg,)
+    ev = evidence_from_store(store("cawg.identity.assertion.mismatch"), False)
+    assert ev.validation is Validation.VALID_UNTRUSTED
+    ev = evidence_from_store(store("assertion.dataHash.mismatch", cawg), False)
+    assert ev.validation is Validation.INVALID and ev.identity_failures == (cawg,)
+    ev = evidence_from_store(store("claimSignature.mismatch"), False)
+    assert ev.validation is Validation.INVALID
+    # the SDK's own state wins over the codes, both ways
+    assert evidence_from_store(store(cawg, state="Valid"), False).validation is (
+        Validation.VALID_UNTRUSTED
+    )
+    assert evidence_from_store(store(state="Invalid"), False).validation is Validation.INVALID
+    trusted = evidence_from_store(store(state="Trusted"), True)
+    assert trusted.validation is Validation.TRUSTED
+
+
+def test_an_invalid_claim_names_the_claim_codes_not_the_identity_ones() -> None:
+    from consentry.analyzers.provenance import signals_for
+
+    failure = [{"code": "assertion.dataHash.mismatch"}, {"code": "cawg.x509.credential.untrusted"}]
+    ev = evidence_from_store(
+        {
+            "active_manifest": "urn:x",
+            "manifests": {"urn:x": {}},
+            "validation_state": "Invalid",
+            "validation_results": {"activeManifest": {"failure": failure}},
+        },
+        False,
+    )
+    signals = signals_for(ev, [], None, None, None)
+    manifest_signal = next(s for s in signals if s.kind is SignalKind.C2PA_MANIFEST)
+    assert "validation failed (assertion.dataHash.mismatch)" in manifest_signal.detail
+    assert any(s.kind is SignalKind.C2PA_IDENTITY for s in signals)
+
+
+# --- Trust anchors: scan --c2pa-trust-anchors (issue 11, 5) -----------------------------------
+def test_trust_anchors_file_checks(tmp_path: Path, creds: SigningCredentials) -> None:
+    from consentry.analyzers.provenance_c2pa import TrustAnchorsError, load_trust_anchors
+
+    good = tmp_path / "anchors.pem"
+    good.write_text(creds.ca_pem + make_credentials("second").ca_pem)
+    anchors = load_trust_anchors(str(good))
+    assert anchors.certificates == 2
+    assert anchors.sha256 == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert C2paReader(anchors.pem).trust_anchors_sha256 == anchors.sha256
+    (tmp_path / "text.pem").write_text("hello\n")
+    (tmp_path / "binary.pem").write_bytes(b"\xff\xfe\x00")
+    broken = creds.ca_pem.replace(creds.ca_pem.splitlines()[3], "AAAA" * 16)
+    (tmp_path / "broken.pem").write_text(broken)
+    for name, words in [
+        ("missing.pem", "does not exist"),
+        ("text.pem", "no PEM certificate"),
+        ("binary.pem", "not PEM text"),
+        ("broken.pem", "does not parse"),
+        (".", "is a folder"),
+    ]:
+        with pytest.raises(TrustAnchorsError, match=words) as info:
+            load_trust_anchors(str(tmp_path / name))
+        assert "\n" not in str(info.value)
+
+
+def test_findings_model_key_keeps_old_keys_and_adds_the_anchors() -> None:
+    from consentry.analyzers.provenance import findings_model_key
+
+    assert findings_model_key(None, None) is None
+    assert findings_model_key("d" * 64, None) == "d" * 64  # findings made before: unchanged
+    assert findings_model_key(None, "a" * 64) == "c2pa_trust_anchors:" + "a" * 64
+    assert findings_model_key("d" * 64, "a" * 64) == "d" * 64 + ",c2pa_trust_anchors:" + "a" * 64
+
+
+class _CountingScorer:
+    model_sha256 = "0" * 64
+    calls = 0
+
+    def score(self, rgb: Any) -> float:
+        type(self).calls += 1
+        return 0.01
+
+
+def _scan_cli(evidence: Path, case: Path, *extra: str, env: dict[str, str] | None = None) -> Any:
+    from click.testing import CliRunner
+
+    from consentry.cli import main
+
+    return CliRunner().invoke(
+        main,
+        ["scan", str(evidence), "--case", str(case), "--workers", "1", "-q", "--json", *extra],
+        env=env,
+    )
+
+
+def _provenance_rows(case: Path) -> dict[str, tuple[str, str | None, dict[str, Any]]]:
+    import sqlite3
+
+    with sqlite3.connect(case / "case.sqlite") as db:
+        rows = db.execute(
+            "SELECT sha256, label, model_sha256, payload FROM findings WHERE analyzer='provenance'"
+        ).fetchall()
+    return {sha: (label, model, json.loads(payload)) for sha, label, model, payload in rows}
+
+
+def _last_scan_started(case: Path) -> dict[str, Any]:
+    import sqlite3
+
+    with sqlite3.connect(case / "case.sqlite") as db:
+        rows = db.execute(
+            "SELECT payload FROM audit_events WHERE action='scan_started' ORDER BY seq"
+        ).fetchall()
+    return dict(json.loads(rows[-1][0]))
+
+
+def test_scan_with_trust_anchors_reads_trusted_and_redoes_only_provenance(
+    tmp_path: Path, creds: SigningCredentials, signed_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consentry import image_analysis
+    from consentry.analyzers.explicit import ExplicitAnalyzer
+
+    image_analysis.reset_process()
+    monkeypatch.setattr(
+        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(_CountingScorer())
+    )
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "signed.jpg").write_bytes(signed_jpeg)
+    (evidence / "plain.png").write_bytes(harmless_image("PNG", seed=9))
+    signed_sha = hashlib.sha256(signed_jpeg).hexdigest()
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_text(creds.ca_pem)
+    anchors_sha = hashlib.sha256(anchors.read_bytes()).hexdigest()
+    case = tmp_path / "case"
+    try:
+        result = _scan_cli(evidence, case, "--skip", "faces")
+        assert result.exit_code == 0, result.output
+        label, model, payload = _provenance_rows(case)[signed_sha]
+        assert (label, model) == ("indicated", None)
+        assert payload["c2pa"]["validation"] == "valid_untrusted"
+        assert (
+            _last_scan_started(case)["analyzers"]["provenance"]["c2pa_trust_anchors_sha256"] is None
+        )
+
+        _CountingScorer.calls = 0
+        result = _scan_cli(evidence, case, "--skip", "faces", "--c2pa-trust-anchors", str(anchors))
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["analysed"] == 0  # nothing re-hashed
+        assert _CountingScorer.calls == 0  # the explicit findings were not redone
+        rows = _provenance_rows(case)
+        label, model, payload = rows[signed_sha]
+        assert label == "confirmed"
+        assert payload["c2pa"]["validation"] == "trusted"
+        assert model == f"c2pa_trust_anchors:{anchors_sha}"
+        assert all(m == model for _l, m, _p in rows.values())  # every image redone
+        described = _last_scan_started(case)["analyzers"]["provenance"]
+        assert described["c2pa_trust_anchors_sha256"] == anchors_sha
+
+        # the same anchors again: nothing to redo; other anchors (from the environment): redone
+        result = _scan_cli(evidence, case, "--skip", "faces", "--c2pa-trust-anchors", str(anchors))
+        assert result.exit_code == 0 and _CountingScorer.calls == 0
+        other = tmp_path / "other.pem"
+        other.write_text(make_credentials("someone else").ca_pem)
+        env = {"CONSENTRY_C2PA_TRUST_ANCHORS": str(other)}
+        result = _scan_cli(evidence, case, "--skip", "faces", env=env)
+        assert result.exit_code == 0, result.output
+        label, model, payload = _provenance_rows(case)[signed_sha]
+        assert label == "indicated" and payload["c2pa"]["validation"] == "valid_untrusted"
+        assert model == "c2pa_trust_anchors:" + hashlib.sha256(other.read_bytes()).hexdigest()
+        assert _CountingScorer.calls == 0
+    finally:
+        image_analysis.reset_process()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("missing.pem", None, "does not exist"),
+        ("notes.pem", b"just some notes\n", "no PEM certificate"),
+        ("photo.pem", b"\xff\xd8\xff\xe0 not text", "not PEM text"),
+    ],
+)
+def test_unusable_trust_anchors_are_one_line_misuse_before_any_write(
+    tmp_path: Path, name: str, content: bytes | None, words: str
+) -> None:
+    from consentry.cli import EXIT_MISUSE
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "a.png").write_bytes(harmless_image("PNG", seed=2, size=(64, 64)))
+    anchors = tmp_path / name
+    if content is not None:
+        anchors.write_bytes(content)
+    case = tmp_path / "case"
+    for args, env in [
+        (("--c2pa-trust-anchors", str(anchors)), None),
+        ((), {"CONSENTRY_C2PA_TRUST_ANCHORS": str(anchors)}),
+    ]:
+        result = _scan_cli(evidence, case, *args, env=env)
+        assert result.exit_code == EXIT_MISUSE, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+        assert not case.exists()
+
+
+def test_trust_anchors_need_the_provenance_analyzer(
+    tmp_path: Path, creds: SigningCredentials
+) -> None:
+    from consentry.cli import EXIT_MISUSE
+
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_text(creds.ca_pem)
+    (tmp_path / "evidence").mkdir()
+    result = _scan_cli(
+        tmp_path / "evidence",
+        tmp_path / "case",
+        "--skip",
+        "provenance",
+        "--c2pa-trust-anchors",
+        str(anchors),
+    )
+    assert result.exit_code == EXIT_MISUSE and "--c2pa-trust-anchors" in result.output
+    assert not (tmp_path / "case").exists()

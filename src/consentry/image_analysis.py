@@ -33,6 +33,27 @@ class ProvenanceSettings:
 
     detector_model: str | None = None  # an operator-provided ONNX classifier, one more signal
     watermarks_in_jpeg: bool = False  # decode JPEGs at full size for the watermark check too
+    # C2PA trust anchors as checked PEM text (scan --c2pa-trust-anchors; the file is read once,
+    # so what is hashed and recorded is what the readers use)
+    c2pa_trust_anchors_pem: str | None = field(default=None, repr=False)
+
+    @property
+    def c2pa_trust_anchors_sha256(self) -> str | None:
+        import hashlib
+
+        pem = self.c2pa_trust_anchors_pem
+        return hashlib.sha256(pem.encode("utf-8")).hexdigest() if pem else None
+
+    def findings_model_key(self) -> str | None:
+        """The ``model_sha256`` provenance findings made under these settings carry: another
+        detector or other trust anchors redo them (``analyzers.provenance.findings_model_key``)."""
+        from .analyzers.provenance import findings_model_key
+        from .models import sha256_of_file
+
+        model = self.detector_model
+        return findings_model_key(
+            sha256_of_file(Path(model)) if model else None, self.c2pa_trust_anchors_sha256
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,7 @@ def load_provenance(settings: ProvenanceSettings = ProvenanceSettings()) -> Any:
     from .analyzers.provenance import ProvenanceAnalyzer
 
     return ProvenanceAnalyzer.load(
+        trust_anchors_pem=settings.c2pa_trust_anchors_pem,
         detector_model=settings.detector_model,
         jpeg_full_resolution=settings.watermarks_in_jpeg,
     )

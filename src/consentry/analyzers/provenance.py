@@ -25,6 +25,7 @@ with the reasons; ``verdict_for`` takes the strongest. The verdict is ``confirme
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -39,7 +40,7 @@ import numpy as np
 from ..imaging import DecodedImage, decode_image
 from ..models import ModelUnavailable, sha256_of_file
 from . import provenance_watermark as wm
-from .provenance_c2pa import C2paEvidence, C2paReader, Validation
+from .provenance_c2pa import C2paEvidence, C2paReader, Validation, claim_failures
 from .provenance_metadata import (
     AI_SOURCE_TYPES,
     GENERATOR_SOFTWARE,
@@ -100,6 +101,7 @@ class SignalKind(StrEnum):
     C2PA_AI_CLAIM = "c2pa_ai_claim"
     C2PA_GENERATOR = "c2pa_generator"
     C2PA_MANIFEST = "c2pa_manifest"
+    C2PA_IDENTITY = "c2pa_identity"  # a CAWG identity assertion that did not verify
     WATERMARK = "watermark"
     GENERATOR_METADATA = "generator_metadata"
     STEALTH_METADATA = "stealth_metadata"
@@ -115,6 +117,33 @@ class Signal:
     strength: Strength
     detail: str  # one sentence an examiner can read in a report
     source: str  # where in the file: "c2pa", "watermark:sdxl", "png:parameters", ...
+    name: str = ""  # a few words for a report line: "ComfyUI workflow metadata"
+
+
+# a signal's name when none was stated (findings stored before names were recorded)
+SIGNAL_NAMES = {
+    SignalKind.C2PA_AI_CLAIM: "C2PA AI source type claim",
+    SignalKind.C2PA_GENERATOR: "C2PA claim generator names an image generator",
+    SignalKind.C2PA_MANIFEST: "C2PA manifest without AI claim",
+    SignalKind.C2PA_IDENTITY: "C2PA identity assertion not verified",
+    SignalKind.WATERMARK: "invisible watermark",
+    SignalKind.GENERATOR_METADATA: "generator metadata",
+    SignalKind.STEALTH_METADATA: "stealth generator metadata",
+    SignalKind.XMP_SOURCE_TYPE: "XMP DigitalSourceType",
+    SignalKind.GENERATOR_SOFTWARE: "software field names a generator",
+    SignalKind.METADATA_UNPARSED: "unparsed generator metadata",
+    SignalKind.LEARNED_DETECTOR: "operator-provided detector score",
+}
+
+
+def signal_name(kind: str, name: str = "") -> str:
+    """The name to show for a signal: its own, else its kind's."""
+    if name:
+        return name
+    try:
+        return SIGNAL_NAMES[SignalKind(kind)]
+    except ValueError:
+        return kind.replace("_", " ")
 
 
 class CheckStatus(StrEnum):
@@ -211,6 +240,7 @@ def signals_for(
                 f"{_tool_name(stealth.tool)} generation record hidden in pixel LSBs "
                 f"({stealth.source.split(':', 1)[-1]}): {_record_summary(stealth)}",
                 stealth.source,
+                f"{_tool_name(stealth.tool)} stealth metadata (pixel LSBs)",
             )
         )
     if detector is not None:
@@ -224,6 +254,8 @@ def signals_for(
                 f"({'>=' if above else '<'} threshold {detector.threshold}); not validated by "
                 "consentry",
                 "detector",
+                f"detector score {detector.score:.2f}"
+                + (" (above threshold)" if above else " (below threshold)"),
             )
         )
     return out
@@ -247,23 +279,37 @@ def _c2pa_signals(c2pa: C2paEvidence) -> list[Signal]:
                 f"C2PA manifest referenced at {c2pa.remote_url}; not fetched (offline), so "
                 "neither its claims nor its signature were checked",
                 "c2pa",
+                "remote C2PA manifest (not fetched)",
             )
         ]
     validation = c2pa.validation or Validation.INVALID
+    if validation is Validation.VALID_UNTRUSTED and c2pa.claim_signer_trusted:
+        # c2pa-rs lowers Trusted to Valid when only an identity assertion is unverified
+        untrusted = (
+            "the claim signer is on the configured trust list, but the SDK does not call it "
+            "trusted while an identity assertion is unverified"
+        )
+    elif c2pa.trust_anchors_configured:
+        untrusted = "not on the configured trust list"
+    else:
+        untrusted = "no trust list configured"
+    failed = claim_failures(c2pa.failure_codes) or tuple(
+        c for c in c2pa.failure_codes if c and c not in c2pa.identity_failures
+    )
     state = {
         Validation.TRUSTED: f"signature trusted (signer: {c2pa.signer or 'not stated'})",
         Validation.VALID_UNTRUSTED: (
             f"signature valid but untrusted (signer: {c2pa.signer or 'not stated'}; "
-            + (
-                "not on the configured trust list"
-                if c2pa.trust_anchors_configured
-                else "no trust list configured"
-            )
-            + "): anyone can sign such a claim"
+            f"{untrusted}): anyone can sign such a claim"
         ),
         Validation.INVALID: "validation failed ("
-        + (", ".join(c for c in c2pa.failure_codes if c) or "no code")
+        + (", ".join(failed) or "no code")
         + "): changed after signing, or not signed by the key it names",
+    }[validation]
+    state_word = {
+        Validation.TRUSTED: "trusted signature",
+        Validation.VALID_UNTRUSTED: "valid, untrusted signature",
+        Validation.INVALID: "invalid signature",
     }[validation]
     generator = f"claim generator {c2pa.claim_generator!r}" if c2pa.claim_generator else ""
     out: list[Signal] = []
@@ -281,6 +327,7 @@ def _c2pa_signals(c2pa: C2paEvidence) -> list[Signal]:
                 f"C2PA manifest store declares {', '.join(codes)} ({AI_SOURCE_TYPES[codes[0]]}) in "
                 f"{verbs}; {state}" + (f"; {generator}" if generator else ""),
                 "c2pa",
+                f"C2PA {codes[0]} claim ({state_word})",
             )
         )
     elif ai_actions:
@@ -291,6 +338,7 @@ def _c2pa_signals(c2pa: C2paEvidence) -> list[Signal]:
                 Strength.INDICATES,
                 f"an ingredient's C2PA manifest declares {', '.join(codes)}; {state}",
                 "c2pa",
+                f"C2PA {codes[0]} claim in an ingredient ({state_word})",
             )
         )
     if c2pa.claim_generator and GENERATOR_SOFTWARE.search(c2pa.claim_generator):
@@ -300,6 +348,7 @@ def _c2pa_signals(c2pa: C2paEvidence) -> list[Signal]:
                 Strength.INDICATES,
                 f"C2PA {generator} names an image generator; {state}",
                 "c2pa",
+                f"C2PA claim generator {c2pa.claim_generator[:60]}",
             )
         )
     if not out:
@@ -311,6 +360,20 @@ def _c2pa_signals(c2pa: C2paEvidence) -> list[Signal]:
                 f"C2PA manifest present, no AI source type declared (source types: {stated}); "
                 f"{state}" + (f"; {generator}" if generator else ""),
                 "c2pa",
+                f"C2PA manifest without AI claim ({state_word})",
+            )
+        )
+    if c2pa.identity_failures:
+        out.append(
+            Signal(
+                SignalKind.C2PA_IDENTITY,
+                Strength.CONTEXT,
+                "CAWG identity assertion not verified ("
+                + ", ".join(c2pa.identity_failures)
+                + "): a statement about who signed could not be checked; it does not mean the "
+                "picture was changed after signing",
+                "c2pa:cawg.identity",
+                "C2PA identity assertion not verified",
             )
         )
     return out
@@ -350,7 +413,15 @@ def _watermark_signals(matches: Sequence[wm.WatermarkMatch]) -> list[Signal]:
                 )
             )
             strength = Strength.CONFIRMS if confirms else Strength.INDICATES
-        out.append(Signal(SignalKind.WATERMARK, strength, detail, f"watermark:{match.mark}"))
+        out.append(
+            Signal(
+                SignalKind.WATERMARK,
+                strength,
+                detail,
+                f"watermark:{match.mark}",
+                f"{match.generator} invisible watermark",
+            )
+        )
     return out
 
 
@@ -362,6 +433,8 @@ def _metadata_signals(metadata: FileMetadata) -> list[Signal]:
             f"{_tool_name(record.tool)} generation record ({record.source}): "
             f"{_record_summary(record)}; unsigned text",
             record.source,
+            f"{_tool_name(record.tool)} "
+            f"{'workflow' if record.tool == 'comfyui' else 'generation'} metadata",
         )
         for record in metadata.generators
     ]
@@ -375,6 +448,7 @@ def _metadata_signals(metadata: FileMetadata) -> list[Signal]:
                 + (f" ({AI_SOURCE_TYPES[code]})" if ai else "")
                 + "; unsigned metadata",
                 "xmp",
+                f"XMP DigitalSourceType {code}",
             )
         )
     for name in metadata.generator_software:
@@ -384,11 +458,20 @@ def _metadata_signals(metadata: FileMetadata) -> list[Signal]:
                 Strength.INDICATES,
                 f"software field names an image generator: {name!r}; unsigned metadata",
                 "exif/png/xmp software",
+                f"software field {name[:60]!r}",
             )
         )
     for problem in metadata.problems:
         if "parameters" in problem or "invokeai" in problem or "prompt" in problem:
-            out.append(Signal(SignalKind.METADATA_UNPARSED, Strength.CONTEXT, problem, "png"))
+            out.append(
+                Signal(
+                    SignalKind.METADATA_UNPARSED,
+                    Strength.CONTEXT,
+                    problem,
+                    "png",
+                    "unparsed generator metadata",
+                )
+            )
     return out
 
 
@@ -507,6 +590,21 @@ class OnnxDetector:
 
 
 # --- The analyzer ------------------------------------------------------------------------------
+TRUST_ANCHORS_KEY = "c2pa_trust_anchors:"
+
+
+def findings_model_key(detector_sha256: str | None, trust_anchors_sha256: str | None) -> str | None:
+    """The store's ``model_sha256`` for a provenance finding: the files it was made with, the
+    detector's SHA-256 and ``c2pa_trust_anchors:<SHA-256 of the PEM>``, comma-joined (None when
+    neither). A scan with another detector or other anchors redoes the findings made without
+    them (``pipeline._expected_models``, ``CaseStore.reanalysis_items``); a finding made with
+    neither keeps the key it always had."""
+    parts = [detector_sha256 or ""]
+    if trust_anchors_sha256:
+        parts.append(TRUST_ANCHORS_KEY + trust_anchors_sha256)
+    return ",".join(p for p in parts if p) or None
+
+
 class ProvenanceAnalyzer:
     """Load once per worker process, then ``analyze`` each file's bytes."""
 
@@ -520,8 +618,11 @@ class ProvenanceAnalyzer:
         detector: OnnxDetector | None = None,
         full_resolution_max_pixels: int = FULL_RESOLUTION_MAX_PIXELS,
         jpeg_full_resolution: bool = False,
+        trust_anchors_sha256: str | None = None,
     ) -> None:
         self.c2pa_reader = c2pa_reader
+        # recorded even when c2pa-python is missing, so the findings' key matches the scan's
+        self._trust_anchors_sha256 = trust_anchors_sha256
         self.c2pa_unavailable = c2pa_unavailable
         self.detector = detector
         self.full_resolution_max_pixels = int(full_resolution_max_pixels)
@@ -547,11 +648,28 @@ class ProvenanceAnalyzer:
         except ImportError as exc:
             unavailable = f"c2pa-python is not installed: {exc}"
         detector = OnnxDetector(detector_model) if detector_model is not None else None
-        return cls(reader, unavailable, detector, full_resolution_max_pixels, jpeg_full_resolution)
+        anchors = (
+            hashlib.sha256(trust_anchors_pem.encode("utf-8")).hexdigest()
+            if trust_anchors_pem
+            else None
+        )
+        return cls(
+            reader, unavailable, detector, full_resolution_max_pixels, jpeg_full_resolution, anchors
+        )
+
+    @property
+    def trust_anchors_sha256(self) -> str | None:
+        if self.c2pa_reader is not None and self.c2pa_reader.trust_anchors_sha256:
+            return self.c2pa_reader.trust_anchors_sha256
+        return self._trust_anchors_sha256
 
     @property
     def model_sha256(self) -> str | None:
-        return self.detector.model_sha256 if self.detector is not None else None
+        """What the findings were made with, for the store (see ``findings_model_key``)."""
+        return findings_model_key(
+            self.detector.model_sha256 if self.detector is not None else None,
+            self.trust_anchors_sha256,
+        )
 
     def describe(self) -> dict[str, Any]:
         """Method, versions and thresholds, for the audit log and reports."""
@@ -562,6 +680,7 @@ class ProvenanceAnalyzer:
             "c2pa_trust_anchors_configured": bool(
                 self.c2pa_reader and self.c2pa_reader.trust_anchors_configured
             ),
+            "c2pa_trust_anchors_sha256": self.trust_anchors_sha256,
             "c2pa_remote_manifest_fetch": False,
             "watermark_marks": {
                 m.name: {
@@ -778,6 +897,8 @@ __all__ = [
     "DETECTOR_THRESHOLD",
     "FULL_RESOLUTION_MAX_PIXELS",
     "NAME",
+    "SIGNAL_NAMES",
+    "TRUST_ANCHORS_KEY",
     "VERSION",
     "WATERMARK_CONFIRM_MAX_CHANCE",
     "Check",
@@ -790,6 +911,8 @@ __all__ = [
     "SignalKind",
     "Strength",
     "Verdict",
+    "findings_model_key",
+    "signal_name",
     "signals_for",
     "verdict_for",
 ]

@@ -7,8 +7,20 @@ Read with ``c2pa-python`` (the Content Authenticity Initiative's binding of ``c2
   revocation look-ups; ``core.allowed_network_hosts = []``: no host may be contacted at all.
 - Trust: without trust anchors, a signature that verifies is **valid but untrusted** - it proves
   the manifest was not changed since someone signed it, not who that someone is (anyone can make
-  a certificate and sign any claim). The operator can supply anchors (for example the C2PA trust
-  list as a PEM file, obtained out of band); only then can a result be "trusted".
+  a certificate and sign any claim). The operator can supply anchors (``scan
+  --c2pa-trust-anchors FILE.pem``, for example the C2PA trust list obtained out of band; read by
+  ``load_trust_anchors``); only then can a result be "trusted".
+- The state is c2pa-rs's own (``Reader``'s ``validation_state``): Trusted -> ``trusted``, Valid ->
+  ``valid_untrusted``, Invalid -> ``invalid``, with the failure codes behind it. consentry does
+  not second-guess it. Only when the SDK states no state does consentry classify the codes itself
+  (``_validation``): a claim signature, hash or binding failure is ``invalid``; untrusted signer
+  and CAWG identity codes are not.
+- CAWG identity assertions (``cawg.identity``, codes ``cawg.*``) say *who* signed (an X.509 or
+  identity-claims credential bound to the claim), not whether the picture changed. Their failures
+  (``cawg.x509.credential.untrusted``: the identity credential is not on a trust list) are kept
+  apart in ``identity_failures`` and reported as their own signal; they never make a manifest
+  ``invalid``. c2pa-rs does lower Trusted to Valid for them: so does consentry (it follows the
+  SDK), and ``claim_signer_trusted`` says the claim signer itself chained to an anchor.
 
 What the manifest says (claim generator, actions, IPTC digital source type such as
 ``trainedAlgorithmicMedia``) is a claim by whoever signed it. How much it counts is decided in
@@ -17,6 +29,7 @@ What the manifest says (claim generator, actions, IPTC digital source type such 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -29,7 +42,12 @@ from ..sniff import sniff
 # c2pa-rs validation status codes (C2PA 2.x spec, 15.2): the untrusted-credential code is the one
 # failure that does not mean the file or the manifest was altered.
 UNTRUSTED_CODE = "signingCredential.untrusted"
+TRUSTED_CODE = "signingCredential.trusted"  # in success: the claim signer chains to an anchor
+IDENTITY_PREFIX = "cawg."  # CAWG identity assertion codes: about who signed, not the picture
 MAX_ACTIONS = 200
+MAX_TRUST_ANCHORS_BYTES = 16 * 1024 * 1024
+# the SDK's validation_state -> consentry's state
+SDK_STATES = {"Trusted": "trusted", "Valid": "valid_untrusted", "Invalid": "invalid"}
 
 OFFLINE_SETTINGS: dict[str, Any] = {
     "verify": {
@@ -43,9 +61,65 @@ OFFLINE_SETTINGS: dict[str, Any] = {
 
 
 class Validation(StrEnum):
-    TRUSTED = "trusted"  # signature valid, chain ends at an operator-provided anchor
-    VALID_UNTRUSTED = "valid_untrusted"  # signature and hashes valid; signer not on a trust list
-    INVALID = "invalid"  # a signature or hash check failed: changed after signing, or forged
+    TRUSTED = "trusted"  # SDK "Trusted": valid, and the chain ends at an operator-provided anchor
+    # SDK "Valid": claim signature and hashes valid; the signer is not on a trust list, or only
+    # an identity assertion (CAWG) is unverified
+    VALID_UNTRUSTED = "valid_untrusted"
+    INVALID = "invalid"  # SDK "Invalid": a signature, hash or binding check failed
+
+
+class TrustAnchorsError(ValueError):
+    """The trust anchors file cannot be used: one line for the operator."""
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """Operator-provided C2PA trust anchors: PEM certificates, and the file's SHA-256."""
+
+    pem: str
+    sha256: str  # of the file's bytes, recorded with the scan
+    certificates: int
+    source: str = ""  # the file it was read from (for messages only)
+
+
+def trust_anchors_from_bytes(data: bytes, source: str = "") -> TrustAnchors:
+    """Check that ``data`` is PEM text holding at least one X.509 certificate. Raises
+    ``TrustAnchorsError`` with a one-line reason when not."""
+    where = source or "the trust anchors file"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TrustAnchorsError(f"{where} is not PEM text (not UTF-8)") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise TrustAnchorsError(f"{where} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    from cryptography import x509
+
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise TrustAnchorsError(
+            f"{where}: a PEM certificate in it does not parse ({exc})"
+        ) from None
+    return TrustAnchors(text, hashlib.sha256(data).hexdigest(), len(certs), source)
+
+
+def load_trust_anchors(path: str) -> TrustAnchors:
+    """Read and check a PEM trust anchors file; ``TrustAnchorsError`` says why it cannot be used
+    (missing, unreadable, too large, not PEM)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TRUST_ANCHORS_BYTES + 1)
+    except FileNotFoundError:
+        raise TrustAnchorsError(f"C2PA trust anchors file {path} does not exist") from None
+    except IsADirectoryError:
+        raise TrustAnchorsError(f"C2PA trust anchors file {path} is a folder") from None
+    except OSError as exc:
+        raise TrustAnchorsError(
+            f"C2PA trust anchors file {path} cannot be read: {exc.strerror or exc}"
+        ) from None
+    if len(data) > MAX_TRUST_ANCHORS_BYTES:
+        raise TrustAnchorsError(f"C2PA trust anchors file {path} is over 16 MiB: not a PEM list")
+    return trust_anchors_from_bytes(data, f"C2PA trust anchors file {path}")
 
 
 @dataclass(frozen=True)
@@ -65,8 +139,10 @@ class C2paEvidence:
     remote_url: str | None = None  # manifest referenced on the web: not fetched (offline)
     validation: Validation | None = None
     validation_state: str | None = None  # c2pa-rs's own word: Trusted | Valid | Invalid
-    failure_codes: tuple[str, ...] = ()
+    failure_codes: tuple[str, ...] = ()  # every failure code the SDK states (identity ones too)
     trust_anchors_configured: bool = False
+    identity_failures: tuple[str, ...] = ()  # the CAWG identity codes among failure_codes
+    claim_signer_trusted: bool = False  # signingCredential.trusted: the claim signer is anchored
     claim_generator: str | None = None
     title: str | None = None
     signer: str | None = None  # certificate issuer / common name as the manifest states them
@@ -87,6 +163,11 @@ class C2paReader:
         if trust_anchors_pem:
             settings["trust"] = {"user_anchors": trust_anchors_pem}
         self.trust_anchors_configured = bool(trust_anchors_pem)
+        self.trust_anchors_sha256 = (
+            hashlib.sha256(trust_anchors_pem.encode("utf-8")).hexdigest()
+            if trust_anchors_pem
+            else None
+        )
         self._context = c2pa.Context.from_dict(settings)
         self.sdk_version = str(c2pa.sdk_version())
 
@@ -147,9 +228,11 @@ def evidence_from_store(store: dict[str, Any], trust_anchors_configured: bool) -
     return C2paEvidence(
         present=True,
         validation=_validation(state, codes),
-        validation_state=state,
+        validation_state=state if isinstance(state, str) else None,
         failure_codes=codes,
         trust_anchors_configured=trust_anchors_configured,
+        identity_failures=tuple(c for c in codes if is_identity_code(c)),
+        claim_signer_trusted=TRUSTED_CODE in _success_codes(store),
         claim_generator=_claim_generator(active),
         title=_text(active.get("title")),
         signer=" / ".join(str(signature[k]) for k in ("issuer", "common_name") if signature.get(k))
@@ -161,10 +244,23 @@ def evidence_from_store(store: dict[str, Any], trust_anchors_configured: bool) -
     )
 
 
+def is_identity_code(code: str) -> bool:
+    """A CAWG identity assertion code: a statement about who signed, not about the picture."""
+    return code.startswith(IDENTITY_PREFIX)
+
+
+def claim_failures(codes: tuple[str, ...]) -> tuple[str, ...]:
+    """The failure codes about the claim itself (signature, hashes, bindings): neither the
+    untrusted-signer code nor CAWG identity codes."""
+    return tuple(c for c in codes if c != UNTRUSTED_CODE and not is_identity_code(c))
+
+
 def _validation(state: Any, codes: tuple[str, ...]) -> Validation:
-    if state == "Trusted":
-        return Validation.TRUSTED
-    if state == "Invalid" or any(code != UNTRUSTED_CODE for code in codes):
+    """The SDK's state when it states one (Trusted / Valid / Invalid); only without one are the
+    codes classified here: a claim signature, hash or binding failure makes it invalid."""
+    if isinstance(state, str) and state in SDK_STATES:
+        return Validation(SDK_STATES[state])
+    if claim_failures(codes):
         return Validation.INVALID
     return Validation.VALID_UNTRUSTED
 
@@ -173,10 +269,18 @@ def _failure_codes(store: dict[str, Any]) -> tuple[str, ...]:
     found: list[str] = []
     results = store.get("validation_results") or {}
     for item in (results.get("activeManifest") or {}).get("failure") or []:
-        found.append(str(item.get("code")))
+        if isinstance(item, dict):
+            found.append(str(item.get("code")))
     for item in store.get("validation_status") or []:
-        found.append(str(item.get("code")))
+        if isinstance(item, dict):
+            found.append(str(item.get("code")))
     return tuple(dict.fromkeys(found))
+
+
+def _success_codes(store: dict[str, Any]) -> set[str]:
+    results = store.get("validation_results") or {}
+    items = (results.get("activeManifest") or {}).get("success") or []
+    return {str(i.get("code")) for i in items if isinstance(i, dict)}
 
 
 def _claim_generator(manifest: dict[str, Any]) -> str | None:
@@ -236,11 +340,20 @@ def _remote_url(message: str) -> str | None:
 
 
 __all__ = [
+    "IDENTITY_PREFIX",
     "OFFLINE_SETTINGS",
+    "SDK_STATES",
+    "TRUSTED_CODE",
     "UNTRUSTED_CODE",
     "C2paAction",
     "C2paEvidence",
     "C2paReader",
+    "TrustAnchors",
+    "TrustAnchorsError",
     "Validation",
+    "claim_failures",
     "evidence_from_store",
+    "is_identity_code",
+    "load_trust_anchors",
+    "trust_anchors_from_bytes",
 ]
