@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .case import CaseError, open_case
-from .cli_common import EXIT_CASE, fail
+from .cli_common import EXIT_CASE, EXIT_MISUSE, fail
 from .derivation.link_pass import link_derivations, method_description
+from .output_guard import UnsafeOutput, guard_for_case
 from .store.links_store import LinkRecord, LinksStore
 
 out = Console()
@@ -70,6 +71,10 @@ def links_cmd(
     except CaseError as exc:
         fail(EXIT_CASE, str(exc))
     with case:
+        try:  # renders are written into the case folder: never when it lies in evidence
+            guard_for_case(case.store, case.path).check_case_folder()
+        except UnsafeOutput as exc:
+            fail(EXIT_MISUSE, str(exc))
         outcome = link_derivations(
             case.store, case.path, examiner, workers or os.cpu_count() or 1, rebuild=rebuild
         )

@@ -2,7 +2,8 @@
 ``reports.formats.write_report``, print what was written.
 
 Exit status as for every consentry command: 0 written, 2 misuse (unknown person, format not
-available), 3 the case folder is unusable.
+available, an output path inside a source of the case or onto an existing file without
+``--force``), 3 the case folder is unusable.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import click
 
 from .case import CaseError
 from .cli_common import EXIT_CASE, EXIT_MISUSE, fail
+from .output_guard import UnsafeOutput
 from .reports.collect import ReportError
 from .reports.formats import FORMATS, FormatUnavailable, write_report
 from .reports.html_report import UnsafeThumbnail
@@ -38,7 +40,9 @@ json (everything, schema report.schema.json), csv (one row per file), vics (VICS
 case (CASE/UCO JSON-LD), hashpack (PDQ/MD5/SHA-256 of a person's images, no images),
 notice (takedown notices).
 Explicit images appear only blurred. Each written file's SHA-256 is recorded in the case's
-audit log (report_written) and in FILE.sha256 beside it.""",
+audit log (report_written) and in FILE.sha256 beside it.
+--out is refused inside (or through a link into) any source of the case, and onto an existing
+file unless --force (which replaces it; a link is replaced, never written through).""",
 )
 @click.option(
     "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
@@ -50,6 +54,7 @@ audit log (report_written) and in FILE.sha256 beside it.""",
 @click.option("--person", default=None, metavar="ID", help="Only this person's images (E1, U3).")
 @click.option("--redact", is_flag=True, help="Replace names with person IDs (paths included).")
 @click.option("--db", "db_url", default=None, help="Store URL if the case does not use SQLite.")
+@click.option("--force", is_flag=True, help="Replace files that exist at --out.")
 @click.option("--examiner", default=None, help="Who writes the report (audit log).")
 @click.option("--requested-by", default=None, help="Who asked for the report.")
 @click.option("--purpose", default=None, help="What was asked (shown under Request and scope).")
@@ -73,6 +78,7 @@ def report_cmd(
     person: str | None,
     redact: bool,
     db_url: str | None,
+    force: bool,
     examiner: str | None,
     requested_by: str | None,
     purpose: str | None,
@@ -100,10 +106,10 @@ def report_cmd(
         reverify=reverify,
     )
     try:
-        written = write_report(case_dir, fmt, out, options, db_url)
+        written = write_report(case_dir, fmt, out, options, db_url, force=force)
     except CaseError as exc:
         fail(EXIT_CASE, str(exc))
-    except (ReportError, FormatUnavailable, UnsafeThumbnail) as exc:
+    except (ReportError, FormatUnavailable, UnsafeThumbnail, UnsafeOutput) as exc:
         fail(EXIT_MISUSE, str(exc))
     except (ValueError, OSError) as exc:
         fail(EXIT_MISUSE, f"cannot write the {fmt} report: {exc}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..case import open_case
+from ..output_guard import guard_for_case, sidecar
 from .collect import CaseReport, collect_case
 from .options import ReportOptions
 
@@ -89,27 +90,41 @@ def write_report(
     out: Path,
     options: ReportOptions,
     db_url: str | None = None,
+    force: bool = False,
 ) -> WrittenReport:
     """Write one report and record it (format, files and their SHA-256, scope, redaction) in
     the case's audit log. The writer is loaded first (a missing format fails before anything
     is read), then the case is locked for the whole run, so no scan changes it between what the
     report says and the audit event that records it. A writer that takes a ``store`` keyword
     (notices: their state lives in the audit log) gets the case's store.
-    Raises FormatUnavailable, collect.ReportError, case.CaseError."""
+
+    Where it writes is checked first, against the case's recorded sources
+    (``output_guard``): never inside evidence, never over an existing file unless ``force``.
+    Single-file formats are checked here; a writer that takes a ``guard`` keyword (hash packs,
+    notices: a folder of files) checks each of its files with it before writing any.
+    Raises FormatUnavailable, collect.ReportError, case.CaseError, output_guard.UnsafeOutput."""
     writer = writer_for(fmt)
+    parameters = inspect.signature(writer).parameters
     with open_case(case_dir, db_url) as case:
-        report = collect_case(case_dir, options, db_url)
-        if "store" in inspect.signature(writer).parameters:
-            paths = writer(report, out, options, store=case.store)  # type: ignore[call-arg]
+        guard = guard_for_case(case.store, case.path, force)
+        if "guard" in parameters:
+            guard.check_folder(out)
         else:
-            paths = writer(report, out, options)
+            guard.check_outputs([out])
+        report = collect_case(case_dir, options, db_url)
+        extra: dict[str, object] = {}
+        if "store" in parameters:
+            extra["store"] = case.store
+        if "guard" in parameters:
+            extra["guard"] = guard
+        else:
+            guard.prepare(out)  # forced: the old file (or a link) goes, none is written through
+        paths = writer(report, out, options, **extra)
         files = [WrittenFile(p, sha256_file(p)) for p in paths]
         # A file cannot contain its own hash: each file's SHA-256 goes to the audit log (and
         # to a .sha256 file beside it), where a reader checks the report was not altered.
         for f in files:
-            f.path.with_name(f.path.name + ".sha256").write_text(
-                f"{f.sha256}  {f.path.name}\n", encoding="utf-8"
-            )
+            guard.write_text(sidecar(f.path), f"{f.sha256}  {f.path.name}\n")
         seq = case.store.append_audit(
             AUDIT_ACTION,
             options.examiner,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..models import sha256_of_file
+from ..output_guard import OutputGuard, unguarded
 
 if TYPE_CHECKING:
     from .collect import CaseReport, ReportItem
@@ -53,17 +54,24 @@ class PackedImage:
         return bool(self.pdq) and (self.pdq_quality or 0) >= PDQ_MIN_QUALITY
 
 
-def write_hashpack(report: CaseReport, out: Path, options: ReportOptions) -> list[Path]:
+def write_hashpack(
+    report: CaseReport, out: Path, options: ReportOptions, guard: OutputGuard | None = None
+) -> list[Path]:
+    """Write the pack into the folder ``out``; ``guard`` (the case's, from
+    ``formats.write_report``) refuses a folder in evidence and files that exist."""
+    guard = guard or unguarded()
     if options.person is None:
         raise HashPackError("a hash pack is for one person: give --person ID")
     person = next((p for p in report.persons if p.code.upper() == options.person), None)
     if person is None:
         raise HashPackError(f"no person {options.person} in this report")
     images = packed_images(report.items, options.person)
+    guard.check_folder(out)
+    guard.check_outputs([out / PDQ_FILE, out / CSV_FILE, out / MANIFEST_FILE])
     out.mkdir(parents=True, exist_ok=True)
     written = [
-        _write(out / PDQ_FILE, "".join(f"pdq {i.pdq}\n" for i in images if i.matchable)),
-        _write(out / CSV_FILE, _csv(images, options.include_names)),
+        guard.write_text(out / PDQ_FILE, "".join(f"pdq {i.pdq}\n" for i in images if i.matchable)),
+        guard.write_text(out / CSV_FILE, _csv(images, options.include_names)),
     ]
     manifest = {
         "what": (
@@ -97,7 +105,7 @@ def write_hashpack(report: CaseReport, out: Path, options: ReportOptions) -> lis
     }
     if options.include_names:
         manifest["person_name"] = person.name
-    manifest_path = _write(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+    manifest_path = guard.write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return [*written, manifest_path]
 
 
@@ -130,11 +138,6 @@ def _csv(images: list[PackedImage], include_names: bool) -> str:
         row.append(i.copies)
         writer.writerow([*row, " | ".join(i.file_names)] if include_names else row)
     return buffer.getvalue()
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 __all__ = ["PDQ_MIN_QUALITY", "HashPackError", "PackedImage", "packed_images", "write_hashpack"]

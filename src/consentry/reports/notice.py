@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .. import audit
+from ..output_guard import OutputGuard, guard_for_case, unguarded
 
 if TYPE_CHECKING:
     from ..store import CaseStore
@@ -97,14 +98,20 @@ class NoticeState:
 
 # -- writing -----------------------------------------------------------------------------------
 def write_notices(
-    report: CaseReport, out: Path, options: ReportOptions, store: CaseStore | None = None
+    report: CaseReport,
+    out: Path,
+    options: ReportOptions,
+    store: CaseStore | None = None,
+    guard: OutputGuard | None = None,
 ) -> list[Path]:
     """Write one notice per platform and the disposal schedule into the folder ``out``.
 
     With ``store`` (the case's, opened for writing) each notice is recorded as a
     ``notice_created`` audit event; ``consentry notice sent`` can only mark recorded notices.
+    ``guard`` (the case's, see ``output_guard``) refuses a folder in evidence and files that
+    exist (a second run into the same folder needs ``--force`` for the disposal schedule).
     """
-    notices, paths = create_notices(report, out, options, taken=_taken_ids(store))
+    notices, paths = create_notices(report, out, options, taken=_taken_ids(store), guard=guard)
     if store is not None:
         record_created(store, notices, report, options.examiner)
     return paths
@@ -118,12 +125,18 @@ def write_case_notices(
     from ..case import open_case
 
     with open_case(case_dir, db_url) as case:
-        return write_notices(report, out, options, store=case.store)
+        guard = guard_for_case(case.store, case.path, force=True)
+        return write_notices(report, out, options, store=case.store, guard=guard)
 
 
 def create_notices(
-    report: CaseReport, out: Path, options: ReportOptions, taken: set[str] | None = None
+    report: CaseReport,
+    out: Path,
+    options: ReportOptions,
+    taken: set[str] | None = None,
+    guard: OutputGuard | None = None,
 ) -> tuple[list[Notice], list[Path]]:
+    guard = guard or unguarded()
     person = _person(report, options)
     items, left_out = notice_items(report.items, person)
     if not items:
@@ -132,21 +145,27 @@ def create_notices(
             f" ({left_out} labelled none): nothing to ask a platform to remove"
         )
     groups = group_urls(options.urls)
-    out.mkdir(parents=True, exist_ok=True)
     taken = set(taken or ())
-    notices: list[Notice] = []
+    planned = []
     for platform, urls in groups or [(GENERIC_PLATFORM, ())]:
         notice_id = _new_id(taken)
         taken.add(notice_id)
+        planned.append(
+            (notice_id, platform, urls, out / f"notice-{notice_id}-{_slug(platform)}.md")
+        )
+    schedule_md = out / f"disposal-schedule-{person}.md"
+    schedule_csv = out / f"disposal-schedule-{person}.csv"
+    guard.check_folder(out)  # every file checked before the first is written
+    guard.check_outputs([*(p[3] for p in planned), schedule_md, schedule_csv])
+    out.mkdir(parents=True, exist_ok=True)
+    notices: list[Notice] = []
+    for notice_id, platform, urls, path in planned:
         text = render_notice(notice_id, platform, urls, items, left_out, report, options)
-        path = out / f"notice-{notice_id}-{_slug(platform)}.md"
-        path.write_text(text, encoding="utf-8")
+        guard.write_text(path, text)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         notices.append(Notice(notice_id, platform, person, urls, items, path, digest))
-    schedule_md = out / f"disposal-schedule-{person}.md"
-    schedule_md.write_text(render_disposal_schedule(items, report, person), encoding="utf-8")
-    schedule_csv = out / f"disposal-schedule-{person}.csv"
-    schedule_csv.write_text(disposal_csv(items), encoding="utf-8")
+    guard.write_text(schedule_md, render_disposal_schedule(items, report, person))
+    guard.write_text(schedule_csv, disposal_csv(items))
     return notices, [*(n.path for n in notices), schedule_md, schedule_csv]
 
 
