@@ -48,6 +48,8 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	# the built wheel alone, no extras, in a fresh virtualenv: starts and scans
+	PYTHON=$(PYTHON) bash scripts/check_plain_install.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/scan_throughput.py
