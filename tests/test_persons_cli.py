@@ -146,6 +146,59 @@ def test_no_enrollment_without_a_complete_consent_record(case: Path, tmp_path: P
     assert not key_file_path(case).exists()
 
 
+def test_consent_naming_someone_else_enrolls_nobody(case: Path, tmp_path: Path) -> None:
+    before = case_bytes(case)
+    tony = write_consent(tmp_path, "Tony Blair")
+    result = cli("person", "add", "--case", case, "--name", "Colin Powell", "--consent", tony,
+                 lfw(COLIN, 1))  # fmt: skip
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "for 'Tony Blair' (consented_by), not for 'Colin Powell'" in result.output
+    assert case_bytes(case) == before and not key_file_path(case).exists()  # nothing written
+    # a guardian consenting on behalf of the person is their consent
+    guardian = write_consent(tmp_path, "Alma Powell", on_behalf_of="colin POWELL")
+    ok("person", "add", "--case", case, "--name", "Colin Powell", "--consent", guardian,
+       lfw(COLIN, 1))  # fmt: skip
+
+
+def test_a_yaml_record_with_an_impossible_date_or_broken_yaml_is_one_line(
+    case: Path, tmp_path: Path
+) -> None:
+    bad_date = tmp_path / "colin.yaml"
+    bad_date.write_text(
+        "consented_by: Colin Powell\nconsented_at: 2026-13-45\nscope: search\nrecorded_by: A\n"
+    )
+    broken = tmp_path / "broken.yml"
+    broken.write_text("consented_by: [Colin Powell\nscope: search\n")
+    for consent, says in ((bad_date, "'2026-13-45' is not an ISO 8601 date"), (broken, "YAML")):
+        result = cli("person", "add", "--case", case, "--name", "Colin Powell", "--consent",
+                     consent, lfw(COLIN, 1))  # fmt: skip
+        assert result.exit_code == 2 and says in result.output, result.output
+        assert result.output.count("\n") == 1  # one line, no traceback
+
+
+def test_a_reference_photo_that_is_evidence_is_recorded(case: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    result = ok("person", "add", "--case", case, "--name", "Colin Powell", "--consent",
+                write_consent(tmp_path), lfw(COLIN, 1), lfw(COLIN, 3))  # fmt: skip
+    assert "1 reference photo(s) are also evidence files" in result.output
+    events = json.loads(ok("audit", "show", "--case", case, "--json").output)["events"]
+    (enrolled,) = [e["payload"] for e in events if e["action"] == "person_enrolled"]
+    assert enrolled["reference_photos_in_evidence_sha256"] == [
+        hashlib.sha256(lfw(COLIN, 3).read_bytes()).hexdigest()
+    ]
+
+
+def test_a_deleted_key_file_is_not_replaced_by_a_new_key(case: Path, tmp_path: Path) -> None:
+    enroll_colin(case, tmp_path)
+    key_file_path(case).unlink()
+    result = cli("person", "add", "--case", case, "--name", "Tony Blair", "--consent",
+                 write_consent(tmp_path, "Tony Blair"), lfw(TONY, 2))  # fmt: skip
+    assert result.exit_code == 2 and "no template key" in result.output
+    assert not key_file_path(case).exists()
+    assert rows(case, "SELECT count(*) FROM persons WHERE kind = 'enrolled'") == [(1,)]
+
+
 # -- reference photos --------------------------------------------------------------------------
 def test_photo_without_a_face_or_with_several_is_refused(case: Path, tmp_path: Path) -> None:
     landscape = write_jpeg(tmp_path / "landscape.jpg", seed=5, width=400, height=300)

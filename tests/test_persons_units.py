@@ -15,7 +15,12 @@ from cryptography.fernet import Fernet
 
 from consentry.persons import template_crypto
 from consentry.persons.clustering import cluster_faces
-from consentry.persons.consent import ConsentError, parse_consent, validate_consent
+from consentry.persons.consent import (
+    ConsentError,
+    check_names,
+    parse_consent,
+    validate_consent,
+)
 from consentry.persons.folders import (
     FolderImage,
     folder_of,
@@ -74,6 +79,50 @@ def test_consent_that_is_not_an_object_or_not_json_is_refused() -> None:
         validate_consent(["Jane"])
     with pytest.raises(ConsentError, match="not valid JSON"):
         parse_consent(b"{consented_by: Jane")
+
+
+def test_a_yaml_record_with_an_impossible_date_is_a_clear_error_like_json() -> None:
+    yaml_text = "\n".join(f"{k}: {v!r}" for k, v in GOOD.items()) + "\nconsented_at: 2026-13-45\n"
+    with pytest.raises(ConsentError, match="consented_at '2026-13-45' is not an ISO 8601 date"):
+        parse_consent(yaml_text.encode(), yaml=True)
+    with pytest.raises(ConsentError, match="consented_at '2026-13-45' is not an ISO 8601 date"):
+        parse_consent(json.dumps({**GOOD, "consented_at": "2026-13-45"}).encode())
+
+
+def test_broken_yaml_is_one_line_with_where() -> None:
+    with pytest.raises(ConsentError) as caught:
+        parse_consent(b"consented_by: [Jane\nscope: x\n", yaml=True)
+    message = str(caught.value)
+    assert "\n" not in message and "not valid YAML" in message and "line 2" in message
+
+
+@pytest.mark.parametrize(
+    ("record", "name"),
+    [
+        ({}, "Jane Doe"),
+        ({"consented_by": "  jane   DOE "}, "Jane Doe"),
+        ({"consented_by": "Doe, Jane"}, "Jane Doe"),
+        ({"consented_by": "Zoë Ångström"}, "Zoe Angstrom"),
+        ({"consented_by": "Jean-Luc Picard"}, "jean luc picard"),
+        ({"consented_by": "Mary Doe", "on_behalf_of": "Jane Doe"}, "Jane Doe"),  # guardian
+    ],
+)
+def test_a_record_naming_the_person_is_theirs(record: dict[str, str], name: str) -> None:
+    check_names(validate_consent({**GOOD, **record}), name)
+
+
+@pytest.mark.parametrize(
+    ("record", "name"),
+    [
+        ({"consented_by": "Tony Blair"}, "Colin Powell"),
+        ({"consented_by": "Jane Doe"}, "Jane"),
+        ({"consented_by": "Jane Doe", "on_behalf_of": "Tim Doe"}, "Jane Doe"),  # for another
+        ({"consented_by": "Jane Doe"}, "..."),
+    ],
+)
+def test_a_record_naming_someone_else_is_refused(record: dict[str, str], name: str) -> None:
+    with pytest.raises(ConsentError, match="a person is enrolled only with their own consent"):
+        check_names(validate_consent({**GOOD, **record}), name)
 
 
 def test_expiry_is_checked_at_use() -> None:

@@ -20,7 +20,7 @@ from .case import Case, CaseError, open_case
 from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, read_case
 from .models import ModelUnavailable
 from .persons import enroll
-from .persons.consent import ConsentError, load_consent
+from .persons.consent import ConsentError, check_names, load_consent
 from .persons.refresh import RefreshOutcome, refresh_identities, template_key
 from .persons.report import PersonsReport, build_report, consent_summary
 from .persons.template_crypto import ENV_VAR, TemplateKeyError, key_file_path
@@ -85,6 +85,8 @@ The consent file (JSON, or YAML named .yaml/.yml) needs:
   consented_by  who gave consent          consented_at  ISO date, e.g. 2026-03-02
   scope         what may be searched      recorded_by   who recorded the consent
 optional: method, on_behalf_of, reference, expires_at, notes.
+The record must be the person's own: on_behalf_of (a guardian consenting for them) or, without
+it, consented_by must be --name (case, accents, punctuation and word order aside).
 
 Only templates, the photos' SHA-256/MD5/PDQ and the consent record are stored; the photos
 themselves never enter the case. A photo without a usable face, or with several faces and no
@@ -125,6 +127,7 @@ def person_add(
         fail(EXIT_MISUSE, "--name is empty")
     try:
         consent = load_consent(consent_file)
+        check_names(consent.record, name)
     except ConsentError as exc:
         fail(EXIT_MISUSE, f"{consent_file}: {exc}")
     if faces and len(faces) not in (1, len(photos)):
@@ -162,6 +165,7 @@ def person_add(
             key = template_key(ps, case.path, create=True)
         except TemplateKeyError as exc:
             fail(EXIT_MISUSE, str(exc))
+        in_evidence = ps.known_contents(r.sha256 for r in references)
         code = ps.add_enrolled(
             name,
             consent.record.as_json(),
@@ -189,6 +193,8 @@ def person_add(
                 "consent": json.loads(consent.record.as_json()),
                 "consent_file_sha256": consent.file_sha256,
                 "reference_photos_sha256": [r.sha256 for r in references],
+                # a reference photo that is also an evidence file: its own image matches
+                "reference_photos_in_evidence_sha256": sorted(in_evidence),
                 "templates": len(references),
                 "key_source": "environment" if key.source == ENV_VAR else "case key file",
             },
@@ -215,6 +221,12 @@ def person_add(
         out.print(
             f"{code}: match in {mine.images} image(s), possible in {mine.possible_images}"
             + (" (no faces in the case yet)" if outcome is None or not outcome.faces else "")
+        )
+    if in_evidence:
+        click.echo(
+            f"warning: {len(in_evidence)} reference photo(s) are also evidence files of this case "
+            "(same SHA-256; recorded in the audit log): those images match by construction",
+            err=True,
         )
     if key.source != ENV_VAR:
         out.print(

@@ -21,12 +21,22 @@ Example (JSON; the same keys in YAML)::
     }
 
 Unknown keys are refused (a typo such as ``consented-at`` must not pass as a missing field).
+YAML dates are read as text and checked like JSON's, so ``2026-13-45`` is the same one-line
+error in both.
+
+The record must be the enrolled person's own: ``on_behalf_of`` (a guardian consenting for the
+person) or, without it, ``consented_by`` must name the person being enrolled
+(``check_names``). Names are compared ignoring case, accents, punctuation, extra spaces and
+word order ("Powell, Colin" names "colin  POWELL"); anything else is refused, so that one
+person's consent never enrolls another.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -92,15 +102,68 @@ def parse_consent(data: bytes, yaml: bool = False) -> ConsentRecord:
         except ImportError:
             raise ConsentError("YAML consent files need PyYAML installed; use JSON") from None
         try:
-            value = yaml_mod.safe_load(text)
+            value = yaml_mod.load(text, Loader=_loader(yaml_mod))  # noqa: S506 - safe subclass
         except yaml_mod.YAMLError as exc:
-            raise ConsentError(f"consent file is not valid YAML: {exc}") from None
+            raise ConsentError(f"consent file is not valid YAML: {_yaml_reason(exc)}") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # a constructor's own error
+            raise ConsentError(f"consent file is not valid YAML: {_one_line(exc)}") from None
     else:
         try:
             value = json.loads(text)
         except ValueError as exc:
-            raise ConsentError(f"consent file is not valid JSON: {exc}") from None
+            raise ConsentError(f"consent file is not valid JSON: {_one_line(exc)}") from None
     return validate_consent(value)
+
+
+def _loader(yaml_mod: Any) -> Any:
+    """PyYAML's SafeLoader without its date resolver: ``consented_at: 2026-13-45`` stays the
+    text ``2026-13-45`` (checked below with the same message as in JSON) instead of failing
+    inside PyYAML."""
+
+    class TextDates(yaml_mod.SafeLoader):  # type: ignore[misc, name-defined]
+        pass
+
+    TextDates.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml_mod.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return TextDates
+
+
+def _yaml_reason(exc: Any) -> str:
+    """PyYAML's several-line message as one line: what, and where."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
+
+
+def name_key(name: str) -> tuple[str, ...]:
+    """A name as compared: accents dropped (NFKD), case folded, punctuation as spaces, words
+    sorted (``Powell, Colin`` == ``colin powell``; ``Zoë`` == ``Zoe``)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return tuple(sorted(re.findall(r"\w+", plain)))
+
+
+def check_names(record: ConsentRecord, name: str) -> None:
+    """The record must be the consent of ``name`` (the person being enrolled): given by them
+    (``consented_by``) or for them (``on_behalf_of``). ConsentError with both names otherwise."""
+    field, subject = (
+        ("on_behalf_of", record.on_behalf_of)
+        if record.on_behalf_of
+        else ("consented_by", record.consented_by)
+    )
+    if not name_key(name) or name_key(subject) != name_key(name):
+        raise ConsentError(
+            f"the consent record is for {subject!r} ({field}), not for {name!r}: a person is "
+            "enrolled only with their own consent (or on_behalf_of them, by a guardian)"
+        )
 
 
 def validate_consent(value: Any, now: datetime | None = None) -> ConsentRecord:
@@ -170,6 +233,8 @@ def _as_datetime(text: str) -> datetime:
 
 __all__ = [
     "ConsentError",
+    "check_names",
+    "name_key",
     "ConsentRecord",
     "LoadedConsent",
     "load_consent",

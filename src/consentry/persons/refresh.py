@@ -87,9 +87,11 @@ def current_state(ps: PersonsStore) -> tuple[str, list[PersonRow]]:
 
 
 def template_key(ps: PersonsStore, case_dir: Path, create: bool = False) -> TemplateKey:
-    """The case's template key, checked against the stored key check (set on first use)."""
-    key = load_key(case_dir, create=create)
+    """The case's template key, checked against the stored key check (set on first use).
+    A key file is created only for a case that has no key check yet: once templates exist,
+    a missing key is an error, never a fresh key written before the check refuses it."""
     check = ps.key_check()
+    key = load_key(case_dir, create=create and check is None)
     if check is None:
         ps.set_key_check(key.make_check())
     else:

@@ -202,6 +202,18 @@ class PersonsStore:
             for r in rows
         ]
 
+    def known_contents(self, shas: Iterable[str]) -> set[str]:
+        """Those of ``shas`` that are contents (files) of the case."""
+        wanted = sorted(set(shas))
+        if not wanted:
+            return set()
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(CONTENTS.c.sha256).where(CONTENTS.c.sha256.in_(wanted))
+                ).scalars()
+            )
+
     def template_tokens(self, person_ids: Iterable[int]) -> list[tuple[int, int, bytes]]:
         """(template id, person id, token) of the given persons' templates, by id."""
         ids = list(person_ids)
