@@ -395,8 +395,11 @@ def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
     """Print PDQ (hex + quality), MD5 and SHA-256 of image FILES.
 
     PDQ is computed on the image shrunk to fit 512 px with EXIF orientation applied, as Meta's
-    reference does; hashes of quality < 50 are too plain to match on. Files that cannot be read
-    or decoded are reported on stderr and the exit status is 1.
+    reference does; hashes of quality < 50 are too plain to match on. A file without a PDQ (not
+    readable, not an image) is reported on stderr with the problem code a scan would record for
+    it, and the other files are still hashed.
+
+    Exit status: 0 every file got a PDQ; 1 some file did not (see stderr); 2 misuse.
     """
     from .hash_file import hash_file
 

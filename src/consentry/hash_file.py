@@ -1,13 +1,16 @@
-"""Hash one file the way a scan does, without a case (``consentry hash``)."""
+"""Hash one file the way a scan does, without a case (``consentry hash``).
+
+It runs the scan's own per-file path (``worker.process``, with no analyzer and no case folder),
+so a file gets the same problem codes here as in a scan: one code per condition everywhere.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .analyzers import crypto_hashes, pdq
-from .imaging import ANALYSIS_SIDE, decode_image
-from .problems import Code, ItemError, Problem
-from .reader import open_readonly, read_all
+from .locations import LocationRef
+from .problems import Code, Problem, Severity
+from .worker import WorkItem, process
 
 
 @dataclass
@@ -16,27 +19,24 @@ class FileHashes:
     md5: str | None = None
     pdq: str | None = None
     pdq_quality: int | None = None
-    error: Problem | None = None
+    error: Problem | None = None  # why there is no PDQ (or no hash at all)
+    problems: list[Problem] = field(default_factory=list)  # everything the scan would record
 
 
 def hash_file(raw_path: bytes) -> FileHashes:
-    try:
-        with open_readonly(raw_path) as fh:
-            data = read_all(fh)
-    except ItemError as exc:
-        return FileHashes(error=exc.problem())
-    except IsADirectoryError:
-        return FileHashes(error=Problem(Code.NOT_REGULAR_FILE, "is a folder"))
-    hashes = crypto_hashes.hash_bytes(data)
-    result = FileHashes(sha256=hashes.sha256, md5=hashes.md5)
-    if not data:
-        result.error = Problem(Code.EMPTY_FILE, "file is empty (0 bytes)")
-        return result
-    try:
-        image = decode_image(data, ANALYSIS_SIDE)
-    except ItemError as exc:
-        result.error = exc.problem()
-        return result
-    finding = pdq.pdq_of_rgb(image.rgb, dihedral=False)
-    result.pdq, result.pdq_quality = finding.hex, finding.quality
-    return result
+    name = raw_path.rsplit(b"/", 1)[-1].decode("utf-8", "replace")
+    result = process(WorkItem(0, LocationRef(raw_path), name))
+    problems = [*result.location_problems, *result.content_problems]
+    out = FileHashes(problems=problems)
+    content = result.content
+    if content is not None:
+        out.sha256, out.md5 = content.sha256, content.md5
+        out.pdq, out.pdq_quality = content.pdq, content.pdq_quality
+    if out.pdq is None:
+        errors = [p for p in problems if p.severity is Severity.ERROR]
+        if errors or problems:
+            out.error = (errors or problems)[0]
+        else:
+            mime = content.mime if content is not None else "unknown"
+            out.error = Problem(Code.UNRECOGNIZED_IMAGE, f"content is {mime}: not an image")
+    return out
