@@ -37,7 +37,16 @@ from .audit import (
     verify_chain,
 )
 from .case import HEAD_FILE, CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_SCAN_FAILED, EXIT_TAMPERED, fail, read_case
+from .cli_common import (
+    EXIT_CASE,
+    EXIT_MISUSE,
+    EXIT_SCAN_FAILED,
+    EXIT_TAMPERED,
+    fail,
+    plain,
+    read_case,
+    shown,
+)
 from .image_analysis import (
     DEFAULT_ANALYZERS,
     OPTIONAL_ANALYZERS,
@@ -308,7 +317,7 @@ def scan(
         )
     else:
         out.print("read-only check: every source file is unchanged (size, mtime)")
-    out.print(f"case: {case.path}")
+    out.print(f"case: {shown(case.path)}")
 
 
 def _choose_analyzers(only: str | None, skip: str | None) -> frozenset[str]:
@@ -409,7 +418,8 @@ def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
         if result.error:
             failed = True
             err.print(
-                f"{name}: [red]{result.error.code}[/] {result.error.message}", highlight=False
+                f"{shown(name)}: [red]{result.error.code}[/] {shown(result.error.message)}",
+                highlight=False,
             )
             if fmt == "json":
                 click.echo(
@@ -439,7 +449,7 @@ def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
             )
         else:
             click.echo(
-                f"{name}\n  pdq     {result.pdq} (quality {result.pdq_quality})\n"
+                f"{plain(name)}\n  pdq     {result.pdq} (quality {result.pdq_quality})\n"
                 f"  md5     {result.md5}\n  sha256  {result.sha256}"
             )
     sys.exit(1 if failed else 0)
@@ -480,7 +490,7 @@ def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
             }
         )
         return
-    _print_counts(counts, title=f"Case {case.case_id}")
+    _print_counts(counts, title=f"Case {shown(case.case_id)}")
 
 
 @case_group.command(
@@ -504,7 +514,7 @@ def case_problems(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     for col in ("path", "code", "severity", "message"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["path"], r["code"], r["severity"], r["message"])
+        table.add_row(shown(r["path"]), r["code"], r["severity"], shown(r["message"]))
     out.print(table)
 
 
@@ -548,7 +558,9 @@ def audit_verify(case_dir: Path, db_url: str | None, anchors: tuple[str, ...]) -
     if findings:
         for f in findings:
             out.print(
-                f"[bold red]TAMPERED[/] ({f.kind}) {f.message}", highlight=False, soft_wrap=True
+                f"[bold red]TAMPERED[/] ({f.kind}) {shown(f.message)}",
+                highlight=False,
+                soft_wrap=True,
             )
         sys.exit(EXIT_TAMPERED)
     out.print(
@@ -612,7 +624,7 @@ def audit_anchor(case_dir: Path, db_url: str | None) -> None:
     anchor = anchor_of(events)
     if findings or anchor is None:
         for f in findings:
-            click.echo(f"TAMPERED ({f.kind}) {f.message}", err=True)
+            click.echo(f"TAMPERED ({f.kind}) {plain(f.message)}", err=True)
         fail(EXIT_TAMPERED, "the audit log does not verify: no anchor printed")
     click.echo(str(anchor))
 
@@ -652,7 +664,9 @@ def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     for col in ("seq", "time", "action", "actor", "details"):
         table.add_column(col, overflow="fold")
     for e in events:
-        table.add_row(str(e.seq), e.ts, e.action, e.actor or "", e.payload[:200])
+        table.add_row(
+            str(e.seq), shown(e.ts), shown(e.action), shown(e.actor or ""), shown(e.payload[:200])
+        )
     out.print(table)
 
 

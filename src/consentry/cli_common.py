@@ -1,4 +1,8 @@
-"""What every consentry command shares: exit statuses and one-line failures.
+"""What every consentry command shares: exit statuses, one-line failures, and how text that
+comes from the evidence (file and folder names, messages quoting them, audit details) is
+printed: ``shown`` for a Rich console (markup escaped, control characters as ``\\xNN``),
+``plain`` for ``click.echo``. A file name is never read as markup and never reaches the
+terminal as an escape sequence.
 
 Exit status: 0 the command completed (per-file errors are counted, not fatal); 2 misuse (bad
 option, missing source); 3 the case folder is unusable; 4 ``audit verify`` found tampering;
@@ -12,8 +16,10 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from rich.markup import escape
 
 from .case import Case, CaseError, open_case_readonly
+from .text_safety import control_escaped
 
 EXIT_MISUSE = 2
 EXIT_CASE = 3
@@ -21,8 +27,20 @@ EXIT_TAMPERED = 4
 EXIT_SCAN_FAILED = 5  # a scan stopped on an error no file should cause; re-run to resume
 
 
+def plain(value: object) -> str:
+    """Text for ``click.echo``: control and direction characters shown as ``\\xNN``."""
+    return control_escaped(str(value))
+
+
+def shown(value: object) -> str:
+    """Text for a Rich console or table cell: ``plain``, with Rich markup escaped, so a name
+    holding ``[/]``, ``[link=...]`` or ``[red]`` is printed as those characters."""
+    return escape(plain(value))
+
+
 def fail(code: int, message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)  # one line, never wrapped: scripts parse it
+    # one line, never wrapped: scripts parse it (a file name's newline is shown as \x0a)
+    click.echo(f"error: {plain(message)}", err=True)
     sys.exit(code)
 
 

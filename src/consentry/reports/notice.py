@@ -19,7 +19,10 @@ notice is written, ``notice_sent`` when the examiner marks it sent (the deadline
 moment). Status is derived from those events and a clock passed in (``notice_states``), so tests
 inject the time.
 
-The texts are plain Markdown, make no legal claim beyond citing the Act, and say so.
+The texts are plain Markdown, make no legal claim beyond citing the Act, and say so. Every
+string in them that is not the text's own (file locations, platform and URLs, case ID, contact
+details) goes through ``text_safety.markdown_escaped``: a file name cannot add a table row, a
+heading, code or HTML to a notice or to the disposal schedule meant for a court.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ from urllib.parse import urlsplit
 
 from .. import audit
 from ..output_guard import OutputGuard, guard_for_case, unguarded
+from ..text_safety import markdown_escaped as md
 
 if TYPE_CHECKING:
     from ..store import CaseStore
@@ -257,7 +262,17 @@ def _taken_ids(store: CaseStore | None) -> set[str]:
 
 # -- texts -------------------------------------------------------------------------------------
 def _fill(value: str | None, what: str) -> str:
-    return value if value else f"[{what}: to be filled in]"
+    return md(value) if value else f"[{what}: to be filled in]"
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def _hash(value: str | None) -> str:
+    """A hash as code (a store value that is not plain hex is shown escaped instead)."""
+    if not value:
+        return "n/a"
+    return f"`{value}`" if _HEX.fullmatch(value) else md(value)
 
 
 def render_notice(
@@ -272,13 +287,13 @@ def render_notice(
     generated = _local_date(report.generated_at)
     forged = sum(1 for i in items if i.provenance in ("confirmed", "indicated"))
     lines = [
-        f"# Request to remove intimate images published without consent — {platform}",
+        f"# Request to remove intimate images published without consent — {md(platform)}",
         "",
-        f"Notice ID: {notice_id}  ",
+        f"Notice ID: {md(notice_id)}  ",
         f"Prepared: {generated}  ",
-        f"Reference: case {report.case_id}, person {options.person}",
+        f"Reference: case {md(report.case_id)}, person {md(options.person or '')}",
         "",
-        f"To: {platform if urls else 'the trust and safety team of the platform concerned'}",
+        f"To: {md(platform) if urls else 'the trust and safety team of the platform concerned'}",
         "",
         f"This is a removal request under {ACT_CITATION}. It identifies intimate visual "
         f"depictions of an identifiable individual that {'were' if urls else 'may have been'} "
@@ -297,7 +312,7 @@ def render_notice(
     ]
     if urls:
         lines += ["Where the content is published on your service:", ""]
-        lines += [f"- {url}" for url in urls]
+        lines += [f"- {md(url)}" for url in urls]
         lines += [
             "",
             "To help you find these and identical copies, here are the hashes of the images "
@@ -314,7 +329,7 @@ def render_notice(
         ]
     lines += ["", "| # | SHA-256 | MD5 | PDQ |", "|---|---|---|---|"]
     lines += [
-        f"| {n} | `{i.sha256}` | `{i.md5}` | `{i.pdq or 'n/a'}` |"
+        f"| {n} | {_hash(i.sha256)} | {_hash(i.md5)} | {_hash(i.pdq)} |"
         for n, i in enumerate(items, start=1)
     ]
     lines += ["", f"{len(items)} image(s). No image is attached to this notice."]
@@ -348,7 +363,7 @@ def render_notice(
         "",
         "---",
         "",
-        f"Prepared with consentry {report.tool_version}, open-source software, from a forensic "
+        f"Prepared with consentry {md(report.tool_version)}, open-source software, from a forensic "
         "scan. The software lists images and hashes; it does not decide whether a request is "
         "valid. This document is not legal advice. Removal is due within 48 hours of the "
         "platform receiving this request.",
@@ -365,10 +380,10 @@ def render_notice(
 def render_disposal_schedule(items: tuple[NoticeItem, ...], report: CaseReport, person: str) -> str:
     copies = sum(len(i.locations) for i in items)
     lines = [
-        f"# Disposal schedule — person {person}",
+        f"# Disposal schedule — person {md(person)}",
         "",
-        f"Case {report.case_id}; prepared {_local_date(report.generated_at)} with consentry "
-        f"{report.tool_version}.",
+        f"Case {md(report.case_id)}; prepared {_local_date(report.generated_at)} with consentry "
+        f"{md(report.tool_version)}.",
         "",
         "Every copy found in this case of the images listed in the takedown notices, by "
         "location and hash: a schedule for a court in Hong Kong, which may order intimate "
@@ -385,7 +400,7 @@ def render_disposal_schedule(items: tuple[NoticeItem, ...], report: CaseReport, 
     for item in items:
         for location in item.locations:
             n += 1
-            lines.append(f"| {n} | `{location}` | `{item.sha256}` | `{item.md5}` |")
+            lines.append(f"| {n} | {md(location)} | {_hash(item.sha256)} | {_hash(item.md5)} |")
     lines += ["", "This schedule is not legal advice; the court decides what is disposed of."]
     return "\n".join(lines) + "\n"
 
