@@ -1,8 +1,12 @@
 """Walk the sources an examiner named and list every file in them, touching nothing.
 
 Directory symlinks are not followed (they cause loops and count the same evidence twice); file
-symlinks are followed and recorded under the path where they were found. Order is sorted by raw
-name so that every run over the same evidence lists the same files in the same order.
+symlinks whose target lies inside the same source are followed and recorded under the path where
+they were found. A link that points out of the source (``IMG_1.jpg -> /home/examiner/me.jpg``,
+``env.txt -> /proc/self/environ``) is recorded with its target path and never read: what lies
+outside the evidence is not evidence. A source that is itself a link to a folder is the folder
+the examiner named: it is walked (once; links inside it are treated as above). Order is sorted by
+raw name so that every run over the same evidence lists the same files in the same order.
 """
 
 from __future__ import annotations
@@ -39,15 +43,27 @@ def source_root(path: str) -> bytes:
 
 
 def walk_source(root: bytes) -> Iterator[FoundFile]:
-    """Every file under ``root`` (or ``root`` itself when it is a file)."""
-    base = os.path.dirname(root) if not os.path.isdir(root) or os.path.islink(root) else root
-    if os.path.isdir(root) and not os.path.islink(root):
-        yield from _walk_dir(root, base)
+    """Every file under ``root`` (or ``root`` itself when it is a file). A root that is a link
+    to a folder is walked like the folder (it is what the examiner named)."""
+    if os.path.isdir(root):
+        yield from _walk_dir(root, root, _Bounds(os.path.realpath(root)))
     else:
-        yield _found(root, base)
+        # a single file named as the source: followed wherever a link leads (it was named)
+        yield _found(root, os.path.dirname(root), None)
 
 
-def _walk_dir(directory: bytes, base: bytes) -> Iterator[FoundFile]:
+@dataclass(frozen=True)
+class _Bounds:
+    """The real path of a folder source: links may lead anywhere inside it, nowhere else."""
+
+    real_root: bytes
+
+    def contains(self, real_path: bytes) -> bool:
+        root = self.real_root.rstrip(b"/") + b"/"
+        return real_path == self.real_root or real_path.startswith(root)
+
+
+def _walk_dir(directory: bytes, base: bytes, bounds: _Bounds) -> Iterator[FoundFile]:
     try:
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -68,12 +84,12 @@ def _walk_dir(directory: bytes, base: bytes) -> Iterator[FoundFile]:
         except OSError:
             is_dir = False
         if is_dir:
-            yield from _walk_dir(path, base)
+            yield from _walk_dir(path, base, bounds)
         else:
-            yield _found(path, base)
+            yield _found(path, base, bounds)
 
 
-def _found(path: bytes, base: bytes) -> FoundFile:
+def _found(path: bytes, base: bytes, bounds: _Bounds | None) -> FoundFile:
     ref = LocationRef(path)
     rel = _rel(path, base)
     problems: list[Problem] = []
@@ -102,12 +118,32 @@ def _found(path: bytes, base: bytes) -> FoundFile:
                 Problem(Code.SYMLINK_DIR_NOT_FOLLOWED, "link to a folder: not followed")
             )
             return FoundFile(ref, rel, None, lst.st_mtime_ns, False, problems)
+        if bounds is not None and (outside := _outside(path, bounds)):
+            problems.append(Problem(Code.SYMLINK_OUTSIDE_SOURCE, outside))
+            return FoundFile(ref, rel, None, lst.st_mtime_ns, False, problems)
     else:
         st = lst
     if not stat.S_ISREG(st.st_mode):
         problems.append(Problem(Code.NOT_REGULAR_FILE, "device, pipe or socket: not read"))
         return FoundFile(ref, rel, None, st.st_mtime_ns, False, problems)
     return FoundFile(ref, rel, st.st_size, st.st_mtime_ns, True, problems)
+
+
+def _outside(link: bytes, bounds: _Bounds) -> str | None:
+    """Why the link at ``link`` is not read, when its target lies outside the source."""
+    real = os.path.realpath(link)
+    if bounds.contains(real):
+        return None
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = real
+    shown = display_bytes_path(target)
+    if os.path.isabs(target) and os.path.normpath(target) == real:
+        where = shown
+    else:
+        where = f"{shown} (resolves to {display_bytes_path(real)})"
+    return f"symbolic link to {where}, outside the source: recorded, not read"
 
 
 def _os_problem(exc: OSError) -> Problem:

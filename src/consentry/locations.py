@@ -3,6 +3,12 @@
 Paths are kept as the raw bytes the file system gave us, because a seized disk can hold names
 that are not valid UTF-8 and we must be able to reopen exactly that file. ``display`` is the
 readable form used in reports (undecodable bytes shown as ``\\xNN``).
+
+An archive may hold several members with the same name. Each is a distinct location: the first
+is addressed by its name alone (so the keys of existing cases do not change), the n-th (n >= 2)
+by ``name + "\\x00" + str(n)`` in the member chain. A NUL never occurs in a member name (zip
+readers, Python's included, cut names at the first NUL), so the element is unambiguous; use
+``member_element`` / ``split_member`` rather than building or parsing it by hand.
 """
 
 from __future__ import annotations
@@ -12,6 +18,26 @@ import os
 from dataclasses import dataclass
 
 ARCHIVE_SEPARATOR = "!/"
+_OCCURRENCE_MARK = "\x00"
+
+
+def member_element(name: str, occurrence: int = 1) -> str:
+    """The member-chain element for the ``occurrence``-th (1-based) member called ``name``."""
+    return name if occurrence <= 1 else f"{name}{_OCCURRENCE_MARK}{occurrence}"
+
+
+def split_member(element: str) -> tuple[str, int]:
+    """``(name, occurrence)`` of a member-chain element (occurrence 1 for a plain name)."""
+    name, mark, occurrence = element.partition(_OCCURRENCE_MARK)
+    if mark and occurrence.isdigit():
+        return name, int(occurrence)
+    return name, 1
+
+
+def member_display(element: str) -> str:
+    """How a member-chain element is shown: its name, and which duplicate it is."""
+    name, occurrence = split_member(element)
+    return name if occurrence == 1 else f"{name} (duplicate {occurrence})"
 
 
 def display_bytes_path(raw: bytes) -> str:
@@ -34,7 +60,7 @@ class LocationRef:
     @property
     def display(self) -> str:
         return display_bytes_path(self.raw_path) + "".join(
-            ARCHIVE_SEPARATOR + m for m in self.member_chain
+            ARCHIVE_SEPARATOR + member_display(m) for m in self.member_chain
         )
 
     @property
@@ -42,14 +68,18 @@ class LocationRef:
         """Stable unique key (hex) for the store: identical for every run over the same evidence."""
         h = hashlib.sha256(self.raw_path)
         for member in self.member_chain:
+            name, occurrence = split_member(member)
             h.update(b"\x00")
-            h.update(member.encode("utf-8", errors="surrogatepass"))
+            h.update(name.encode("utf-8", errors="surrogatepass"))
+            if occurrence > 1:
+                # 0xFF never occurs in UTF-8, so no other chain can hash the same bytes
+                h.update(b"\xff" + str(occurrence).encode())
         return h.hexdigest()
 
     @property
     def name(self) -> str:
         if self.member_chain:
-            return self.member_chain[-1].rsplit("/", 1)[-1]
+            return split_member(self.member_chain[-1])[0].rsplit("/", 1)[-1]
         return display_bytes_path(os.path.basename(self.raw_path))
 
     def child(self, member: str) -> LocationRef:

@@ -172,7 +172,7 @@ def _scan_body(
     per_source: dict[str, int] = {}
     found_total = 0
     for root in roots:
-        kind = "folder" if os.path.isdir(root) and not os.path.islink(root) else "file"
+        kind = "folder" if os.path.isdir(root) else "file"  # a link to a folder is walked
         source_id = store.ensure_source(LocationRef(root), kind)
         count = 0
         for batch in _batched(walk_source(root), INVENTORY_BATCH):

@@ -16,7 +16,7 @@ from . import archives
 from .analyzers import crypto_hashes, pdq
 from .image_analysis import ImageAnalysis, analyse_image
 from .imaging import ANALYSIS_SIDE, decode_image
-from .locations import ARCHIVE_SEPARATOR, LocationRef
+from .locations import ARCHIVE_SEPARATOR, LocationRef, member_display
 from .problems import Code, ItemError, Problem
 from .reader import open_readonly, read_all
 from .sniff import EMPTY, HEAD_BYTES, UNKNOWN, expected_mime, sniff
@@ -134,11 +134,8 @@ def _read_member_or_file(ref: LocationRef) -> bytes:
     if not ref.member_chain:
         with open_readonly(ref.raw_path) as fh:
             return read_all(fh)
-    with (
-        open_readonly(ref.raw_path) as outer,
-        archives.open_chain(outer, ref.member_chain[:-1]) as archive,
-    ):
-        return archives.read_member(archive, ref.member_chain[-1])
+    # archives on the way stay open in this process for the next member (see archives)
+    return archives.read_location(ref.raw_path, ref.member_chain)
 
 
 def _reanalyse(data: bytes, item: WorkItem, result: WorkResult) -> None:
@@ -166,6 +163,8 @@ def _analyse_bytes(data: bytes, item: WorkItem, result: WorkResult) -> None:
         _analyse_image(data, content, result)
     if ftype.is_archive:
         _expand_archive(io.BytesIO(data), item, result)
+    else:
+        _expand_embedded(io.BytesIO(data), item, result)
 
 
 def _analyse_large_file(stream: BinaryIO, item: WorkItem, result: WorkResult) -> None:
@@ -184,9 +183,11 @@ def _analyse_large_file(stream: BinaryIO, item: WorkItem, result: WorkResult) ->
                 f"{hashes.size:,} bytes: hashed, not decoded (limit {MAX_IN_MEMORY_BYTES:,})",
             )
         )
+    stream.seek(0)
     if ftype.is_archive:
-        stream.seek(0)
         _expand_archive(stream, item, result)
+    else:
+        _expand_embedded(stream, item, result)
 
 
 def _check_name(name: str, mime: str, result: WorkResult) -> None:
@@ -224,27 +225,56 @@ def _analyse_image(data: bytes, content: ContentRecord, result: WorkResult) -> N
         )
 
 
-def _expand_archive(stream: BinaryIO, item: WorkItem, result: WorkResult) -> None:
-    if len(item.ref.member_chain) >= archives.MAX_ARCHIVE_DEPTH:
-        # a location problem: depth belongs to where the archive was found, not to its bytes
-        # (the same zip found at the top of a source is listed normally)
-        result.location_problems.append(
-            Problem(
-                Code.ARCHIVE_TOO_DEEP,
-                f"archive nested {len(item.ref.member_chain)} deep: members not listed",
-            )
+def _too_deep(item: WorkItem, result: WorkResult) -> bool:
+    if len(item.ref.member_chain) < archives.MAX_ARCHIVE_DEPTH:
+        return False
+    # a location problem: depth belongs to where the archive was found, not to its bytes
+    # (the same zip found at the top of a source is listed normally)
+    result.location_problems.append(
+        Problem(
+            Code.ARCHIVE_TOO_DEEP,
+            f"archive nested {len(item.ref.member_chain)} deep: members not listed",
         )
+    )
+    return True
+
+
+def _expand_archive(stream: BinaryIO, item: WorkItem, result: WorkResult) -> None:
+    if _too_deep(item, result):
         return
     try:
         members = archives.list_members(stream)
     except ItemError as exc:
         result.content_problems.append(exc.problem())
         return
+    _add_members(members, item, result)
+
+
+def _expand_embedded(stream: BinaryIO, item: WorkItem, result: WorkResult) -> None:
+    """A zip appended to an image, or behind a self-extractor's program: listed like a zip."""
+    try:
+        members = archives.list_embedded(stream)
+    except ItemError as exc:
+        members = []
+        result.content_problems.append(exc.problem())
+    if members is None:
+        return
+    result.content_problems.append(
+        Problem(
+            Code.ARCHIVE_IN_FILE,
+            "a zip archive is embedded at the end of this file; its members are listed",
+        )
+    )
+    if not _too_deep(item, result):
+        _add_members(members, item, result)
+
+
+def _add_members(members: list[archives.MemberInfo], item: WorkItem, result: WorkResult) -> None:
     for m in members:
         result.children.append(
             ChildLocation(
-                ref=item.ref.child(m.name),
-                rel_path=item.rel_path + ARCHIVE_SEPARATOR + m.name,
+                ref=item.ref.child(m.element),
+                rel_path=item.rel_path + ARCHIVE_SEPARATOR + member_display(m.element),
                 size=m.size,
                 mtime_ns=m.mtime_ns,
                 readable=m.readable,
