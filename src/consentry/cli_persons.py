@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .case import Case, CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, read_case
+from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
 from .models import ModelUnavailable
 from .persons import enroll
 from .persons.consent import ConsentError, check_names, load_consent
@@ -153,7 +153,7 @@ def person_add(
         references.append(ref)
     if refused:
         for line in refused[:-1]:
-            click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {plain(line)}", err=True)
         fail(EXIT_MISUSE, refused[-1] + " (nothing was stored)")
 
     with _open(case_dir, db_url, create=True) as case:
@@ -201,13 +201,13 @@ def person_add(
         )
         outcome = _refresh(case, examiner)
         report = build_report(ps)
-    table = Table(title=f"{code} {name}: {len(references)} template(s)", header_style="bold")
+    table = Table(title=f"{code} {shown(name)}: {len(references)} template(s)", header_style="bold")
     for col in ("photo", "face", "size px", "detector", "sharpness", "frontal", "faces in photo"):
         table.add_column(col)
     for r in references:
         q = r.quality
         table.add_row(
-            r.photo,
+            shown(r.photo),
             str(r.face_index + 1),
             f"{q.size_px:.0f}",
             f"{q.detector_score:.2f}",
@@ -230,8 +230,8 @@ def person_add(
         )
     if key.source != ENV_VAR:
         out.print(
-            f"templates encrypted with {key_file_path(case.path)}; set {ENV_VAR} to keep the key "
-            "outside the case folder"
+            f"templates encrypted with {shown(key_file_path(case.path))}; set {ENV_VAR} to keep "
+            "the key outside the case folder"
         )
 
 
@@ -287,7 +287,7 @@ def person_list(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     for col in ("id", "name", "templates", "consent", "consented by", "at", "images", "possible"):
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r[k]) for k in r))
+        table.add_row(*(shown(r[k]) for k in r))
     out.print(table)
     out.print(f"{len(unidentified)} unidentified person(s): see `consentry persons`")
 
@@ -344,7 +344,7 @@ def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: boo
     for key, value in data.items():
         if isinstance(value, list | dict):
             value = json.dumps(value, indent=2, ensure_ascii=False)
-        out.print(f"[bold]{key}[/]: {value}", highlight=False)
+        out.print(f"[bold]{key}[/]: {shown(value)}", highlight=False)
 
 
 @person_group.command(
@@ -589,13 +589,13 @@ def _print_report(report: PersonsReport) -> None:
         table.add_row(
             s.id,
             s.kind,
-            s.name or "",
+            shown(s.name or ""),
             str(s.images) + (f" (+{s.possible_images} possible)" if s.possible_images else ""),
             str(s.explicit_images),
-            ", ".join(f"{f['folder']} ({f['images']})" for f in s.folders[:3])
+            ", ".join(f"{shown(f['folder'])} ({f['images']})" for f in s.folders[:3])
             + (" ..." if len(s.folders) > 3 else ""),
             sim,
-            ("[yellow]weak[/]: " if s.weak else "") + s.evidence,
+            ("[yellow]weak[/]: " if s.weak else "") + shown(s.evidence),
         )
     out.print(table)
     c = report.count
@@ -610,7 +610,7 @@ def _print_report(report: PersonsReport) -> None:
     if report.inconsistencies:
         out.print("[bold]Folders[/]")
         for issue in report.inconsistencies:
-            out.print(f"  {issue.kind}: {issue.message}", highlight=False)
+            out.print(f"  {issue.kind}: {shown(issue.message)}", highlight=False)
     if not report.up_to_date:
         out.print(
             "[bold red]not up to date[/]: run `consentry person refresh` (with the template key)"
