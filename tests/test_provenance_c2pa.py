@@ -173,7 +173,7 @@ def sign(
     return out.getvalue()
 
 
-class _SettingsSignerContext(c2pa.Context):  # type: ignore[misc]
+class _SettingsSignerContext(c2pa.Context):  # type: ignore[name-defined]
     """A Context whose signer comes from its settings (``signer`` + ``cawg_x509_signer``):
     c2pa-python only knows a context has one when handed a Signer object, so say so here."""
 
@@ -706,3 +706,139 @@ def test_trust_anchors_need_the_provenance_analyzer(
     )
     assert result.exit_code == EXIT_MISUSE and "--c2pa-trust-anchors" in result.output
     assert not (tmp_path / "case").exists()
+
+
+# --- Reports: the provenance evidence per item (issue 11, 6) ----------------------------------
+def _comfy_png() -> bytes:
+    from PIL import PngImagePlugin
+
+    from .test_provenance_metadata import COMFY_PROMPT
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", json.dumps(COMFY_PROMPT))
+    buf = io.BytesIO()
+    photo_like(31, 320, 240).save(buf, "PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def _report(case: Path, fmt: str, out: Path, *extra: str) -> None:
+    from click.testing import CliRunner
+
+    from consentry.cli import main
+
+    result = CliRunner().invoke(
+        main, ["report", "--case", str(case), "--format", fmt, "--out", str(out), *extra]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_json_and_html_reports_show_the_provenance_evidence(
+    tmp_path: Path, signed_jpeg: bytes, identity_jpeg: bytes
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from consentry import image_analysis
+    from consentry.reports.json_report import load_schema
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "signed.jpg").write_bytes(signed_jpeg)
+    (evidence / "identity.jpg").write_bytes(identity_jpeg)
+    (evidence / "comfy.png").write_bytes(_comfy_png())
+    (evidence / "plain.png").write_bytes(harmless_image("PNG", seed=8))
+    case = tmp_path / "case"
+    image_analysis.reset_process()
+    try:
+        assert _scan_cli(evidence, case, "--skip", "faces,explicit").exit_code == 0
+    finally:
+        image_analysis.reset_process()
+    out = tmp_path / "r.json"
+    _report(case, "json", out)
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, load_schema())
+    items = {Path(i["location"]).name: i for i in doc["items"]}
+
+    signed = items["signed.jpg"]["provenance"]
+    assert signed["verdict"] == items["signed.jpg"]["provenance_verdict"] == "indicated"
+    c2 = signed["c2pa"]
+    assert (c2["state"], c2["sdk_state"], c2["codes"]) == (
+        "valid_untrusted",
+        "Valid",
+        [UNTRUSTED_CODE],
+    )
+    assert c2["claim_generator"] == "consentry-test-generator 1.0"
+    assert c2["digital_source_types"] == ["trainedAlgorithmicMedia"]
+    assert c2["actions"][0]["action"] == "c2pa.created" and c2["actions"][0]["active"]
+    claim = next(s for s in signed["signals"] if s["kind"] == "c2pa_ai_claim")
+    assert claim["strength"] == "indicates"
+    assert claim["name"] == "C2PA trainedAlgorithmicMedia claim (valid, untrusted signature)"
+
+    identity = items["identity.jpg"]["provenance"]
+    assert identity["c2pa"]["state"] == "valid_untrusted"
+    assert identity["c2pa"]["identity_codes"] == ["cawg.x509.credential.untrusted"]
+    assert any(s["kind"] == "c2pa_identity" for s in identity["signals"])
+
+    comfy = items["comfy.png"]["provenance"]
+    assert comfy["verdict"] == "indicated"
+    assert [s["name"] for s in comfy["signals"]] == ["ComfyUI workflow metadata"]
+    assert comfy["c2pa"]["present"] is False
+    plain = items["plain.png"]["provenance"]
+    assert plain["verdict"] == "no_signal" and plain["signals"] == []
+    assert {c["name"] for c in plain["checks"]} >= {"c2pa", "metadata", "watermark"}
+
+    # the schema holds the new fields to their shape
+    broken = json.loads(out.read_text())
+    broken["items"][0]["provenance"]["c2pa"] = {"state": "fine"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, load_schema())
+
+    html_out = tmp_path / "r.html"
+    _report(case, "html", html_out)
+    html = html_out.read_text()
+    assert "indicated: ComfyUI workflow metadata" in html
+    assert "indicated: C2PA trainedAlgorithmicMedia claim (valid, untrusted signature)" in html
+    assert "cawg.x509.credential.untrusted" in html
+
+
+def test_provenance_text_in_a_person_scoped_report_names_no_one_else() -> None:
+    """A prompt, C2PA title or signer naming another person: in E2's report that name and
+    that person's code become [other person]; in a redacted report, the person's code."""
+    from consentry.reports.provenance_info import provenance_info
+    from consentry.reports.redact import OTHER_PERSON, Redactor
+
+    payload = {
+        "verdict": "indicated",
+        "signals": [
+            {
+                "kind": "generator_metadata",
+                "strength": "indicates",
+                "detail": "ComfyUI generation record (png:prompt): prompt 'Jane Doe on a beach'",
+                "source": "png:prompt",
+                "name": "ComfyUI workflow metadata",
+            },
+            {"kind": "c2pa_manifest", "strength": "context", "detail": "matches E1", "source": "c"},
+        ],
+        "checks": [{"name": "c2pa", "status": "checked", "detail": "manifest valid_untrusted"}],
+        "c2pa": {
+            "present": True,
+            "validation": "valid_untrusted",
+            "validation_state": "Valid",
+            "failure_codes": [UNTRUSTED_CODE],
+            "claim_generator": "Gen 1",
+            "title": "Jane Doe, edited",
+            "signer": "Jane Doe Studio / Jane Doe",
+            "actions": [{"action": "c2pa.edited", "software_agent": "tool for Jane Doe"}],
+            "digital_source_types": ["trainedAlgorithmicMedia"],
+            "manifests": 1,
+        },
+    }
+    enrolled = {"E1": "Jane Doe", "E2": "Ann Smith"}
+    scoped = provenance_info(payload, Redactor(enrolled, "E2", False))
+    text = json.dumps(__import__("dataclasses").asdict(scoped))
+    assert "Jane" not in text and "E1" not in text
+    assert OTHER_PERSON in scoped.signals[0].detail and OTHER_PERSON in scoped.signals[1].detail
+    assert scoped.c2pa is not None and scoped.c2pa.title == f"{OTHER_PERSON}, edited"
+    redacted = provenance_info(payload, Redactor(enrolled, None, True))
+    assert redacted.c2pa is not None and redacted.c2pa.signer == "[E1] Studio / [E1]"
+    plain = provenance_info(payload, Redactor(enrolled, None, False))
+    assert plain.c2pa is not None and plain.c2pa.title == "Jane Doe, edited"
+    assert plain.summary == "indicated: ComfyUI workflow metadata"

@@ -54,6 +54,7 @@ from ..thumbnails import must_blur
 from .counts import Count, case_counts, scoped_counts
 from .methods import ErrorRate, method_text
 from .options import ReportOptions
+from .provenance_info import ProvenanceInfo, with_provenance
 from .redact import Redactor, redact_value
 from .reverify import reverify_sources, source_manifests
 from .visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
@@ -136,6 +137,8 @@ class ReportItem:
     visual_group: int | None = None  # items sharing a number are within PDQ distance 31
     in_archive: bool = False
     problems: tuple[str, ...] = ()  # problem codes of this location and its content
+    # the evidence behind provenance_verdict: signals, checks, C2PA facts (provenance_info.py)
+    provenance: ProvenanceInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         codes = problems_at[0].get(r["id"], set()) | problems_at[1].get(r["sha256"] or "", set())
         items.append(replace(item, problems=tuple(sorted(codes))) if codes else item)
     items = [_redact_item(i, redactor) for i in items]
+    items = with_provenance(items, store.engine, redactor)
 
     persons = [
         _person_info(s, options) for s in persons_report.persons if scope is None or s.id == scope

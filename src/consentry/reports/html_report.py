@@ -110,7 +110,9 @@ def tiles(items: list[ReportItem], thumbs: Thumbnails, limit: int = GALLERY_LIMI
                 blurred=first.thumbnail_blurred or uri is None,
                 label=first.explicit_label or "not analysed",
                 locations=[i.location for i in group],
-                provenance=first.provenance_verdict,
+                # "indicated: ComfyUI workflow metadata": the verdict and what it rests on
+                provenance=(first.provenance.summary if first.provenance else None)
+                or first.provenance_verdict,
                 persons=first.person_codes,
             )
         )

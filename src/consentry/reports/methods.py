@@ -126,8 +126,18 @@ METHODS: dict[str, MethodText] = {
     "provenance": MethodText(
         "C2PA content credentials (read offline), Stable Diffusion / SDXL / FLUX invisible "
         "watermarks and generator metadata: confirmed / indicated / no_signal. Absence of a "
-        "signal never means an image is authentic.",
+        "signal never means an image is authentic. The C2PA state is c2pa-rs's own (trusted / "
+        "valid but untrusted / invalid, with its failure codes); 'trusted' only under the trust "
+        "anchors given with the scan (c2pa_trust_anchors_sha256: the SHA-256 of that PEM file). "
+        "An unverified CAWG identity assertion (cawg.* codes) is reported as its own signal: it "
+        "is about who signed, not about the picture being changed.",
         (
+            ErrorRate(
+                "C2PA state differing from the C2PA SDK's (c2pa.Reader validation_state)",
+                "none by construction: the SDK's state is taken as given; tested on generated "
+                "signed, tampered, CAWG-identity and trust-anchored files",
+                "tests/test_provenance_c2pa.py::test_consentry_states_agree_with_c2pa_reader",
+            ),
             ErrorRate(
                 "recall on AI-generated images",
                 "not measured on real-world fakes; watermarks survive JPEG poorly and resizing "

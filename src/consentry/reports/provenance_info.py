@@ -1,0 +1,211 @@
+"""The provenance evidence behind each item's verdict, as the reports show it.
+
+A provenance finding's payload (``ProvenanceFinding.to_payload``) is read back into typed values:
+the verdict, every signal with its name, strength and one-line detail, what was and was not
+checked, and the C2PA facts (state as c2pa-rs gave it, the codes behind it, claim generator,
+digital source types, signer). Prompts, seeds and model names stay in the case (they are in the
+signals' details, shortened); the full payload is the store's.
+
+Free text here is the file's own (a prompt, a C2PA title, a signer's name): every string goes
+through the report's ``Redactor``, so a redacted or person-scoped report names no one it must
+not, here as anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select
+
+from ..analyzers.provenance import signal_name
+from ..analyzers.provenance_c2pa import SDK_STATES, is_identity_code
+from ..store.case_store import FINDINGS
+from .redact import Redactor
+
+if TYPE_CHECKING:
+    from .collect import ReportItem
+
+MAX_SIGNALS = 50
+MAX_TEXT = 500
+
+
+@dataclass(frozen=True)
+class ProvenanceSignalInfo:
+    kind: str  # SignalKind value: c2pa_ai_claim, watermark, generator_metadata, ...
+    name: str  # a few words: "ComfyUI workflow metadata"
+    strength: str  # confirms | indicates | context
+    detail: str
+    source: str  # where in the file: c2pa, watermark:sdxl, png:prompt, ...
+
+
+@dataclass(frozen=True)
+class ProvenanceCheckInfo:
+    name: str  # c2pa | metadata | full_resolution | watermark | stealth | detector
+    status: str  # checked | not_checked | error
+    detail: str
+
+
+@dataclass(frozen=True)
+class C2paActionInfo:
+    action: str
+    digital_source_type: str | None
+    software_agent: str | None
+    active: bool  # in the active manifest, not an ingredient's
+
+
+@dataclass(frozen=True)
+class C2paInfo:
+    present: bool  # a manifest store (or a remote reference to one) is in the file
+    state: str | None  # trusted | valid_untrusted | invalid; None: not validated (remote)
+    sdk_state: str | None  # c2pa-rs's own: Trusted | Valid | Invalid
+    codes: tuple[str, ...]  # the failure codes the SDK stated
+    identity_codes: tuple[str, ...]  # the CAWG identity ones among them (who signed)
+    claim_signer_trusted: bool
+    trust_anchors_configured: bool
+    claim_generator: str | None
+    digital_source_types: tuple[str, ...]
+    actions: tuple[C2paActionInfo, ...]
+    signer: str | None
+    signed_at: str | None
+    title: str | None
+    remote_url: str | None
+    manifests: int
+
+
+@dataclass(frozen=True)
+class ProvenanceInfo:
+    verdict: str  # confirmed | indicated | no_signal
+    signals: tuple[ProvenanceSignalInfo, ...]
+    checks: tuple[ProvenanceCheckInfo, ...]
+    c2pa: C2paInfo | None  # None: C2PA not checked (see checks)
+    error: str | None = None
+
+    @property
+    def counted(self) -> tuple[ProvenanceSignalInfo, ...]:
+        """The signals the verdict rests on: confirming ones for confirmed, indicating ones for
+        indicated; none for no_signal."""
+        want = {"confirmed": "confirms", "indicated": "indicates"}.get(self.verdict)
+        return tuple(s for s in self.signals if s.strength == want)
+
+    @property
+    def summary(self) -> str:
+        """The verdict with the names of the signals behind it: "indicated: ComfyUI workflow
+        metadata"."""
+        names = list(dict.fromkeys(s.name for s in self.counted))
+        return f"{self.verdict}: {'; '.join(names)}" if names else self.verdict
+
+
+def provenance_info(payload: dict[str, Any], redactor: Redactor) -> ProvenanceInfo:
+    """A provenance finding's payload as report values; free text redacted per the report."""
+
+    def text(value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        return redactor.text(str(value)[:MAX_TEXT])
+
+    def texts(values: Any) -> tuple[str, ...]:
+        return tuple(t for v in _list(values) if (t := text(v)) is not None)
+
+    signals = tuple(
+        ProvenanceSignalInfo(
+            kind=str(s.get("kind", "")),
+            name=text(signal_name(str(s.get("kind", "")), str(s.get("name") or ""))) or "",
+            strength=str(s.get("strength", "")),
+            detail=text(s.get("detail")) or "",
+            source=text(s.get("source")) or "",
+        )
+        for s in _dicts(payload.get("signals"))[:MAX_SIGNALS]
+    )
+    checks = tuple(
+        ProvenanceCheckInfo(
+            name=str(c.get("name", "")),
+            status=str(c.get("status", "")),
+            detail=text(c.get("detail")) or "",
+        )
+        for c in _dicts(payload.get("checks"))
+    )
+    raw = payload.get("c2pa")
+    c2pa = None
+    if isinstance(raw, dict):
+        codes = texts(raw.get("failure_codes"))
+        sdk_state = raw.get("validation_state")
+        c2pa = C2paInfo(
+            present=bool(raw.get("present")),
+            state=text(raw.get("validation")),
+            sdk_state=sdk_state if sdk_state in SDK_STATES else None,
+            codes=codes,
+            identity_codes=tuple(c for c in codes if is_identity_code(c)),
+            claim_signer_trusted=bool(raw.get("claim_signer_trusted")),
+            trust_anchors_configured=bool(raw.get("trust_anchors_configured")),
+            claim_generator=text(raw.get("claim_generator")),
+            digital_source_types=texts(raw.get("digital_source_types")),
+            actions=tuple(
+                C2paActionInfo(
+                    action=text(a.get("action")) or "",
+                    digital_source_type=text(a.get("digital_source_type")),
+                    software_agent=text(a.get("software_agent")),
+                    active=bool(a.get("active")),
+                )
+                for a in _dicts(raw.get("actions"))[:MAX_SIGNALS]
+            ),
+            signer=text(raw.get("signer")),
+            signed_at=text(raw.get("signed_at")),
+            title=text(raw.get("title")),
+            remote_url=text(raw.get("remote_url")),
+            manifests=int(raw.get("manifests") or 0),
+        )
+    return ProvenanceInfo(
+        verdict=str(payload.get("verdict", "")),
+        signals=signals,
+        checks=checks,
+        c2pa=c2pa,
+        error=text(payload.get("error")),
+    )
+
+
+def with_provenance(
+    items: Sequence[ReportItem], engine: Engine, redactor: Redactor
+) -> list[ReportItem]:
+    """``items`` with their content's provenance evidence attached (only theirs is read)."""
+    wanted = {i.sha256 for i in items if i.sha256 and i.provenance_verdict is not None}
+    infos: dict[str, ProvenanceInfo] = {}
+    for sha, payload in _payloads(engine):
+        if sha in wanted:
+            try:
+                parsed = json.loads(payload)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(parsed, dict):
+                infos[sha] = provenance_info(parsed, redactor)
+    return [replace(i, provenance=infos[i.sha256]) if i.sha256 in infos else i for i in items]
+
+
+def _payloads(engine: Engine) -> Iterable[tuple[str, str]]:
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(
+            select(FINDINGS.c.sha256, FINDINGS.c.payload).where(FINDINGS.c.analyzer == "provenance")
+        )
+        for row in result:
+            yield str(row.sha256), str(row.payload)
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in _list(value) if isinstance(v, dict)]
+
+
+__all__ = [
+    "C2paActionInfo",
+    "C2paInfo",
+    "ProvenanceCheckInfo",
+    "ProvenanceInfo",
+    "ProvenanceSignalInfo",
+    "provenance_info",
+    "with_provenance",
+]
