@@ -110,6 +110,32 @@ def test_metadata_and_detector_can_only_indicate() -> None:
     assert verdict_for(below) is Verdict.NO_SIGNAL
 
 
+def test_every_signal_has_a_name_for_the_report() -> None:
+    """Reports show "indicated: ComfyUI workflow metadata": each signal states its name, and
+    findings stored before names were recorded get their kind's."""
+    from consentry.analyzers.provenance import SIGNAL_NAMES, signal_name
+
+    comfy = GeneratorMetadata(tool="comfyui", source="png:prompt", seeds=(1,))
+    metadata = FileMetadata(
+        generators=(comfy,),
+        digital_source_types=("trainedAlgorithmicMedia",),
+        generator_software=("NovelAI",),
+    )
+    detector = DetectorScore(0.99, 0.5, "a" * 64, "m.onnx")
+    signals = signals_for(
+        ai_c2pa(Validation.VALID_UNTRUSTED), [match("sdxl", 48)], metadata, comfy, detector
+    )
+    names = [s.name for s in signals]
+    assert all(names), signals
+    assert "ComfyUI workflow metadata" in names
+    assert "C2PA trainedAlgorithmicMedia claim (valid, untrusted signature)" in names
+    assert "SDXL invisible watermark" in names or any("watermark" in n for n in names)
+    assert set(SIGNAL_NAMES) == set(SignalKind)
+    assert signal_name("watermark") == "invisible watermark"
+    assert signal_name("watermark", "SDXL invisible watermark") == "SDXL invisible watermark"
+    assert signal_name("some_new_kind") == "some new kind"
+
+
 def test_likely_band_is_recorded_as_context() -> None:
     signals = signals_for(None, [match("sdxl", 35), match("flux", 20)], None, None, None)
     assert [(s.source, s.strength) for s in signals] == [("watermark:sdxl", Strength.CONTEXT)]

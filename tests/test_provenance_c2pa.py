@@ -651,8 +651,15 @@ def test_scan_with_trust_anchors_reads_trusted_and_redoes_only_provenance(
         assert result.exit_code == 0, result.output
         label, model, payload = _provenance_rows(case)[signed_sha]
         assert label == "indicated" and payload["c2pa"]["validation"] == "valid_untrusted"
-        assert model == "c2pa_trust_anchors:" + hashlib.sha256(other.read_bytes()).hexdigest()
+        other_sha = hashlib.sha256(other.read_bytes()).hexdigest()
+        assert model == "c2pa_trust_anchors:" + other_sha
         assert _CountingScorer.calls == 0
+        # the report's methods name the anchors the findings were made with
+        _report(case, "json", tmp_path / "r.json")
+        doc = json.loads((tmp_path / "r.json").read_text())
+        (method,) = [m for m in doc["methods"] if m["analyzer"] == "provenance"]
+        assert method["thresholds"]["c2pa_trust_anchors_sha256"] == other_sha
+        assert f"c2pa_trust_anchors:{other_sha}" in method["model_sha256"]
     finally:
         image_analysis.reset_process()
 
