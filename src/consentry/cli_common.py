@@ -32,9 +32,12 @@ def plain(value: object) -> str:
     return control_escaped(str(value))
 
 
-def shown(value: object) -> str:
+def shown(value: object, lines: bool = False) -> str:
     """Text for a Rich console or table cell: ``plain``, with Rich markup escaped, so a name
-    holding ``[/]``, ``[link=...]`` or ``[red]`` is printed as those characters."""
+    holding ``[/]``, ``[link=...]`` or ``[red]`` is printed as those characters. ``lines``:
+    keep the text's line breaks (text this program laid out, e.g. indented JSON)."""
+    if lines:
+        return "\n".join(escape(plain(line)) for line in str(value).split("\n"))
     return escape(plain(value))
 
 

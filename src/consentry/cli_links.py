@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .case import CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail
+from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, shown
 from .derivation.link_pass import link_derivations, method_description
 from .output_guard import UnsafeOutput, guard_for_case
 from .store.links_store import LinkRecord, LinksStore
@@ -99,15 +99,15 @@ def links_cmd(
         return
     # paths below the folder all linked images share, so the table stays readable
     shared = _common_folder([r[k] for r in rows for k in ("derived", "source") if r[k]])
-    title = f"paths below {shared}" if shared else None
+    title = f"paths below {shown(shared)}" if shared else None
     table = Table(show_header=True, header_style="bold", title=title)
     for col in ("derived", "source", "transform", "changed", "face swap", "confidence"):
         table.add_column(col, overflow="fold")
     for row in rows:
         others = len(row["other_possible_sources"])
         table.add_row(
-            _below(row["derived"], shared),
-            _below(row["source"], shared) + (f" (or {others} other)" if others else ""),
+            shown(_below(row["derived"], shared)),
+            shown(_below(row["source"], shared)) + (f" (or {others} other)" if others else ""),
             _transform_text(row["transform"]),
             f"{row['changed_fraction']:.0%}",
             {True: "yes", False: "no", None: "?"}[row["face_swap"]],
@@ -116,7 +116,7 @@ def links_cmd(
     out.print(table)
     out.print(
         f"{len(rows)} link(s) among {outcome.images} image(s); pictures in "
-        f"{case.path / 'derivation'} (blurred unless labelled not explicit)."
+        f"{shown(case.path / 'derivation')} (blurred unless labelled not explicit)."
     )
 
 

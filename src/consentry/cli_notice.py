@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .case import CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, read_case
+from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
 from .reports.notice import NoticeError, mark_sent, notice_states
 
 out = Console()
@@ -88,9 +88,9 @@ def notice_list(case_dir: Path, db_url: str | None, as_json: bool, as_of: str | 
     for s in states:
         style = {"overdue": "bold red", "pending": "yellow"}.get(s.status, "")
         table.add_row(
-            s.notice_id,
-            s.platform,
-            s.person,
+            shown(s.notice_id),
+            shown(s.platform),
+            shown(s.person),
             _short(s.created, now)[:10],
             _short(s.sent, now),
             _short(s.deadline, now),
@@ -126,7 +126,7 @@ def notice_sent(
     except NoticeError as exc:
         fail(EXIT_MISUSE, str(exc))
     click.echo(
-        f"{notice_id.strip().upper()} sent {at.isoformat(timespec='seconds')}; "
+        f"{plain(notice_id.strip().upper())} sent {at.isoformat(timespec='seconds')}; "
         f"removal due by {datetime.fromisoformat(deadline).isoformat(timespec='minutes')}"
     )
 

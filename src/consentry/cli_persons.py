@@ -344,7 +344,7 @@ def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: boo
     for key, value in data.items():
         if isinstance(value, list | dict):
             value = json.dumps(value, indent=2, ensure_ascii=False)
-        out.print(f"[bold]{key}[/]: {shown(value)}", highlight=False)
+        out.print(f"[bold]{key}[/]: {shown(value, lines=True)}", highlight=False)
 
 
 @person_group.command(

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from .case import CaseError
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail
+from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, plain
 from .output_guard import UnsafeOutput
 from .reports.collect import ReportError
 from .reports.formats import FORMATS, FormatUnavailable, write_report
@@ -121,4 +121,4 @@ def report_cmd(
         + f"); audit event {written.audit_seq}"
     )
     for f in written.files:
-        click.echo(f"  {f.path}  sha256 {f.sha256}")
+        click.echo(f"  {plain(f.path)}  sha256 {f.sha256}")
