@@ -354,12 +354,86 @@ def test_erasure_leaves_no_trace_of_the_templates(
         "person": "E1",
         "templates_deleted": 2,
         "matches_deleted": matched,
+        "face_embeddings_deleted": matched,
+        "face_crops_deleted": matched,
+        "group_assignments_deleted": removed[0]["payload"]["group_assignments_deleted"],
         "reason": "withdrawn",
     }
     ok("audit", "verify", "--case", case)
     gone = cli("person", "show", "E1", "--case", case)
     assert gone.exit_code == 2 and "no person E1" in gone.output
     assert cli("person", "remove", "U1", "--case", case, "--yes").exit_code == 2
+
+
+def _matched_faces(case: Path) -> list[tuple[str, int, bytes, str]]:
+    return rows(
+        case,
+        "SELECT f.sha256, f.face_index, f.embedding, f.crop_path FROM face_matches m "
+        "JOIN faces f ON f.sha256 = m.sha256 AND f.face_index = m.face_index",
+    )
+
+
+def test_erasure_removes_the_face_data_that_identifies_the_person(
+    scanned: Path, case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = database._sqlite_pragmas
+
+    def insecure(dbapi_conn: sqlite3.Connection, record: object) -> None:
+        plain(dbapi_conn, record)
+        dbapi_conn.execute("PRAGMA secure_delete=OFF")
+
+    monkeypatch.setattr(database, "_sqlite_pragmas", insecure)
+    enroll_colin(case, tmp_path)
+    matched = _matched_faces(case)
+    assert len(matched) >= 4 and all(emb and crop for _, _, emb, crop in matched)
+    assert all((case / crop).is_file() for *_, crop in matched)
+    embeddings = [bytes(emb) for _, _, emb, _ in matched]
+    assert all(e in case_bytes(case) for e in embeddings)  # the check can fail
+
+    result = ok("person", "remove", "E1", "--case", case, "--yes")
+    assert f"{len(matched)} face embedding(s) and {len(matched)} face crop(s)" in result.output
+    keys = [(sha, index) for sha, index, _, _ in matched]
+    for sha, index in keys:
+        ((emb, crop, usable, flags),) = rows(
+            case,
+            "SELECT embedding, crop_path, usable, flags FROM faces "
+            "WHERE sha256 = ? AND face_index = ?",
+            sha,
+            index,
+        )
+        assert emb is None and crop is None and not usable and "erased" in flags.split(",")
+        assert not rows(
+            case, "SELECT 1 FROM face_clusters WHERE sha256 = ? AND face_index = ?", sha, index
+        )
+    assert not any((case / crop).exists() for *_, crop in matched)
+    stored = case_bytes(case)
+    assert not any(e[:64] in stored for e in embeddings)
+    # the erased person does not come back as an unidentified person
+    report = persons_json(case)
+    erased_images = {sha for sha, _ in keys}
+    paths = {
+        p for sha, p in rows(case, "SELECT sha256, path FROM locations") if sha in erased_images
+    }
+    assert not any(set(p["items"]) & paths for p in report["persons"])
+    ok("audit", "verify", "--case", case)
+
+    # a scan of another copy of the same images analyses them again: nothing comes back
+    copies = tmp_path / "copies"
+    shutil.copytree(scanned / "evidence" / COLIN, copies)
+    scan(case, copies)
+    assert not any((case / crop).exists() for *_, crop in matched)
+    for sha, index in keys:
+        assert rows(
+            case,
+            "SELECT embedding, crop_path FROM faces WHERE sha256 = ? AND face_index = ?",
+            sha,
+            index,
+        ) == [(None, None)]
+    events = json.loads(ok("audit", "show", "--case", case, "--json").output)["events"]
+    kept = [e["payload"] for e in events if e["action"] == "erasure_kept"]
+    assert kept and kept[-1]["face_crops_deleted"] >= 1
+    report = persons_json(case)
+    assert not any(set(p["items"]) & paths for p in report["persons"])
 
 
 # -- clusters ----------------------------------------------------------------------------------
@@ -425,9 +499,12 @@ def test_unidentified_numbers_are_stable_across_scans_and_enrollments(tmp_path: 
     old_max = max(int(c[1:]) for c in before.values())
     assert len(colin) == 1 and int(next(iter(colin))[1:]) > old_max  # a new, higher number
 
-    enroll_colin(case, tmp_path)  # enrolling and erasing leaves every group's faces in place
+    enroll_colin(case, tmp_path)
+    matched = set(rows(case, "SELECT sha256, face_index FROM face_matches"))
+    assert matched and {after[k] for k in matched} == colin
     ok("person", "remove", "E1", "--case", case, "--yes")
-    assert _codes_by_face(case) == after
+    # erasing takes the erased person's matched faces out of their group, and only those
+    assert _codes_by_face(case) == {k: v for k, v in after.items() if k not in matched}
 
 
 def test_merge_and_split_are_audited_and_survive_a_refresh(case: Path) -> None:

@@ -19,7 +19,7 @@ from rich.table import Table
 from .case import Case, CaseError, open_case
 from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
 from .models import ModelUnavailable
-from .persons import enroll
+from .persons import enroll, erasure
 from .persons.consent import ConsentError, check_names, load_consent
 from .persons.refresh import RefreshOutcome, refresh_identities, template_key
 from .persons.report import PersonsReport, build_report, consent_summary
@@ -353,10 +353,18 @@ def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: boo
 Examples:
   consentry person remove E2 --case ./case-17 --yes --reason "consent withdrawn"
 
-Deletes the person's templates, every match derived from them and the person's record; the
-audit log keeps an event saying that this happened (who, when, how many templates and matches),
-never what the templates were. SQLite pages freed by the deletion are overwritten and the
-write-ahead log is truncated, so no copy stays in the case folder.""",
+Deletes the person's templates, every match derived from them and the person's record, and
+what identifies them in the evidence: the faces matched to them (match or possible) lose their
+embedding, their group and their crop in CASE_DIR/faces (the face row stays, flagged erased:
+the image still shows a face, counted as unattributed). The audit log keeps an event saying
+that this happened (who, when, how many of each), never what was removed. SQLite pages freed
+by the deletion are overwritten and the write-ahead log is truncated.
+
+\b
+A later scan does not bring the erased faces back: crops or embeddings written again for the
+same images are removed at the end of the scan (audit event erasure_kept). Images of the person
+scanned later are not recognised (that needs the erased template): their faces are treated
+like any unknown face. Thumbnails of whole images stay (blurred unless labelled none).""",
 )
 @click.argument("person_id")
 @CASE_OPTION
@@ -386,20 +394,30 @@ def person_remove(
             click.confirm(
                 f"Erase {person.code} ({person.name}): templates and matches?", abort=True
             )
-        templates, matches, clean = ps.remove_enrolled(person.id)
+        erased = ps.remove_enrolled(person.id)
+        crops = erasure.delete_crops(case.path, erased.crops)
         case.store.append_audit(
             "person_removed",
             examiner,
             {
                 "person": person.code,
-                "templates_deleted": templates,
-                "matches_deleted": matches,
+                "templates_deleted": erased.templates,
+                "matches_deleted": erased.matches,
+                "face_embeddings_deleted": erased.face_embeddings,
+                "face_crops_deleted": crops,
+                "group_assignments_deleted": erased.group_assignments,
                 "reason": reason,
             },
         )
         _refresh(case, examiner)
-    out.print(f"{person.code} erased: {templates} template(s) and {matches} match(es) deleted")
-    if not clean:
+    out.print(
+        f"{person.code} erased: {erased.templates} template(s) and {erased.matches} match(es) "
+        f"deleted; {erased.face_embeddings} face embedding(s) and {crops} face crop(s) of the "
+        "matched faces removed",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not erased.clean:
         click.echo(
             "warning: another process is reading the case, so the write-ahead log still holds "
             "old pages; run `consentry person refresh` when it has finished",

@@ -120,7 +120,7 @@ def _loader(yaml_mod: Any) -> Any:
     text ``2026-13-45`` (checked below with the same message as in JSON) instead of failing
     inside PyYAML."""
 
-    class TextDates(yaml_mod.SafeLoader):  # type: ignore[misc, name-defined]
+    class TextDates(yaml_mod.SafeLoader):
         pass
 
     TextDates.yaml_implicit_resolvers = {

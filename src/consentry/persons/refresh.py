@@ -8,6 +8,9 @@ consent is valid make a small *state*; when it equals the stored one, nothing is
 Clustering covers every usable face, matched or not, and never depends on who is enrolled: the
 groups (and their numbers) stay the same when a person is enrolled or erased. The report then
 shows a face under the enrolled person it matches, and under its group only otherwise.
+
+Faces of an erased person (``erasure``) have no embedding, so they are neither matched nor
+grouped again; each refresh first removes whatever a new analysis of their images wrote back.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from ..analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
 from ..store import CaseStore
 from ..store.persons_store import ENROLLED, MatchRow, PersonRow, PersonsStore
+from . import erasure
 from .clustering import KNN, LINKAGE_SIMILARITY, cluster_faces
 from .consent import record_from_json
 from .matching import (
@@ -114,6 +118,14 @@ def refresh_identities(
 ) -> RefreshOutcome | None:
     """Update matches and clusters; None when nothing changed since the last refresh."""
     ps = PersonsStore(store.engine)
+    # an erased person's faces stay erased when a scan analysed their images again
+    cleared, crops = erasure.enforce(ps, case_dir)
+    if cleared or crops:
+        store.append_audit(
+            "erasure_kept",
+            actor,
+            {"face_embeddings_or_crop_paths_removed_again": cleared, "face_crops_deleted": crops},
+        )
     state, persons = current_state(ps)
     if not force and ps.identity_state() == state:
         return None

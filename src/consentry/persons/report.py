@@ -112,7 +112,8 @@ DEFINITIONS = {
     "images": "image locations (files, archive members included) showing the person; "
     "duplicates count once per location",
     "unattributed_faces": "faces in no group and matching nobody (too small, blurred, in "
-    "profile, or not embedded): they may show persons not counted here",
+    "profile, not embedded, or erased with a person who withdrew consent): they may show "
+    "persons not counted here",
 }
 
 

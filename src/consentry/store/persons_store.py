@@ -2,9 +2,11 @@
 (face clusters), face matches, and what the persons report reads.
 
 Templates are stored only as Fernet tokens (``persons.template_crypto``); this module never sees
-a key. Erasure (``remove_enrolled``) runs with SQLite's ``secure_delete`` on, so the freed pages
-are overwritten with zeros, and then checkpoints and truncates the write-ahead log, so no copy of
-a deleted template stays in ``case.sqlite`` or ``case.sqlite-wal``.
+a key. Erasure (``remove_enrolled``) deletes the templates and matches and removes the plaintext
+embeddings of the faces matched to the person (the face model would re-find them from any
+photo of them); it runs with SQLite's ``secure_delete`` on, so the freed space is overwritten
+with zeros, and then checkpoints and truncates the write-ahead log, so no copy of a deleted
+template or embedding stays in ``case.sqlite`` or ``case.sqlite-wal``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ MERGED = "merged"
 PREFIX = {ENROLLED: "E", UNIDENTIFIED: "U"}
 KEY_CHECK = "persons.template_key_check"
 IDENTITY_STATE = "persons.identity_state"
+ERASED = "erased"  # face flag: its person was erased; never embedded or cropped again
 
 FaceKey = tuple[str, int]  # (sha256, face_index): a face, by natural key
 
@@ -74,6 +77,18 @@ class NewTemplate:
     face_index: int
     quality: dict[str, Any]
     token: bytes  # Fernet token of the embedding
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What ``remove_enrolled`` removed: counts only, and which crop files are to go."""
+
+    templates: int
+    matches: int
+    face_embeddings: int
+    crops: list[FaceKey]  # faces whose crop file the caller deletes
+    group_assignments: int
+    clean: bool  # False: another process kept the write-ahead log busy
 
 
 @dataclass(frozen=True)
@@ -237,24 +252,104 @@ class PersonsStore:
                 )
             ]
 
-    def remove_enrolled(self, person_id: int) -> tuple[int, int, bool]:
-        """Erase an enrolled person: templates, matches and the person row. Returns (templates,
-        matches deleted, no old copy left). Freed pages are zeroed and the write-ahead log
-        truncated (SQLite); the flag is False when another process kept the log busy."""
+    def remove_enrolled(self, person_id: int) -> Erasure:
+        """Erase an enrolled person: templates, matches, the person row, and what identifies
+        them in the evidence: the faces matched to them (match or possible) lose their
+        embedding and crop path, are marked ``erased`` (not usable) and leave their groups.
+        One transaction; freed pages are zeroed and the write-ahead log truncated (SQLite).
+        The caller deletes the crop files (``Erasure.crops``)."""
         sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.begin() as conn:
             if sqlite:
                 conn.execute(text("PRAGMA secure_delete=ON"))
+            keys = [
+                (r.sha256, r.face_index)
+                for r in conn.execute(
+                    select(MATCHES.c.sha256, MATCHES.c.face_index).where(
+                        MATCHES.c.person_id == person_id
+                    )
+                )
+            ]
             templates = conn.execute(
                 TEMPLATES.delete().where(TEMPLATES.c.person_id == person_id)
             ).rowcount
             matches = conn.execute(
                 MATCHES.delete().where(MATCHES.c.person_id == person_id)
             ).rowcount
+            embeddings, crops, groups = self._erase_faces(conn, keys)
             conn.execute(PERSONS.delete().where(PERSONS.c.id == person_id))
             self._forget_state(conn)
         clean = self._truncate_wal() if sqlite else True
-        return int(templates or 0), int(matches or 0), clean
+        return Erasure(int(templates or 0), int(matches or 0), embeddings, crops, groups, clean)
+
+    @staticmethod
+    def _erase_faces(conn: Connection, keys: Sequence[FaceKey]) -> tuple[int, list[FaceKey], int]:
+        """Embeddings, crop paths and group assignments of ``keys`` removed, faces marked
+        erased; (embeddings removed, faces whose crop file is to go, group rows removed)."""
+        embeddings, groups = 0, 0
+        crops: list[FaceKey] = []
+        for sha, index in keys:
+            row = conn.execute(
+                select(
+                    FACES.c.id, FACES.c.flags, FACES.c.embedding.is_not(None).label("emb")
+                ).where(FACES.c.sha256 == sha, FACES.c.face_index == index)
+            ).first()
+            if row is None:
+                continue
+            flags = [f for f in (row.flags or "").split(",") if f]
+            conn.execute(
+                update(FACES)
+                .where(FACES.c.id == row.id)
+                .values(
+                    embedding=None,
+                    crop_path=None,
+                    usable=False,
+                    flags=",".join(flags if ERASED in flags else [*flags, ERASED]),
+                )
+            )
+            embeddings += bool(row.emb)
+            crops.append((sha, index))
+            groups += (
+                conn.execute(
+                    CLUSTERS.delete().where(
+                        CLUSTERS.c.sha256 == sha, CLUSTERS.c.face_index == index
+                    )
+                ).rowcount
+                or 0
+            )
+        return embeddings, crops, int(groups)
+
+    def erased_faces(self) -> list[FaceKey]:
+        """Faces marked erased (their person withdrew consent), by natural key."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(FACES.c.sha256, FACES.c.face_index, FACES.c.flags).where(
+                    FACES.c.flags.like(f"%{ERASED}%")
+                )
+            ).all()
+        return [(r.sha256, r.face_index) for r in rows if ERASED in (r.flags or "").split(",")]
+
+    def reerase(self, keys: Sequence[FaceKey]) -> int:
+        """Remove an embedding or crop path that came back on an erased face; how many."""
+        sqlite = self.engine.dialect.name == "sqlite"
+        changed = 0
+        with self.engine.begin() as conn:
+            if sqlite:
+                conn.execute(text("PRAGMA secure_delete=ON"))
+            for sha, index in keys:
+                changed += (
+                    conn.execute(
+                        update(FACES)
+                        .where(
+                            FACES.c.sha256 == sha,
+                            FACES.c.face_index == index,
+                            FACES.c.embedding.is_not(None) | FACES.c.crop_path.is_not(None),
+                        )
+                        .values(embedding=None, crop_path=None, usable=False)
+                    ).rowcount
+                    or 0
+                )
+        return int(changed)
 
     def _truncate_wal(self) -> bool:
         """Copy the WAL into the database and empty it: earlier versions of the erased pages
@@ -500,7 +595,9 @@ def _person(r: Any) -> PersonRow:
 
 __all__ = [
     "ENROLLED",
+    "ERASED",
     "UNIDENTIFIED",
+    "Erasure",
     "FaceAttribution",
     "FaceKey",
     "IdentityFaces",
