@@ -849,3 +849,29 @@ def test_provenance_text_in_a_person_scoped_report_names_no_one_else() -> None:
     plain = provenance_info(payload, Redactor(enrolled, None, False))
     assert plain.c2pa is not None and plain.c2pa.title == "Jane Doe, edited"
     assert plain.summary == "indicated: ComfyUI workflow metadata"
+
+
+def test_a_finding_stored_before_the_fix_is_shown_with_the_sdks_state() -> None:
+    """Findings made when a CAWG identity failure read "invalid" still carry the SDK's own
+    validation_state: the report shows that, and the identity codes apart."""
+    from consentry.reports.provenance_info import provenance_info
+    from consentry.reports.redact import Redactor
+
+    old = {
+        "verdict": "indicated",
+        "signals": [
+            {"kind": "c2pa_ai_claim", "strength": "indicates", "detail": "x", "source": "c2pa"}
+        ],
+        "checks": [],
+        "c2pa": {
+            "present": True,
+            "validation": "invalid",
+            "validation_state": "Valid",
+            "failure_codes": [UNTRUSTED_CODE, "cawg.x509.credential.untrusted"],
+        },
+    }
+    info = provenance_info(old, Redactor({}, None, False))
+    assert info.c2pa is not None
+    assert (info.c2pa.state, info.c2pa.sdk_state) == ("valid_untrusted", "Valid")
+    assert info.c2pa.identity_codes == ("cawg.x509.credential.untrusted",)
+    assert info.signals[0].name == "C2PA AI source type claim"  # no name stored: the kind's

@@ -132,10 +132,13 @@ def provenance_info(payload: dict[str, Any], redactor: Redactor) -> ProvenanceIn
     if isinstance(raw, dict):
         codes = texts(raw.get("failure_codes"))
         sdk_state = raw.get("validation_state")
+        sdk_state = sdk_state if isinstance(sdk_state, str) and sdk_state in SDK_STATES else None
         c2pa = C2paInfo(
             present=bool(raw.get("present")),
-            state=text(raw.get("validation")),
-            sdk_state=sdk_state if sdk_state in SDK_STATES else None,
+            # the SDK's state, as the analyzer now records it; findings stored before it did
+            # (a CAWG identity failure then read "invalid") are shown with the SDK's state too
+            state=SDK_STATES[sdk_state] if sdk_state else text(raw.get("validation")),
+            sdk_state=sdk_state,
             codes=codes,
             identity_codes=tuple(c for c in codes if is_identity_code(c)),
             claim_signer_trusted=bool(raw.get("claim_signer_trusted")),
