@@ -237,7 +237,7 @@ def scan(
             "provenance analyzer",
         )
     anchors = None
-    if c2pa_trust_anchors:
+    if c2pa_trust_anchors is not None:
         try:
             anchors = load_trust_anchors(c2pa_trust_anchors)
         except TrustAnchorsError as exc:
