@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,14 +19,18 @@ from click.testing import CliRunner
 
 from consentry.cli import main
 from consentry.output_guard import OutputGuard, UnsafeOutput
+from consentry.text_safety import markdown_escaped
 
 from .security_case import build_case, cli
+
+# issue 18.5: a file name that added a table row, a heading and HTML to the disposal schedule
+INJECTION = "a`|b\n## Fake heading\n| 99 | fake | row |<img src=x onerror=alert(1)>.jpg"
 
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, str]]:
     root = tmp_path_factory.mktemp("outsafe")
-    case_dir, evidence, codes = build_case(root, {})
+    case_dir, evidence, codes = build_case(root, {0: [f"Avery_Lane/{INJECTION}"]})
     yield case_dir, evidence, codes["Avery Lane"]
 
 
@@ -157,3 +162,50 @@ def test_guard_unit_rules(tmp_path: Path) -> None:
         guard.write_text(tmp_path / "out" / "x", "2")
     with pytest.raises(UnsafeOutput, match="folder"):
         guard.check(tmp_path / "out")
+
+
+def test_disposal_schedule_and_notice_escape_file_names_and_urls(
+    scanned: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py (Rich's) is absent")
+    case, evidence, code = scanned
+    out = tmp_path / "n"
+    url = "https://pics.example/p/1|x<img src=y onerror=alert(2)>`## z`"
+    exit_code, output = report(case, "notice", out, "--person", code, "--url", url)
+    assert exit_code == 0, output
+    (schedule,) = out.glob("disposal-schedule-*.md")
+    text = schedule.read_text()
+    copies = len(list(csv_rows(out)))
+    assert copies >= 2
+    # the Markdown: one line per copy in the table, no heading but the title, no raw HTML
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == copies + 1  # + the header row
+    assert [line for line in text.splitlines() if line.startswith("#")] == [text.splitlines()[0]]
+    assert "<img" not in text.replace("\\<img", "")
+    md = markdown_it.MarkdownIt("commonmark").enable("table")
+    html = md.render(text)
+    assert html.count("<tr>") == copies + 1 and html.count("<h1>") == 1
+    assert "<h2" not in html and "<img" not in html
+    assert all(re.fullmatch("[0-9a-f]+", c) for c in re.findall("<code>(.*?)</code>", html))
+    assert "a`|b\\x0a## Fake heading\\x0a| 99 | fake | row |&lt;img" in html  # literal text
+    (notice,) = out.glob("notice-*.md")
+    notice_html = md.render(notice.read_text())
+    assert "<img" not in notice_html and notice_html.count("<h1>") == 1
+    assert "1|x&lt;img src=y onerror=alert(2)&gt;`## z`" in notice_html
+
+
+def csv_rows(folder: Path) -> list[dict[str, str]]:
+    import csv
+
+    (path,) = folder.glob("disposal-schedule-*.csv")
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_markdown_escaped_unit() -> None:
+    assert markdown_escaped("a|b") == "a\\|b"
+    assert markdown_escaped("`x`") == "\\`x\\`"
+    assert markdown_escaped("x\n## y") == "x\\\\x0a\\#\\# y"
+    assert markdown_escaped("<img>") == "\\<img\\>"
+    assert markdown_escaped("1. a") == "1\\. a" and markdown_escaped("- a") == "\\- a"
+    assert markdown_escaped("IMG_0042.jpg") == "IMG\\_0042.jpg"
