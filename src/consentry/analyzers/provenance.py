@@ -222,8 +222,9 @@ def signals_for(
       naming a generator; an operator-provided detector at or above its threshold.
     - **Context**: everything else found - a C2PA manifest without an AI claim, a remote manifest
       we did not fetch, a CAWG identity assertion that did not verify (who signed; never a sign
-      the picture changed, and never what makes a manifest "invalid"), a mark explained by a stronger one, a mark in Stability's "likely" band,
-      non-AI source types, metadata we could not parse, a detector score below threshold.
+      the picture changed, and never what makes a manifest "invalid"), a mark explained by a
+      stronger one, a mark in Stability's "likely" band, non-AI source types, metadata we could
+      not parse, a detector score below threshold.
       Stability's "partial" band is no signal at all (kept in ``ProvenanceFinding.watermarks``):
       by chance alone ~16% of unmarked images reach it for each mark.
     """
