@@ -19,7 +19,15 @@ from .imaging import ANALYSIS_SIDE, decode_image
 from .locations import ARCHIVE_SEPARATOR, LocationRef, member_display
 from .problems import Code, ItemError, Problem
 from .reader import open_readonly, read_all
-from .sniff import EMPTY, HEAD_BYTES, UNKNOWN, expected_mime, sniff
+from .sniff import (
+    EMPTY,
+    HEAD_BYTES,
+    UNKNOWN,
+    decode_by_name,
+    expected_mime,
+    mime_of_decoded,
+    sniff,
+)
 
 # Files larger than this are hashed as a stream and not decoded (a phone photo is < 50 MB; a
 # larger "image" is either a bomb or not a photo). Archives of any size are listed from disk.
@@ -154,13 +162,19 @@ def _analyse_bytes(data: bytes, item: WorkItem, result: WorkResult) -> None:
     ftype = sniff(data[:HEAD_BYTES])
     content = ContentRecord(hashes.sha256, hashes.md5, hashes.sha1, hashes.size, ftype.mime)
     result.content = content
-    _check_name(item.ref.name, ftype.mime, result)
     if ftype is EMPTY:
         result.content_problems.append(Problem(Code.EMPTY_FILE, "file is empty (0 bytes)"))
         return
-    claims_image = expected_mime(item.ref.name) is not None
-    if ftype.is_image or (claims_image and ftype is UNKNOWN):
+    if ftype.not_decoded:
+        result.content_problems.append(
+            Problem(Code.UNSUPPORTED_IMAGE_FORMAT, f"{ftype.mime}: {ftype.not_decoded}")
+        )
+    elif ftype.is_image or decode_by_name(item.ref.name, ftype):
         _analyse_image(data, content, result)
+        if content.is_image and not ftype.is_image and content.image_format:
+            # no signature (TGA, PCX, XBM, ...): the decoder identified it
+            content.mime = mime_of_decoded(content.image_format)
+    _check_name(item.ref.name, content.mime, result)
     if ftype.is_archive:
         _expand_archive(io.BytesIO(data), item, result)
     else:
