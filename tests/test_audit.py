@@ -292,3 +292,16 @@ def test_the_report_says_what_the_chain_proves_and_gives_its_anchor() -> None:
     assert "cannot show that the whole log was not rewritten" in text
     assert f"3:{events[-1].hash}" in text
     assert f"3:{events[-1].hash}" not in report_statement(events, intact=False)
+
+
+def test_cli_a_log_wiped_and_written_again_does_not_start_the_case(scanned_case: Path) -> None:
+    _sql(scanned_case, "DELETE FROM audit_events")
+    (scanned_case / "audit.head").unlink()
+    result = CliRunner().invoke(
+        main,
+        ["scan", str(scanned_case.parent / "evidence"), "--case", str(scanned_case), "-q",
+         "--workers", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    code, output = _verify(scanned_case)
+    assert code == EXIT_TAMPERED and "(not_a_case_start)" in output
