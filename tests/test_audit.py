@@ -305,3 +305,72 @@ def test_cli_a_log_wiped_and_written_again_does_not_start_the_case(scanned_case:
     assert result.exit_code == 0, result.output
     code, output = _verify(scanned_case)
     assert code == EXIT_TAMPERED and "(not_a_case_start)" in output
+
+
+# --- examiner signatures (Ed25519) -------------------------------------------------------------
+
+
+def _rehash_all(case: Path, actor_of_2: str) -> None:
+    """Rewrite event 2's actor and re-hash the chain and audit.head (write access suffices)."""
+    rows = _rows(case, "SELECT seq, ts, action, actor, payload FROM audit_events ORDER BY seq")
+    prev = GENESIS
+    with sqlite3.connect(case / "case.sqlite") as db:
+        for seq, ts, action, actor, payload in rows:
+            actor = actor_of_2 if seq == 2 else actor
+            h = event_hash(ts, action, actor, payload, prev)
+            db.execute(
+                "UPDATE audit_events SET actor=?, prev_hash=?, hash=? WHERE seq=?",
+                (actor, prev, h, seq),
+            )
+            prev = h
+    write_head(case / "audit.head", len(rows), prev)
+
+
+def test_cli_signed_log_verifies_with_the_examiners_key_and_a_rewrite_is_caught(
+    scanned_case: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    key = tmp_path / "examiner.key"
+    made = runner.invoke(main, ["audit", "keygen", "--out", str(key)])
+    assert made.exit_code == 0 and made.output.startswith("ed25519:")
+    public = made.output.strip()
+    assert key.stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(main, ["audit", "keygen", "--out", str(key)])
+    assert again.exit_code == 2 and "exists" in again.output
+
+    signed = runner.invoke(
+        main, ["audit", "sign", "--case", str(scanned_case), "--key", str(key), "--examiner", "T"]
+    )
+    assert signed.exit_code == 0 and "events 1-5 signed by" in signed.output, signed.output
+    verify = ["audit", "verify", "--case", str(scanned_case)]
+    result = runner.invoke(main, [*verify, "--public-key", public])
+    assert result.exit_code == 0 and "signed: events 1-5" in result.output
+    assert "(the given examiner key)" in result.output
+
+    other = tmp_path / "other.key"
+    other_public = runner.invoke(main, ["audit", "keygen", "--out", str(other)]).output.strip()
+    result = runner.invoke(main, [*verify, "--public-key", other_public])
+    assert result.exit_code == EXIT_TAMPERED and "(not_signed)" in result.output
+
+    _rehash_all(scanned_case, "Mallory")  # the old signature covers a hash the log lost
+    result = runner.invoke(main, verify)
+    assert (
+        result.exit_code == EXIT_TAMPERED
+        and "(signed_event_changed) event 6 signed event 5" in result.output
+    )
+    bad = runner.invoke(main, [*verify, "--public-key", "ed25519:nope"])
+    assert bad.exit_code == 2 and "ed25519:<base64>" in bad.output
+
+
+def test_cli_a_forged_signature_is_caught(scanned_case: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    key = tmp_path / "examiner.key"
+    runner.invoke(main, ["audit", "keygen", "--out", str(key)])
+    runner.invoke(main, ["audit", "sign", "--case", str(scanned_case), "--key", str(key)])
+    (payload,) = _rows(scanned_case, "SELECT payload FROM audit_events WHERE seq=6")[0]
+    forged = payload.replace('"signed_seq":5', '"signed_seq":4')
+    assert forged != payload
+    _sql(scanned_case, f"UPDATE audit_events SET payload='{forged}' WHERE seq=6")
+    _rehash_all(scanned_case, "T. Ester")  # a consistent chain again, with the forged payload
+    code, output = _verify(scanned_case)
+    assert code == EXIT_TAMPERED and "(bad_signature) the signature in event 6" in output

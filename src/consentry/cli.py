@@ -36,6 +36,7 @@ from .audit import (
     read_head,
     verify_chain,
 )
+from .audit_sign import check_signatures, parse_public_key
 from .case import HEAD_FILE, CaseError, open_case
 from .cli_common import (
     EXIT_CASE,
@@ -546,15 +547,29 @@ with --anchor: every event up to the anchor is then shown unchanged.""",
     metavar="SEQ:HASH",
     help="An event's number and hash recorded outside the case (`audit anchor`); repeatable.",
 )
-def audit_verify(case_dir: Path, db_url: str | None, anchors: tuple[str, ...]) -> None:
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    metavar="ed25519:KEY",
+    help="The examiner's public key (`audit keygen`), obtained outside the case: the log must "
+    "carry a valid signature by it (`audit sign`); repeatable.",
+)
+def audit_verify(
+    case_dir: Path, db_url: str | None, anchors: tuple[str, ...], public_keys: tuple[str, ...]
+) -> None:
     """Check that no audit event was edited, deleted, reordered or appended, against
-    audit.head and any anchors recorded outside the case."""
+    audit.head, any anchors recorded outside the case and any examiner signatures."""
     try:
         wanted = [parse_anchor(a) for a in anchors]
+        for k in public_keys:
+            parse_public_key(k)
     except ValueError as exc:
         fail(EXIT_MISUSE, str(exc))
     events, head, case_id = _read_chain(case_dir, db_url)
     findings = verify_chain(events, head, wanted, case_id)
+    signature_findings, signatures = check_signatures(events, case_id, public_keys)
+    findings += signature_findings
     if findings:
         for f in findings:
             out.print(
@@ -578,6 +593,19 @@ def audit_verify(case_dir: Path, db_url: str | None, anchors: tuple[str, ...]) -
                 f"; events {upto + 1}-{events[-1].seq} are checked only inside the case"
                 if upto < events[-1].seq
                 else ""
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if signatures:
+        newest = max(signatures, key=lambda sig: sig.signed_seq)
+        trusted = newest.public_key in public_keys
+        out.print(
+            f"signed: events 1-{newest.signed_seq} by {newest.public_key} "
+            + (
+                "(the given examiner key)"
+                if trusted
+                else "(a key named inside the case: check it with --public-key)"
             ),
             highlight=False,
             soft_wrap=True,
@@ -670,6 +698,10 @@ def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     out.print(table)
 
 
+from .cli_audit_sign import audit_keygen, audit_sign  # noqa: E402
+
+audit_group.add_command(audit_keygen)
+audit_group.add_command(audit_sign)
 from .cli_persons import person_group, persons_cmd  # noqa: E402 - registered after main exists
 
 main.add_command(person_group)
