@@ -140,7 +140,7 @@ def sniff(head: bytes) -> FileType:
     for prefix, ftype in _PREFIXES:
         if head.startswith(prefix):
             return ftype
-    if head[:1] == b"P" and head[2:3] and head[2] in _WHITESPACE and head[1:2] in _NETPBM:
+    if _is_netpbm(head):
         return _NETPBM[head[1:2]]
     if _is_cur(head):
         return _image("image/x-win-cursor")
@@ -153,6 +153,14 @@ def sniff(head: bytes) -> FileType:
     if _looks_like_text(head):
         return _SVG if _is_svg(head) else TEXT
     return UNKNOWN
+
+
+def _is_netpbm(head: bytes) -> bool:
+    # "P" + variant, whitespace, then a number (PAM: a header keyword) or a "#" comment
+    if head[:1] != b"P" or head[1:2] not in _NETPBM or head[2:3] not in (b" ", b"\t", b"\r", b"\n"):
+        return False
+    rest = head[2:].lstrip(_WHITESPACE)[:1]
+    return rest == b"#" or (rest.isupper() if head[1:2] == b"7" else rest.isdigit())
 
 
 def _is_cur(head: bytes) -> bool:
@@ -272,6 +280,7 @@ IMAGE_EXTENSIONS = {
     ".gbr": "image/x-gimp-brush",
     ".im": "image/x-pil-im",
     ".pcd": "image/x-photo-cd",
+    ".spi": "image/x-spider",
 }
 
 # The MIME type recorded for content only the decoder could identify (no signature above).

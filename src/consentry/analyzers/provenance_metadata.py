@@ -42,8 +42,15 @@ from typing import Any
 
 import numpy as np
 
+from ..imaging import PNG_TEXT_CHUNK_BYTES, PNG_TEXT_FILE_BYTES
+
 # --- limits ----------------------------------------------------------------------------------
-MAX_CHUNK_TEXT = 4 << 20  # decompressed bytes kept from one PNG text chunk / stealth payload
+# decompressed bytes kept from one PNG text chunk / stealth payload, and from all of a file's text
+# chunks: the limits the decoder applies too (imaging), so a PNG over them is also marked
+# ``metadata_too_large`` on its content. Without the per-file one, a 4 MB PNG of zlib-bomb zTXt
+# chunks made the scan hold 4 GB of text.
+MAX_CHUNK_TEXT = PNG_TEXT_CHUNK_BYTES
+MAX_TEXT_PER_FILE = PNG_TEXT_FILE_BYTES
 MAX_PNG_CHUNKS = 100_000  # a PNG with more chunks than this is hostile; stop walking
 MAX_STRING = 8192  # characters kept of one prompt or stated value (the rest is cut, marked "…")
 MAX_SETTINGS = 200  # key/value pairs kept per generator record
@@ -172,6 +179,8 @@ def png_text_chunks(data: bytes) -> tuple[list[tuple[str, str]], bytes | None, l
     problems: list[str] = []
     exif: bytes | None = None
     pos = len(PNG_SIGNATURE)
+    budget = MAX_TEXT_PER_FILE  # decompressed text bytes still to be kept from this file
+    over_budget = False
     for _ in range(MAX_PNG_CHUNKS):
         if pos + 8 > len(data):
             problems.append("png: file ends before IEND")
@@ -182,19 +191,32 @@ def png_text_chunks(data: bytes) -> tuple[list[tuple[str, str]], bytes | None, l
             problems.append(f"png: {ctype!r} chunk truncated")
             break
         pos += 12 + length
+        if ctype in (b"tEXt", b"zTXt", b"iTXt") and budget <= 0:
+            over_budget = True  # said once below; not inflated
+            continue
         try:
             if ctype == b"tEXt":
                 key, _, value = body.partition(b"\x00")
+                over_budget |= len(value) > budget
+                value = value[:budget]
+                budget -= len(value)
                 out.append((key.decode("latin-1"), value.decode("latin-1")))
             elif ctype == b"zTXt":
                 key, _, rest = body.partition(b"\x00")
-                out.append((key.decode("latin-1"), _inflate(rest[1:]).decode("latin-1")))
+                raw = _inflate(rest[1:], limit=min(MAX_CHUNK_TEXT, budget + 1))
+                over_budget |= len(raw) > budget
+                raw = raw[:budget]
+                budget -= len(raw)
+                out.append((key.decode("latin-1"), raw.decode("latin-1")))
             elif ctype == b"iTXt":
                 key, _, rest = body.partition(b"\x00")
                 compressed, rest = rest[0], rest[2:]
                 _lang, _, rest = rest.partition(b"\x00")
                 _translated, _, text = rest.partition(b"\x00")
-                raw = _inflate(text) if compressed else text
+                raw = _inflate(text, limit=min(MAX_CHUNK_TEXT, budget + 1)) if compressed else text
+                over_budget |= len(raw) > budget
+                raw = raw[:budget]
+                budget -= len(raw)
                 out.append((key.decode("latin-1"), raw.decode("utf-8", "replace")))
             elif ctype == b"eXIf":
                 exif = body
@@ -202,13 +224,18 @@ def png_text_chunks(data: bytes) -> tuple[list[tuple[str, str]], bytes | None, l
                 break
         except (zlib.error, IndexError, ValueError) as exc:
             problems.append(f"png: unreadable {ctype.decode('latin-1')} chunk: {exc}")
+    if over_budget:
+        problems.append(
+            f"png: text chunks exceed {MAX_TEXT_PER_FILE:,} bytes (metadata_too_large): "
+            "the rest was not read"
+        )
     return out, exif, problems
 
 
-def _inflate(raw: bytes, gzip: bool = False) -> bytes:
-    """Decompress at most MAX_CHUNK_TEXT bytes (a zlib bomb stops there)."""
+def _inflate(raw: bytes, gzip: bool = False, limit: int = MAX_CHUNK_TEXT) -> bytes:
+    """Decompress at most ``limit`` bytes (a zlib bomb stops there)."""
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-    return inflater.decompress(raw, MAX_CHUNK_TEXT)
+    return inflater.decompress(raw, max(1, limit))
 
 
 # --- EXIF, JPEG comment, XMP -----------------------------------------------------------------
