@@ -648,7 +648,7 @@ verify now: an anchor of a tampered log would vouch for it.""",
 def audit_anchor(case_dir: Path, db_url: str | None) -> None:
     """Print the newest audit event as SEQ:HASH, to record outside the case."""
     events, head, case_id = _read_chain(case_dir, db_url)
-    findings = verify_chain(events, head, (), case_id)
+    findings = verify_chain(events, head, (), case_id) + check_signatures(events, case_id)[0]
     anchor = anchor_of(events)
     if findings or anchor is None:
         for f in findings:

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from .audit import read_head, verify_chain
-from .audit_sign import ACTION, SigningKeyError, generate, load_private, sign_payload
+from .audit_sign import (
+    ACTION,
+    SigningKeyError,
+    check_signatures,
+    generate,
+    load_private,
+    sign_payload,
+)
 from .case import HEAD_FILE, CaseError, open_case
 from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail
 
@@ -71,6 +78,7 @@ def audit_sign(case_dir: Path, db_url: str | None, key_path: Path, examiner: str
     with case:
         events = case.store.audit_events()
         findings = verify_chain(events, read_head(case.path / HEAD_FILE), (), case.case_id)
+        findings += check_signatures(events, case.case_id)[0]
         if findings:
             for f in findings:
                 click.echo(f"TAMPERED ({f.kind}) {f.message}", err=True)
