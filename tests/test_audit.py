@@ -374,3 +374,10 @@ def test_cli_a_forged_signature_is_caught(scanned_case: Path, tmp_path: Path) ->
     _rehash_all(scanned_case, "T. Ester")  # a consistent chain again, with the forged payload
     code, output = _verify(scanned_case)
     assert code == EXIT_TAMPERED and "(bad_signature) the signature in event 6" in output
+
+
+@pytest.mark.parametrize("command", ["verify", "anchor", "show", "keygen", "sign"])
+def test_every_audit_command_has_help_with_examples(command: str) -> None:
+    result = CliRunner().invoke(main, ["audit", command, "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output
+    assert f"consentry audit {command}" in result.output
