@@ -174,7 +174,9 @@ def test_person_scope_holds_only_that_persons_items_and_no_other_person(case: Pa
     enrolled = sorted(c for c, p in persons.items() if p["kind"] == "enrolled" and p["items"])
     assert enrolled, persons
     code = enrolled[0]
-    report = collect_case(case, ReportOptions(person=code))
+    # show_paths: real file names, to compare with `persons` (by default a person-scoped
+    # report names files neutrally: tests/test_scope_leaks.py)
+    report = collect_case(case, ReportOptions(person=code, show_paths=True))
     assert sorted(i.location for i in report.items) == sorted(persons[code]["items"])
     assert [p.code for p in report.persons] == [code]
     text = json.dumps(report.as_dict())

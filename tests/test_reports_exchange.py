@@ -361,7 +361,8 @@ def test_hash_pack_holds_exactly_the_persons_hashes_and_no_names(
         assert hidden not in everything
     assert not re.search(rb"\bE2\b", everything)
 
-    named = ReportOptions(reverify="none", person="E1", include_names=True)
+    # file names as they are need show_paths too (a person-scoped report names files neutrally)
+    named = ReportOptions(reverify="none", person="E1", include_names=True, show_paths=True)
     hashpack.write_hashpack(collect_case(scanned, named), tmp_path / "named", named)
     assert json.loads((tmp_path / "named" / "manifest.json").read_text())["person_name"] == (
         "Colin Powell"
@@ -405,6 +406,7 @@ def test_notices_one_per_platform_with_the_acts_elements(case: Path, tmp_path: P
         contact_email="advocate@example.org",
         contact_address="1 Main St",
         signature="A. Advocate",
+        show_paths=True,  # the schedule's real locations (by default: neutral identifiers)
     )
     report = collect_case(case, options)
     out = tmp_path / "notices"

@@ -39,6 +39,10 @@ Formats: html (one self-contained file, opens offline), pdf (same content, A4, p
 json (everything, schema report.schema.json), csv (one row per file), vics (VICS 2.0 JSON),
 case (CASE/UCO JSON-LD), hashpack (PDQ/MD5/SHA-256 of a person's images, no images),
 notice (takedown notices).
+With --person nothing names anyone else: below each source folder, evidence folder and file
+names become neutral identifiers (a file: [file <first 16 hex of its SHA-256>].jpg; a folder
+named after the person alone stays) unless --show-paths; audit events about anyone else show
+their sequence number and hash only.
 Explicit images appear only blurred. Each written file's SHA-256 is recorded in the case's
 audit log (report_written) and in FILE.sha256 beside it.
 --out is refused inside (or through a link into) any source of the case, and onto an existing
@@ -53,6 +57,12 @@ file unless --force (which replaces it; a link is replaced, never written throug
 )
 @click.option("--person", default=None, metavar="ID", help="Only this person's images (E1, U3).")
 @click.option("--redact", is_flag=True, help="Replace names with person IDs (paths included).")
+@click.option(
+    "--show-paths",
+    is_flag=True,
+    help="With --person: show evidence folder and file names as they are (they may name other "
+    "people); by default they are neutral identifiers ([file <sha256>].jpg, [folder N]).",
+)
 @click.option("--db", "db_url", default=None, help="Store URL if the case does not use SQLite.")
 @click.option("--force", is_flag=True, help="Replace files that exist at --out.")
 @click.option("--examiner", default=None, help="Who writes the report (audit log).")
@@ -77,6 +87,7 @@ def report_cmd(
     out: Path,
     person: str | None,
     redact: bool,
+    show_paths: bool,
     db_url: str | None,
     force: bool,
     examiner: str | None,
@@ -94,6 +105,7 @@ def report_cmd(
     options = ReportOptions(
         person=person,
         redact=redact,
+        show_paths=show_paths,
         urls=urls,
         include_names=include_names,
         contact_name=contact_name,

@@ -7,8 +7,9 @@ redaction are decided here, once:
 - ``options.person``: only locations showing that person (match level, or the person's own
   unidentified group), and nothing identifying another person: no other names or codes, no
   counts about other persons, audit events about other persons withheld (their sequence number
-  and hash stay, so the chain is still checkable), path segments named after someone else
-  replaced.
+  and hash stay, so the chain is still checkable; their action, time and actor do not),
+  folder and file names below the source replaced by neutral identifiers (``redact.py``; the
+  examiner opts out with ``options.show_paths``).
 - ``options.redact``: person names become person codes, also where a folder or file is named
   after a person; other name-like folder names are withheld.
 
@@ -62,6 +63,7 @@ from .visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
 CASE_LEVEL_ACTIONS = frozenset({"case_created", "scan_started", "scan_finished"})
 PERSON_CODE = re.compile(r"\b[EU]\d+\b")
+WITHHELD_ACTION = "withheld"  # a person-scoped report's audit event about someone else
 # problems listed (the store's listing is capped per query); the counts hold every one
 PROBLEMS_LIMIT = 1_000_000
 
@@ -264,7 +266,9 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     rows = _location_rows(store.engine)
     sources = _sources(store.engine)
     roots = [src["path"] for src in sources.values()]
-    redactor = Redactor(enrolled_names, scope, options.redact, roots)
+    redactor = Redactor(
+        enrolled_names, scope, options.redact, roots, neutral_paths=not options.show_paths
+    )
     findings = _findings(store.engine)
     thumbs = _thumbnails(store.engine)
 
@@ -278,6 +282,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
 
     if scope is not None:
         rows = [r for r in rows if scope in codes_at.get(r["path"], ())]
+        redactor.file_hashes = {r["path"]: r["sha256"] for r in rows}  # for neutral file names
     visual = visual_groups(rows)
     problems_at = _problem_codes(store.engine)
 
@@ -308,7 +313,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
             files_checked=checked[sid].checked,
             changed=checked[sid].changed,
             missing=checked[sid].missing,
-            details=tuple(redactor.path(d) for d in checked[sid].details),
+            details=tuple(_redact_detail(d, redactor) for d in checked[sid].details),
             manifest_sha256=manifests.get(sid),
         )
         for sid, src in sorted(sources.items())
@@ -590,10 +595,19 @@ def _redact_item(item: ReportItem, r: Redactor) -> ReportItem:
         return item
     return replace(
         item,
-        location=r.path(item.location),
-        rel_path=r.path(item.rel_path),
+        location=r.path(item.location, sha256=item.sha256),
+        rel_path=r.path(item.rel_path, sha256=item.sha256),
         source=r.path(item.source),
     )
+
+
+_DETAIL = re.compile(r"(.*?)(: (?:missing|cannot be read|size/mtime changed).*)", re.DOTALL)
+
+
+def _redact_detail(detail: str, r: Redactor) -> str:
+    """A re-verification line, "PATH: what changed": the path redacted, the rest kept."""
+    m = _DETAIL.fullmatch(detail)
+    return r.path(m.group(1)) + m.group(2) if m else r.path(detail)
 
 
 def _redact_person(p: PersonInfo, r: Redactor) -> PersonInfo:
@@ -614,7 +628,9 @@ def _audit_info(e: Any, r: Redactor, scope: str | None) -> AuditInfo:
         # kept only when the event is about this person and no one else
         if codes != {scope}:
             withheld = True
-    payload = {} if withheld else redact_value(payload, r)
+    if withheld:  # what happened, when and by whom would say something too: sequence and hash
+        return AuditInfo(e.seq, "", WITHHELD_ACTION, None, {}, e.hash, e.prev_hash, True)
+    payload = redact_value(payload, r)
     return AuditInfo(
         seq=e.seq,
         ts=e.ts,
@@ -822,6 +838,12 @@ def _limitations(
         out.append(
             f"This report is limited to person {options.person}: counts and lists "
             "cover only that person's images; other persons are not identified."
+            + (
+                ""
+                if options.show_paths
+                else " Evidence folder and file names (which may name other people) are "
+                "replaced by neutral identifiers; a file is named by its SHA-256."
+            )
         )
     if options.redact:
         out.append(

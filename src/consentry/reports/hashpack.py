@@ -7,7 +7,8 @@ hash-sharing scheme to match against, and nothing else — no image, no thumbnai
   PDQ quality is at least 50 (Meta's advice: below that a hash is too plain to match on; those
   images are still in the CSV, and the manifest counts them);
 - ``hashes.csv``: ``sha256, md5, pdq, pdq_quality`` per unique image (``copies`` says how often
-  it was found; with ``include_names`` also ``file_names``);
+  it was found; with ``include_names`` also ``file_names``, which are neutral identifiers
+  unless ``show_paths``: see ``redact.py``);
 - ``manifest.json``: what the pack is, when and from which case it was made, for which person
   code, the counts, the tool version and the SHA-256 of every other file in the pack.
 

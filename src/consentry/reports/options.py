@@ -18,6 +18,9 @@ class ReportOptions:
     redact: bool = False  # replace person names (also in paths) with person codes
     urls: tuple[str, ...] = ()  # where the content was published (takedown notices)
     include_names: bool = False  # exchange formats: put names in the file (off by default)
+    # person-scoped reports: show evidence folder and file names as they are (they may name
+    # other people) instead of neutral identifiers (redact.py)
+    show_paths: bool = False
     contact_name: str | None = None
     contact_email: str | None = None
     contact_address: str | None = None

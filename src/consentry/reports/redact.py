@@ -6,13 +6,22 @@ and only loses enrolled persons' names. Below it, folders are the suspect's fili
 named after an enrolled person becomes that person's code (or ``[other person]``), and any
 other folder whose name looks like a person's name (``Jane_Doe``) is withheld, since it may name
 an unidentified person. File names lose enrolled names only (``IMG_0042``, ``selfie`` stay).
+
+A person-scoped report goes further (``neutral_paths``; the examiner may opt out with
+``ReportOptions.show_paths``): a name in a file name cannot be recognised reliably
+(``swap_jane_on_bob.jpg``, ``Carol_White nude with Jane.jpg`` name people who may not be
+enrolled), so below the source root every segment is replaced by a neutral identifier: a
+file by ``[file <first 16 hex of its SHA-256>]`` and its extension, an archive by
+``[archive N]``, a folder by ``[folder N]`` — except a folder named after the scoped person
+alone. The same name gets the same identifier throughout the report, and free text (problem
+messages) has those names replaced the same way.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..persons.folders import looks_like_a_name, name_tokens, named_after
@@ -23,6 +32,8 @@ WITHHELD = "[withheld]"
 # keys of audit payloads (consent records) that name a person
 NAME_KEYS = frozenset({"name", "consented_by"})
 MIN_NAME_WORD = 3  # a single name word this long in a path segment is taken as the name
+SAFE_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}")  # kept on a neutral file name (.jpg, .heic)
+ARCHIVE_MARK = "!"  # "backup.zip!/member.jpg": the segment ending in ! is an archive
 
 
 class Redactor:
@@ -32,12 +43,19 @@ class Redactor:
         scope: str | None,
         redact: bool,
         roots: Sequence[str] = (),
+        neutral_paths: bool = False,
+        file_hashes: Mapping[str, str | None] | None = None,
     ) -> None:
         self.enrolled = enrolled
         self.scope = scope
         self.redact = redact
         self.active = redact or scope is not None
         self.roots = sorted({r.rstrip("/") for r in roots if r}, key=len, reverse=True)
+        # person-scoped: names below the source root become neutral identifiers
+        self.neutral = neutral_paths and scope is not None
+        self.file_hashes: Mapping[str, str | None] = file_hashes or {}  # location -> SHA-256
+        self._neutral: dict[tuple[str, str], str] = {}  # (kind, original name) -> identifier
+        self._counters: dict[str, int] = {}
         self._withheld: dict[str, str] = {}
         self._patterns = [
             (code, re.compile(r"[\W_]*".join(map(re.escape, name.split())), re.IGNORECASE))
@@ -58,6 +76,12 @@ class Redactor:
     def text(self, value: str) -> str:
         if not self.active:
             return value
+        if self.neutral:  # a name already replaced in a path is replaced in text too
+            for (_kind, original), neutral in sorted(
+                self._neutral.items(), key=lambda kv: -len(kv[0][1])
+            ):
+                if len(original) >= MIN_NAME_WORD:
+                    value = value.replace(original, neutral)
         for code, pattern in self._patterns:
             who = self._who(code)
             if who is not None:
@@ -87,8 +111,31 @@ class Redactor:
             return n
         return seg
 
-    def path(self, value: str, folder: bool = False) -> str:
-        """A location path (``folder``: the whole path is folders, no file name at its end)."""
+    def _identifier(self, kind: str, original: str, sha256: str | None = None) -> str:
+        key = (kind, original)
+        if key not in self._neutral:
+            if kind == "file" and sha256:
+                ext = os.path.splitext(original)[1]
+                ext = ext if SAFE_EXTENSION.fullmatch(ext) else ""
+                self._neutral[key] = f"[file {sha256[:16]}]{ext}"
+            else:
+                n = self._counters[kind] = self._counters.get(kind, 0) + 1
+                self._neutral[key] = f"[{kind} {n}]" + (ARCHIVE_MARK if kind == "archive" else "")
+        return self._neutral[key]
+
+    def neutral_segment(self, seg: str, is_file: bool, sha256: str | None) -> str:
+        """A segment below the source root in a person-scoped report (see the module doc)."""
+        if is_file:
+            return self._identifier("file", seg, sha256)
+        if seg.endswith(ARCHIVE_MARK):
+            return self._identifier("archive", seg)
+        if self.scope is not None and named_after(seg, self.enrolled) == [self.scope]:
+            return f"[{self.scope}]" if self.redact else seg
+        return self._identifier("folder", seg)
+
+    def path(self, value: str, folder: bool = False, sha256: str | None = None) -> str:
+        """A location path (``folder``: the whole path is folders, no file name at its end;
+        ``sha256``: the file's, for its neutral name when the location is not a known one)."""
         if not self.active:
             return value
         head, tail = "", value
@@ -98,10 +145,17 @@ class Redactor:
                 break
         head_out = "/".join(self.segment(p, False, False) if p else p for p in head.split("/"))
         parts = tail.split("/")
-        tail_out = "/".join(
-            self.segment(p, True, not folder and i == len(parts) - 1) if p else p
-            for i, p in enumerate(parts)
-        )
+        if self.neutral and (tail or not head):
+            sha = sha256 or self.file_hashes.get(value)
+            tail_out = "/".join(
+                self.neutral_segment(p, not folder and i == len(parts) - 1, sha) if p else p
+                for i, p in enumerate(parts)
+            )
+        else:
+            tail_out = "/".join(
+                self.segment(p, True, not folder and i == len(parts) - 1) if p else p
+                for i, p in enumerate(parts)
+            )
         return (head_out if head else "") + tail_out
 
 
