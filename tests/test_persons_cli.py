@@ -356,6 +356,7 @@ def test_erasure_leaves_no_trace_of_the_templates(
         "matches_deleted": matched,
         "face_embeddings_deleted": matched,
         "face_crops_deleted": matched,
+        "face_crops_not_deleted": 0,
         "group_assignments_deleted": removed[0]["payload"]["group_assignments_deleted"],
         "reason": "withdrawn",
     }

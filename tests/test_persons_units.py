@@ -132,6 +132,32 @@ def test_expiry_is_checked_at_use() -> None:
     assert record.expired(now=datetime.now(UTC) + timedelta(days=3))
 
 
+# -- erasure ---------------------------------------------------------------------------------
+def test_a_crop_that_cannot_be_deleted_is_named_and_stops_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consentry.persons import erasure
+
+    keys = [("ab" * 32, 0), ("cd" * 32, 1), ("ef" * 32, 0)]  # the third has no crop
+    for key in keys[:2]:
+        path = erasure.crop_file(tmp_path, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not really a jpeg")
+    stuck = erasure.crop_file(tmp_path, keys[1])
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == stuck:
+            raise PermissionError(13, "Permission denied")
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    deleted, failed = erasure.delete_crops(tmp_path, keys)
+    assert deleted == 1 and not erasure.crop_file(tmp_path, keys[0]).exists()
+    assert len(failed) == 1 and "Permission denied" in failed[0]
+    assert stuck.read_bytes() == b"\0" * len(b"not really a jpeg")  # overwritten at least
+
+
 # -- template encryption -----------------------------------------------------------------------
 def test_key_file_is_created_owner_only_and_round_trips(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

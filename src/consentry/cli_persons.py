@@ -395,7 +395,7 @@ def person_remove(
                 f"Erase {person.code} ({person.name}): templates and matches?", abort=True
             )
         erased = ps.remove_enrolled(person.id)
-        crops = erasure.delete_crops(case.path, erased.crops)
+        crops, not_deleted = erasure.delete_crops(case.path, erased.crops)
         case.store.append_audit(
             "person_removed",
             examiner,
@@ -405,6 +405,7 @@ def person_remove(
                 "matches_deleted": erased.matches,
                 "face_embeddings_deleted": erased.face_embeddings,
                 "face_crops_deleted": crops,
+                "face_crops_not_deleted": len(not_deleted),
                 "group_assignments_deleted": erased.group_assignments,
                 "reason": reason,
             },
@@ -417,6 +418,12 @@ def person_remove(
         highlight=False,
         soft_wrap=True,
     )
+    for line in not_deleted:
+        click.echo(
+            f"warning: face crop not deleted: {line} (delete it by hand; every later scan or "
+            "`person refresh` tries again)",
+            err=True,
+        )
     if not erased.clean:
         click.echo(
             "warning: another process is reading the case, so the write-ahead log still holds "

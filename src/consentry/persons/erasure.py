@@ -35,9 +35,11 @@ def crop_file(case_dir: Path, key: FaceKey) -> Path:
     return case_dir / FACE_DIR / sha[:2] / f"{sha}_{index}.jpg"
 
 
-def delete_crops(case_dir: Path, keys: Iterable[FaceKey]) -> int:
-    """Overwrite and delete the crop files of ``keys`` that exist; how many were deleted."""
-    deleted = 0
+def delete_crops(case_dir: Path, keys: Iterable[FaceKey]) -> tuple[int, list[str]]:
+    """Overwrite and delete the crop files of ``keys`` that exist: (deleted, failures). A file
+    that cannot be deleted stops nothing: it is named in the failures (and tried again at the
+    next refresh, which looks for every erased face's crop)."""
+    deleted, failed = 0, []
     for key in keys:
         path = crop_file(case_dir, key)
         try:
@@ -49,16 +51,22 @@ def delete_crops(case_dir: Path, keys: Iterable[FaceKey]) -> int:
             path.unlink()
         except FileNotFoundError:
             continue
+        except OSError as exc:
+            failed.append(f"{path.relative_to(case_dir)}: {exc.strerror or exc}")
+            continue
         deleted += 1
-    return deleted
+    return deleted, failed
 
 
-def enforce(ps: PersonsStore, case_dir: Path) -> tuple[int, int]:
-    """Remove what came back on erased faces: (embeddings or crop paths, crop files)."""
+def enforce(ps: PersonsStore, case_dir: Path) -> tuple[int, int, list[str]]:
+    """Remove what came back on erased faces: (embeddings or crop paths, crop files, crop
+    files that could not be deleted)."""
     keys = ps.erased_faces()
     if not keys:
-        return 0, 0
-    return ps.reerase(keys), delete_crops(case_dir, keys)
+        return 0, 0, []
+    cleared = ps.reerase(keys)
+    deleted, failed = delete_crops(case_dir, keys)
+    return cleared, deleted, failed
 
 
 __all__ = ["crop_file", "delete_crops", "enforce"]

@@ -119,13 +119,19 @@ def refresh_identities(
     """Update matches and clusters; None when nothing changed since the last refresh."""
     ps = PersonsStore(store.engine)
     # an erased person's faces stay erased when a scan analysed their images again
-    cleared, crops = erasure.enforce(ps, case_dir)
-    if cleared or crops:
+    cleared, crops, failed = erasure.enforce(ps, case_dir)
+    if cleared or crops or failed:
         store.append_audit(
             "erasure_kept",
             actor,
-            {"face_embeddings_or_crop_paths_removed_again": cleared, "face_crops_deleted": crops},
+            {
+                "face_embeddings_or_crop_paths_removed_again": cleared,
+                "face_crops_deleted": crops,
+                "face_crops_not_deleted": len(failed),
+            },
         )
+        for line in failed:
+            log.warning("erasure: crop file not deleted: %s", line)
     state, persons = current_state(ps)
     if not force and ps.identity_state() == state:
         return None
