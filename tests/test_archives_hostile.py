@@ -22,11 +22,16 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event, text
 
 from consentry import archives
 from consentry.cli import main
+from consentry.inventory import FoundFile
 from consentry.locations import LocationRef, member_element, split_member
-from consentry.problems import Code, ItemError
+from consentry.problems import Code, ItemError, Problem
+from consentry.store.case_store import CaseStore
+from consentry.store.database import open_engine, sqlite_url
+from consentry.worker import ChildLocation, WorkResult
 
 from .synthetic import photo_like
 
@@ -440,3 +445,27 @@ def test_archives_are_opened_once_for_many_members(
     path.write_bytes(_zip_bytes({"o0.txt": b"changed"}))
     assert archives.read_location(raw, ("o0.txt",)) == b"changed"
     archives.clear_cache()
+
+
+def test_an_archive_of_more_members_than_a_statement_takes_is_recorded(tmp_path: Path) -> None:
+    """Members are recorded in one transaction; the look-up of their keys goes in chunks, as
+    PostgreSQL takes at most 65,535 parameters per statement (here SQLite is set to 999)."""
+    engine = open_engine(sqlite_url(tmp_path / "case.sqlite"))
+    event.listen(
+        engine, "connect", lambda conn, _: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    )
+    engine.dispose()  # connections made from now on carry the limit
+    store = CaseStore(engine)
+    source = store.ensure_source(LocationRef(b"/evidence"), "folder")
+    store.add_found(source, [FoundFile(LocationRef(b"/evidence/a.zip"), "a.zip", 1, 1)])
+    (item,) = store.pending()
+    n = 2_500
+    dup = Problem(Code.DUPLICATE_MEMBER_NAME, "shared name")
+    children = [
+        ChildLocation(item.ref.child(f"m{i}"), f"a.zip!/m{i}", 1, None, True, [dup])
+        for i in range(n)
+    ]
+    store.record([WorkResult(item.location_id, children=children)])
+    assert store.count_pending() == n
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM location_problems")).scalar() == n

@@ -60,6 +60,17 @@ class DiskFile:
     location_id: int
 
 
+# Keys per IN (...) query: an archive may hold up to archives.MAX_MEMBERS (100,000) members,
+# recorded in one transaction, and PostgreSQL takes at most 65,535 parameters per statement
+# (SQLite before 3.32: 999), so the look-ups go in chunks that fit either.
+KEYS_PER_QUERY = 900
+
+
+def _chunks(keys: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        yield keys[start : start + KEYS_PER_QUERY]
+
+
 def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]):
     """INSERT ... ON CONFLICT DO NOTHING, in the dialect's own words (SQLite and PostgreSQL)."""
     if not rows:
@@ -204,11 +215,13 @@ class CaseStore:
         if not entries:
             return 0
         keys = [e[0].key for e in entries]
-        existing = set(
-            conn.execute(
-                select(LOCATIONS.c.path_key).where(LOCATIONS.c.path_key.in_(keys))
+        existing = {
+            key
+            for chunk in _chunks(keys)
+            for key in conn.execute(
+                select(LOCATIONS.c.path_key).where(LOCATIONS.c.path_key.in_(chunk))
             ).scalars()
-        )
+        }
         rows = [
             dict(
                 path_key=ref.key,
@@ -229,13 +242,15 @@ class CaseStore:
         _insert_ignore(conn, LOCATIONS, rows, ["path_key"])
         with_problems = [(e[0].key, e[5]) for e in entries if e[5] and e[0].key not in existing]
         if with_problems:
-            ids = dict(
-                conn.execute(
+            ids = {
+                key: loc_id
+                for chunk in _chunks([k for k, _ in with_problems])
+                for key, loc_id in conn.execute(
                     select(LOCATIONS.c.path_key, LOCATIONS.c.id).where(
-                        LOCATIONS.c.path_key.in_([k for k, _ in with_problems])
+                        LOCATIONS.c.path_key.in_(chunk)
                     )
                 ).all()
-            )
+            }
             self._add_location_problems(
                 conn, [(ids[k], p) for k, problems in with_problems for p in problems]
             )
