@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import struct
 import subprocess
@@ -17,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -430,9 +432,9 @@ def test_archives_are_opened_once_for_many_members(
     opened: list[int] = []
     real = zipfile.ZipFile
 
-    def counting(*args: object, **kwargs: object) -> zipfile.ZipFile:
+    def counting(*args: Any, **kwargs: Any) -> zipfile.ZipFile:
         opened.append(1)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(archives.zipfile, "ZipFile", counting)
     archives.clear_cache()
@@ -469,3 +471,15 @@ def test_an_archive_of_more_members_than_a_statement_takes_is_recorded(tmp_path:
     assert store.count_pending() == n
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM location_problems")).scalar() == n
+
+
+def test_no_evidence_stays_open_after_an_in_process_scan(tmp_path: Path) -> None:
+    source = tmp_path / "evidence"
+    source.mkdir()
+    inner = _zip_bytes({"x.txt": b"x"})
+    (source / "a.zip").write_bytes(_zip_bytes({"a.txt": b"a", "in.zip": inner}))
+    _scan(source, tmp_path / "case")  # --workers 1: the members were read in this process
+    assert not archives._cache
+    if os.path.isdir("/proc/self/fd"):  # Linux: what this process holds open, by path
+        fds = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+        assert str(source / "a.zip") not in fds

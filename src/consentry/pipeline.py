@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, audit
+from . import __version__, archives, audit
 from .case import Case, CaseError
 from .derivation.link_pass import link_derivations
 from .executor import make_executor
@@ -256,6 +256,7 @@ def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -
             _record_stream(store, mapper(items), progress)
     finally:
         executor.close()
+        archives.clear_cache()  # --workers 1 kept archives open here: no evidence stays open
     return done
 
 
