@@ -122,3 +122,32 @@ def test_show_paths_is_the_examiners_opt_in(
     assert "IMG_0042.jpg" in text and "[file " not in text
     whole = write(case, "json", tmp_path / "w.json")  # a whole-case report is not scoped
     assert "IMG_0042.jpg" in whole and "[file " not in whole
+
+
+def test_redactor_neutral_paths_unit() -> None:
+    from consentry.reports.redact import Redactor
+
+    sha = "ab" * 32
+    zip_member = "/src/Dana_Fox/backup.zip!/phone/Carol nude.jpg"
+    r = Redactor(
+        {"E1": "Avery Lane", "E2": "Blake Moreno"},
+        "E1",
+        False,
+        ["/src"],
+        neutral_paths=True,
+        file_hashes={"/src/Avery_Lane/Carol nude.jpg": sha, zip_member: "cd" * 32},
+    )
+    assert r.path("/src/Avery_Lane/Carol nude.jpg") == f"/src/Avery_Lane/[file {sha[:16]}].jpg"
+    assert (
+        r.path(zip_member) == "/src/[folder 1]/[archive 1]!/[folder 2]/[file cdcdcdcdcdcdcdcd].jpg"
+    )
+    assert r.path("/src/Dana_Fox", folder=True) == "/src/[folder 1]"  # the same identifier
+    assert r.path("/src/Avery_Lane/x", folder=True) == "/src/Avery_Lane/[folder 3]"
+    assert r.path("/src/Avery_Lane/unknown.gif") == "/src/Avery_Lane/[file 1].gif"  # no hash
+    message = r.message("Carol nude.jpg in backup.zip! is truncated")
+    assert "Carol" not in message and "backup" not in message
+    redacting = Redactor({"E1": "Avery Lane"}, "E1", True, ["/src"], neutral_paths=True)
+    assert redacting.path("/src/Avery_Lane/a.jpg", sha256=sha).startswith("/src/[E1]/[file ")
+    assert r.path("/src/Avery_Lane/with Jane.Carol", sha256=sha) == (
+        f"/src/Avery_Lane/[file {sha[:16]}]"  # an extension that may be a word is dropped
+    )

@@ -336,7 +336,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         counts = case_counts(store_counts, persons_report, items, len(links))
         problems = [
             ProblemInfo(
-                redactor.path(p["path"]), p["code"], p["severity"], redactor.text(p["message"])
+                redactor.path(p["path"]), p["code"], p["severity"], redactor.message(p["message"])
             )
             for p in store.problems_listing(limit=PROBLEMS_LIMIT)
         ]
@@ -345,7 +345,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         in_scope = {r["path"] for r in rows}
         problems = [
             ProblemInfo(
-                redactor.path(p["path"]), p["code"], p["severity"], redactor.text(p["message"])
+                redactor.path(p["path"]), p["code"], p["severity"], redactor.message(p["message"])
             )
             for p in store.problems_listing(limit=PROBLEMS_LIMIT)
             if p["path"] in in_scope

@@ -13,8 +13,8 @@ A person-scoped report goes further (``neutral_paths``; the examiner may opt out
 enrolled), so below the source root every segment is replaced by a neutral identifier: a
 file by ``[file <first 16 hex of its SHA-256>]`` and its extension, an archive by
 ``[archive N]``, a folder by ``[folder N]`` — except a folder named after the scoped person
-alone. The same name gets the same identifier throughout the report, and free text (problem
-messages) has those names replaced the same way.
+alone. The same name gets the same identifier throughout the report, and problem messages
+have those names replaced the same way (``message``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ WITHHELD = "[withheld]"
 # keys of audit payloads (consent records) that name a person
 NAME_KEYS = frozenset({"name", "consented_by"})
 MIN_NAME_WORD = 3  # a single name word this long in a path segment is taken as the name
-SAFE_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}")  # kept on a neutral file name (.jpg, .heic)
+# kept on a neutral file name: common image, video and archive types (any other extension
+# could be a word, even a name: "with Jane.Carol")
+SAFE_EXTENSION = re.compile(
+    r"\.(?:jpe?g|png|gif|webp|hei[cf]|avif|jxl|bmp|tiff?|dng|raw|cr2|nef|arw|psd|svg|ico"
+    r"|mp4|mov|m4v|avi|mkv|webm|3gp|zip|7z|rar|tar|gz|tgz|pdf|txt|json|xml|db|sqlite)",
+    re.IGNORECASE,
+)
 ARCHIVE_MARK = "!"  # "backup.zip!/member.jpg": the segment ending in ! is an archive
 
 
@@ -54,7 +60,8 @@ class Redactor:
         # person-scoped: names below the source root become neutral identifiers
         self.neutral = neutral_paths and scope is not None
         self.file_hashes: Mapping[str, str | None] = file_hashes or {}  # location -> SHA-256
-        self._neutral: dict[tuple[str, str], str] = {}  # (kind, original name) -> identifier
+        # (kind, original name, SHA-256 of a file or "") -> identifier
+        self._neutral: dict[tuple[str, str, str], str] = {}
         self._counters: dict[str, int] = {}
         self._withheld: dict[str, str] = {}
         self._patterns = [
@@ -76,12 +83,6 @@ class Redactor:
     def text(self, value: str) -> str:
         if not self.active:
             return value
-        if self.neutral:  # a name already replaced in a path is replaced in text too
-            for (_kind, original), neutral in sorted(
-                self._neutral.items(), key=lambda kv: -len(kv[0][1])
-            ):
-                if len(original) >= MIN_NAME_WORD:
-                    value = value.replace(original, neutral)
         for code, pattern in self._patterns:
             who = self._who(code)
             if who is not None:
@@ -90,6 +91,18 @@ class Redactor:
             value = PERSON_CODE.sub(
                 lambda m: m.group(0) if m.group(0) == self.scope else OTHER_PERSON, value
             )
+        return value
+
+    def message(self, value: str) -> str:
+        """A problem message about a location: ``text``, and (person-scoped) every folder or
+        file name already replaced in a path replaced the same way in the message."""
+        value = self.text(value)
+        if self.neutral:
+            for (_kind, original, _sha), neutral in sorted(
+                self._neutral.items(), key=lambda kv: -len(kv[0][1])
+            ):
+                if len(original) >= MIN_NAME_WORD:
+                    value = value.replace(original, neutral)
         return value
 
     def _enrolled_in(self, stem: str) -> list[str]:
@@ -112,15 +125,16 @@ class Redactor:
         return seg
 
     def _identifier(self, kind: str, original: str, sha256: str | None = None) -> str:
-        key = (kind, original)
+        key = (kind, original, sha256 or "")  # same-named files with other bytes: other names
         if key not in self._neutral:
+            ext = os.path.splitext(original)[1] if kind == "file" else ""
+            ext = ext if SAFE_EXTENSION.fullmatch(ext) else ""
             if kind == "file" and sha256:
-                ext = os.path.splitext(original)[1]
-                ext = ext if SAFE_EXTENSION.fullmatch(ext) else ""
                 self._neutral[key] = f"[file {sha256[:16]}]{ext}"
             else:
                 n = self._counters[kind] = self._counters.get(kind, 0) + 1
-                self._neutral[key] = f"[{kind} {n}]" + (ARCHIVE_MARK if kind == "archive" else "")
+                mark = ARCHIVE_MARK if kind == "archive" else ""
+                self._neutral[key] = f"[{kind} {n}]{ext}{mark}"
         return self._neutral[key]
 
     def neutral_segment(self, seg: str, is_file: bool, sha256: str | None) -> str:
