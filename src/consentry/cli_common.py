@@ -5,7 +5,8 @@ printed: ``shown`` for a Rich console (markup escaped, control characters as ``\
 terminal as an escape sequence.
 
 Exit status: 0 the command completed (per-file errors are counted, not fatal); 2 misuse (bad
-option, missing source); 3 the case folder is unusable; 4 ``audit verify`` found tampering;
+option, missing source, an output path inside a source or onto an existing file without
+``--force``); 3 the case folder is unusable; 4 ``audit verify`` found tampering;
 5 a scan stopped on an error that is not about one file (disk full, database lost).
 """
 
