@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -141,6 +142,23 @@ EXPECTED: dict[str, Expected] = {
     "shallow_copy.zip!/bottom.jpg": Expected(
         "deep_archive_copy_member", mime=JPEG, image_format="JPEG"
     ),
+    # a central directory asking for zip version 6.4: zipfile refuses it while listing
+    "unsupported.zip": Expected("unsupported_archive", _codes("unsupported_archive"), mime=ZIP),
+    # two members of one name: both recorded, each read back
+    "same_names.zip": Expected("duplicate_names_archive", mime=ZIP),
+    "same_names.zip!/IMG_1.jpg": Expected(
+        "duplicate_member_first", _codes("duplicate_member_name"), mime=JPEG, image_format="JPEG"
+    ),
+    "same_names.zip!/IMG_1.jpg (duplicate 2)": Expected(
+        "duplicate_member_second", _codes("duplicate_member_name"), mime=JPEG, image_format="JPEG"
+    ),
+    # a zip appended to a JPEG: an image, and an archive
+    "cover.jpg": Expected(
+        "zip_appended_to_jpeg", _codes("archive_in_file"), mime=JPEG, image_format="JPEG"
+    ),
+    "cover.jpg!/hidden.jpg": Expected("zip_appended_member", mime=JPEG, image_format="JPEG"),
+    # a link out of the evidence: recorded, never read
+    "outside_link.txt": Expected("symlink_outside_source", _codes("symlink_outside_source")),
 }
 
 
@@ -264,6 +282,7 @@ def build_corpus(root: Path) -> dict[str, Expected]:
     os.symlink("loop_a", root / "loop_b")
     os.symlink("no_such_file.jpg", root / "dangling.jpg")
     os.symlink("good", root / "dir_link", target_is_directory=True)
+    os.symlink(os.devnull, root / "outside_link.txt")
     os.mkfifo(root / "pipe.jpg")
 
     _write_archives(root)
@@ -328,3 +347,17 @@ def _write_archives(root: Path) -> None:
         level = zip_bytes({f"d{depth + 1}.zip": level})
     _write(root / "deep.zip", zip_bytes({"d1.zip": level}))
     _write(root / "shallow_copy.zip", bottom)
+
+    v64 = bytearray(zip_bytes({"a.txt": b"a\n"}))
+    struct.pack_into("<H", v64, v64.index(b"PK\x01\x02") + 6, 64)  # version needed: 6.4
+    _write(root / "unsupported.zip", bytes(v64))
+
+    twins = io.BytesIO()
+    with zipfile.ZipFile(twins, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": the point of this archive
+        zf.writestr("IMG_1.jpg", encode(photo_like(35, 96, 72), "JPEG"))
+        zf.writestr("IMG_1.jpg", encode(photo_like(36, 96, 72), "JPEG"))
+    _write(root / "same_names.zip", twins.getvalue())
+
+    hidden = zip_bytes({"hidden.jpg": encode(photo_like(37, 96, 72), "JPEG")})
+    _write(root / "cover.jpg", encode(photo_like(38, 160, 120), "JPEG") + hidden)
