@@ -74,14 +74,20 @@ _CENTRAL = [
     ("offset", 4),
 ]  # fmt: skip
 _ZIP64 = [("id", 2), ("len", 2), ("usize", 8), ("csize", 8), ("offset", 8)]
+_EOCD64 = [
+    ("sig", 4), ("record_size", 8), ("version_made", 2), ("version_needed", 2), ("disk", 4),
+    ("cd_disk", 4), ("entries_disk", 8), ("entries", 8), ("cd_size", 8), ("cd_offset", 8),
+]  # fmt: skip
+_LOCATOR64 = [("sig", 4), ("disk", 4), ("eocd64_offset", 8), ("disks", 4)]
 _EOCD = [
     ("sig", 4), ("disk", 2), ("cd_disk", 2), ("entries_disk", 2), ("entries", 2),
     ("cd_size", 4), ("cd_offset", 4), ("comment_len", 2),
 ]  # fmt: skip
 
 
-def _build_zip() -> BuiltZip:
-    """Three members: stored, deflated, and one whose central entry carries a zip64 extra."""
+def _build_zip(zip64_end: bool = False) -> BuiltZip:
+    """Three members: stored, deflated, and one whose central entry carries a zip64 extra;
+    with ``zip64_end`` the directory is found through a zip64 end record and its locator."""
     members = [
         ("a.txt", b"plain text member\n", zipfile.ZIP_STORED, False),
         ("b.jpg", _jpeg(1), zipfile.ZIP_DEFLATED, False),
@@ -138,11 +144,21 @@ def _build_zip() -> BuiltZip:
             add(f"central[{i}].zip64", _ZIP64, extra)
         ranges.append((start, len(out)))
     start = len(out)
-    n = len(entries)
+    n, cd_size, cd_at = len(entries), len(out) - cd_start, cd_start
+    if zip64_end:
+        add(
+            "eocd64",
+            _EOCD64,
+            struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, cd_size, cd_at),
+        )
+        add("locator64", _LOCATOR64, struct.pack("<4sIQI", b"PK\x06\x07", 0, start, 1))
+        ranges.append((start, len(out)))
+        start = len(out)
+        n, cd_size, cd_at = 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF  # "see the zip64 end record"
     add(
         "eocd",
         _EOCD,
-        struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, n, n, start - cd_start, cd_start, 0),
+        struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, n, n, cd_size, cd_at, 0),
     )
     ranges.append((start, len(out)))
     return BuiltZip(bytes(out), fields, ranges)
@@ -218,8 +234,11 @@ def test_version_needed_64_is_the_items_problem() -> None:
     assert caught.value.code == Code.UNSUPPORTED_ARCHIVE
 
 
-def test_every_header_field_mutation_raises_only_item_errors(tmp_path: Path) -> None:
-    built = _build_zip()
+@pytest.mark.parametrize("zip64_end", [False, True], ids=["eocd", "zip64-eocd"])
+def test_every_header_field_mutation_raises_only_item_errors(
+    tmp_path: Path, zip64_end: bool
+) -> None:
+    built = _build_zip(zip64_end)
     assert [m.name for m in archives.list_members(io.BytesIO(built.data))] == [
         "a.txt",
         "b.jpg",
