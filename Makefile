@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,15 @@ test: $(STAMP)
 	# the built wheel alone, no extras, in a fresh virtualenv: starts and scans
 	PYTHON=$(PYTHON) bash scripts/check_plain_install.sh
 
+# Longer fuzzing of the per-file path than the test run's (FUZZ_EXAMPLES; docs/fuzzing.md).
+# Inputs that broke the worker are kept in fuzz-findings/.
+FUZZ_EXAMPLES ?= 50000
+fuzz: $(STAMP)
+	CONSENTRY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CONSENTRY_FUZZ_FINDINGS=fuzz-findings \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz_worker.py
+
 bench: $(STAMP)
 	$(BIN)/python bench/scan_throughput.py
 
 clean:
-	rm -rf demo build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache fuzz-findings

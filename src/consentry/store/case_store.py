@@ -257,6 +257,21 @@ class CaseStore:
         return len(rows)
 
     @staticmethod
+    def _upgrade_to_image(conn: Connection, images: list[dict[str, Any]]) -> None:
+        """Bytes without a signature (TGA, PCX) are decoded only where their name says image:
+        the same bytes met first as ``x.bin`` (a plain file) and then as ``x.tga`` are an image,
+        whichever was recorded first."""
+        by_sha = {c["sha256"]: c for c in images}
+        for keys in _chunks(list(by_sha)):
+            plain = conn.execute(
+                select(CONTENTS.c.sha256).where(
+                    CONTENTS.c.sha256.in_(keys), CONTENTS.c.is_image.is_(False)
+                )
+            ).scalars()
+            for sha in list(plain):
+                conn.execute(update(CONTENTS).where(CONTENTS.c.sha256 == sha).values(**by_sha[sha]))
+
+    @staticmethod
     def _add_location_problems(conn: Connection, items: Iterable[tuple[int, Problem]]) -> None:
         rows = [
             dict(location_id=loc, code=p.code.value, severity=p.severity.value, message=p.message)
@@ -302,6 +317,7 @@ class CaseStore:
         with self.engine.begin() as conn:
             contents = {r.content.sha256: asdict(r.content) for r in results if r.content}
             _insert_ignore(conn, CONTENTS, list(contents.values()), ["sha256"])
+            self._upgrade_to_image(conn, [c for c in contents.values() if c["is_image"]])
             content_problems = [
                 dict(
                     sha256=r.content.sha256,
