@@ -1,8 +1,9 @@
 """Fuzzing the per-file path: mutated image and zip bytes -> ``worker.process`` -> a result.
 
-Hypothesis mutates valid JPEG, PNG, TIFF, GIF, WebP, HEIC, PSD and zip files (bit flips, 32-bit
-fields set to extremes, truncation, inserted and copied bytes, biased towards the headers) and
-every result must hold:
+Hypothesis mutates valid JPEG, PNG, TIFF, GIF, WebP, HEIC, PSD, zip, BMP, ICO, JPEG 2000, DDS and
+TGA files (bit flips, 32-bit fields set to extremes or to large sizes, truncation, inserted and
+copied bytes, biased towards the headers; PNG CRCs recomputed half the time) and every result
+must hold:
 
 - ``worker.process`` returns a ``WorkResult`` and raises nothing; no ``internal_error`` either
   (that is the worker's catch-all for exceptions nobody expected: decode must not need it);
@@ -112,6 +113,12 @@ def _seeds() -> dict[str, bytes]:
         ".webp": _encode(_picture(), "WEBP", quality=50),
         ".psd": _psd(),
         ".zip": _zip(),
+        # formats the sniffer learnt later: their decoders now see hostile bytes too
+        ".bmp": _encode(_picture(), "BMP"),
+        ".ico": _encode(_picture(), "ICO", bitmap_format="bmp"),
+        ".jp2": _encode(_picture(), "JPEG2000"),
+        ".dds": _encode(_picture().convert("RGBA"), "DDS"),
+        ".tga": _encode(_picture(), "TGA", compression="tga_rle"),
     }
     seeds[".heic"] = _encode(_picture(), "HEIF", quality=30)  # pillow-heif: a core dependency
     return seeds
