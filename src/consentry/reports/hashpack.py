@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..models import sha256_of_file
 from ..output_guard import OutputGuard, unguarded
+from ..text_safety import spreadsheet_safe
 
 if TYPE_CHECKING:
     from .collect import CaseReport, ReportItem
@@ -137,7 +138,8 @@ def _csv(images: list[PackedImage], include_names: bool) -> str:
     for i in images:
         row = [i.sha256, i.md5, i.pdq or "", "" if i.pdq_quality is None else i.pdq_quality]
         row.append(i.copies)
-        writer.writerow([*row, " | ".join(i.file_names)] if include_names else row)
+        names = spreadsheet_safe(" | ".join(i.file_names))
+        writer.writerow([*row, names] if include_names else row)
     return buffer.getvalue()
 
 

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 from .. import audit
 from ..output_guard import OutputGuard, guard_for_case, unguarded
 from ..text_safety import markdown_escaped as md
+from ..text_safety import spreadsheet_safe
 
 if TYPE_CHECKING:
     from ..store import CaseStore
@@ -411,7 +412,7 @@ def disposal_csv(items: tuple[NoticeItem, ...]) -> str:
     writer.writerow(["location", "sha256", "md5", "pdq"])
     for item in items:
         for location in item.locations:
-            writer.writerow([location, item.sha256, item.md5, item.pdq or ""])
+            writer.writerow([spreadsheet_safe(location), item.sha256, item.md5, item.pdq or ""])
     return buffer.getvalue()
 
 
