@@ -171,7 +171,8 @@ def test_disposal_schedule_and_notice_escape_file_names_and_urls(
     case, evidence, code = scanned
     out = tmp_path / "n"
     url = "https://pics.example/p/1|x<img src=y onerror=alert(2)>`## z`"
-    exit_code, output = report(case, "notice", out, "--person", code, "--url", url)
+    # --show-paths: the real (hostile) names, as a court's schedule may need them, escaped
+    exit_code, output = report(case, "notice", out, "--person", code, "--url", url, "--show-paths")
     assert exit_code == 0, output
     (schedule,) = out.glob("disposal-schedule-*.md")
     text = schedule.read_text()
