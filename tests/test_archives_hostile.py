@@ -502,3 +502,28 @@ def test_no_evidence_stays_open_after_an_in_process_scan(tmp_path: Path) -> None
     if os.path.isdir("/proc/self/fd"):  # Linux: what this process holds open, by path
         fds = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
         assert str(source / "a.zip") not in fds
+
+
+def test_a_zip_whose_directory_hides_its_members_says_so(tmp_path: Path) -> None:
+    """The end record says 0 entries (directory size 0) while a member's data is there: the
+    zip lists as empty; that must be a recorded problem, not a silent empty archive."""
+    import io
+    import struct
+    import zipfile
+
+    from consentry.locations import LocationRef
+    from consentry.worker import WorkItem, process
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("DCIM/hidden.jpg", b"\xff\xd8\xff" + b"x" * 100)
+    data = bytearray(buf.getvalue())
+    end = data.rfind(b"PK\x05\x06")
+    sig, disk, cd_disk, _, _, _, offset, comment = struct.unpack("<4s4H2LH", data[end : end + 22])
+    data[end : end + 22] = struct.pack("<4s4H2LH", sig, disk, cd_disk, 0, 0, 0, offset, comment)
+    path = tmp_path / "backup.zip"
+    path.write_bytes(bytes(data))
+    assert zipfile.ZipFile(path).infolist() == []  # what the listing sees
+    result = process(WorkItem(1, LocationRef(os.fsencode(path)), "backup.zip"))
+    assert "hidden_archive_members" in {p.code.value for p in result.content_problems}
+    assert result.children == []

@@ -164,6 +164,17 @@ def _members(infos: list[zipfile.ZipInfo]) -> list[MemberInfo]:
     return members
 
 
+def starts_with_local_header(stream: BinaryIO) -> bool:
+    """Whether ``stream`` starts with a zip local file header (a member's data)."""
+    try:
+        stream.seek(0)
+        head = stream.read(4)
+        stream.seek(0)
+    except (OSError, ValueError):
+        return False
+    return head == b"PK\x03\x04"
+
+
 def has_end_record(stream: BinaryIO) -> bool:
     """Whether the tail of ``stream`` holds a zip end record (a zip may be appended to it)."""
     try:

@@ -47,6 +47,7 @@ class Code(StrEnum):
     UNSUPPORTED_ARCHIVE = "unsupported_archive"
     DUPLICATE_MEMBER_NAME = "duplicate_member_name"
     ARCHIVE_IN_FILE = "archive_in_file"
+    HIDDEN_ARCHIVE_MEMBERS = "hidden_archive_members"
     # the analysis itself: a bug or a native crash met on this item, never the scan's end
     INTERNAL_ERROR = "internal_error"
     WORKER_LOST = "worker_lost"

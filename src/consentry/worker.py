@@ -261,6 +261,15 @@ def _expand_archive(stream: BinaryIO, item: WorkItem, result: WorkResult) -> Non
     except ItemError as exc:
         result.content_problems.append(exc.problem())
         return
+    if not members and archives.starts_with_local_header(stream):
+        # the directory says "empty" while member data follows: a crafted zip hiding them
+        result.content_problems.append(
+            Problem(
+                Code.HIDDEN_ARCHIVE_MEMBERS,
+                "the zip's directory lists no member, but the file starts with member data: "
+                "members may be hidden from the listing (not analysed)",
+            )
+        )
     _add_members(members, item, result)
 
 
