@@ -33,7 +33,7 @@ demo: $(STAMP)
 	$(BIN)/consentry audit verify --case demo/case
 	$(BIN)/consentry case summary --case demo/case --json > demo/summary.json
 	$(BIN)/consentry persons --case demo/case --json > demo/persons.json
-	$(BIN)/consentry report --case demo/case --format html --out demo/report.html \
+	$(BIN)/consentry report --case demo/case --format html --out demo/report.html --force \
 	  --examiner "Demo Examiner" --requested-by "Demo Advocate" \
 	  --purpose "Which images of which persons are in the demo evidence, and can it be proven?"
 	@echo
