@@ -53,7 +53,10 @@ PDQ_THRESHOLD = 31
 
 def _run(args: list[str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "consentry.cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "consentry.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"consentry {' '.join(args)} failed:\n{done.stderr[-3000:]}")

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from consentry.analyzers import explicit as explicit_mod
-from consentry.imaging import decode_image
-from consentry.problems import ItemError
+from consentry.media.decode import decode_image
+from consentry.records.problems import ItemError
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".pgm", ".webp"}

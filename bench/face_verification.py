@@ -34,7 +34,7 @@ import numpy as np
 
 from consentry.analyzers import faces as faces_mod
 from consentry.analyzers.faces import FaceAnalyzer
-from consentry.imaging import ANALYSIS_SIDE, decode_image
+from consentry.media.decode import ANALYSIS_SIDE, decode_image
 
 REAL_SETS = ("lfw", "orl", "yaleb")
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

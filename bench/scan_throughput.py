@@ -720,7 +720,7 @@ def consentry_cmd() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("consentry")
-    return [found] if found else [sys.executable, "-m", "consentry.cli"]
+    return [found] if found else [sys.executable, "-m", "consentry.cli.main"]
 
 
 # The scan's optional analyzers (explicit content, faces) are not part of what the peer does;
@@ -909,7 +909,7 @@ def profile_consentry(sample: Sequence[CorpusImage], extra: Sequence[str], log: 
             except OSError:
                 shutil.copy2(img.path, src / img.path.name)
         prof = tmp / "scan.prof"
-        cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "consentry.cli"]
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "consentry.cli.main"]
         cmd += ["scan", str(src), "--case", str(tmp / "case"), "--workers", "1", *extra]
         cmd += ["-q", "--json"]
         m = measure(cmd, sample=False)
@@ -943,7 +943,7 @@ def profile_consentry(sample: Sequence[CorpusImage], extra: Sequence[str], log: 
                 f"    {label:<58} {ct:7.2f} s {100 * ct / total:5.1f} % {nc:6d} "
                 f"{1000 * ct / len(sample):8.1f}"
             )
-        module = _find(stats, lambda f, n: n == "<module>" and f.endswith("consentry/cli.py"))
+        module = _find(stats, lambda f, n: n == "<module>" and f.endswith("consentry/cli/main.py"))
         command = _find(stats, lambda f, n: n == "main" and "click/core" in f)
         if module and command:
             imports = module[1] - command[1]

@@ -127,7 +127,7 @@ def split_people(data: Path, split: str) -> tuple[list[Identity], list[Path]]:
 def single_face_photos(paths: list[Path]) -> list[Path]:
     """Photos with exactly one usable face: what a person would give as reference."""
     from consentry.analyzers.faces import FaceAnalyzer
-    from consentry.imaging import decode_image
+    from consentry.media.decode import decode_image
 
     analyzer = FaceAnalyzer()
     good = []
@@ -223,7 +223,7 @@ def build_case(
 
 def consentry(*args: str | Path) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("consentry")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "consentry.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "consentry.cli.main"]
     result = subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"consentry {' '.join(map(str, args[:2]))} failed:\n{result.stderr}")
@@ -505,9 +505,9 @@ def refresh_speed(faces: np.ndarray, key: object) -> float:
     """The whole case-level pass (load, decrypt, match, cluster, store) on a synthetic store."""
     from cryptography.fernet import Fernet
 
-    from consentry.case import open_case
     from consentry.persons.refresh import refresh_identities
     from consentry.persons.template_crypto import ENV_VAR
+    from consentry.store.case import open_case
     from consentry.store.persons_store import NewTemplate, PersonsStore
 
     with tempfile.TemporaryDirectory() as tmp:

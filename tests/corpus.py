@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from consentry.archives import MAX_ARCHIVE_DEPTH, MAX_RATIO, RATIO_FLOOR_BYTES
+from consentry.media.archives import MAX_ARCHIVE_DEPTH, MAX_RATIO, RATIO_FLOOR_BYTES
 
 from .synthetic import photo_like
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry import image_analysis
+from consentry.analyzers import runner as image_analysis
 from consentry.analyzers.explicit import ExplicitAnalyzer
-from consentry.cli import main
+from consentry.cli.main import main
 
 from .stand_ins import FixedScorer
 from .synthetic import write_jpeg

@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
-from consentry import image_analysis
+from consentry.analyzers import runner as image_analysis
 from consentry.analyzers.explicit import ExplicitAnalyzer
-from consentry.cli import main
+from consentry.cli.main import main
 
 from .stand_ins import FixedScorer
 

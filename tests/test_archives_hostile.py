@@ -26,14 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, text
 
-from consentry import archives
-from consentry.cli import main
-from consentry.inventory import FoundFile
-from consentry.locations import LocationRef, member_element, split_member
-from consentry.problems import Code, ItemError, Problem
+from consentry.cli.main import main
+from consentry.media import archives
+from consentry.records.items import ChildLocation, FoundFile, WorkResult
+from consentry.records.locations import LocationRef, member_element, split_member
+from consentry.records.problems import Code, ItemError, Problem
 from consentry.store.case_store import CaseStore
 from consentry.store.database import open_engine, sqlite_url
-from consentry.worker import ChildLocation, WorkResult
 
 from .synthetic import photo_like
 
@@ -428,7 +427,7 @@ def test_twenty_thousand_members_scan_in_bounded_time(tmp_path: Path) -> None:
     case = tmp_path / "case"
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "consentry.cli", "scan", str(source), "--case", str(case),
+        [sys.executable, "-m", "consentry.cli.main", "scan", str(source), "--case", str(case),
          "--workers", "1", "-q", *NO_ANALYZERS],
         capture_output=True, text=True, timeout=MANY_MEMBERS_BOUND_S * 3,
     )  # fmt: skip
@@ -511,8 +510,9 @@ def test_a_zip_whose_directory_hides_its_members_says_so(tmp_path: Path) -> None
     import struct
     import zipfile
 
-    from consentry.locations import LocationRef
-    from consentry.worker import WorkItem, process
+    from consentry.records.items import WorkItem
+    from consentry.records.locations import LocationRef
+    from consentry.scan.worker import process
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

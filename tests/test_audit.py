@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry.audit import (
+from consentry.cli.main import EXIT_TAMPERED, main
+from consentry.store.audit import (
     GENESIS,
     Anchor,
     StoredEvent,
@@ -19,7 +20,6 @@ from consentry.audit import (
     verify_chain,
     write_head,
 )
-from consentry.cli import EXIT_TAMPERED, main
 
 from .synthetic import write_jpeg
 

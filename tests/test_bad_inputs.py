@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import consentry.reader
+import consentry.media.reader
 from consentry.analyzers.pdq import MIN_QUALITY, hamming
-from consentry.cli import main
-from consentry.problems import SEVERITY, Code, ItemError, Severity
-from consentry.reader import open_readonly
+from consentry.cli.main import main
+from consentry.media.reader import open_readonly
+from consentry.records.problems import SEVERITY, Code, ItemError, Severity
 
 from .corpus import (
     EXPECTED,
@@ -144,7 +144,7 @@ def scan_run(
     else:
         args = ["scan", str(source), "--case", str(case), "--workers", "1", "-q"]
         with pytest.MonkeyPatch.context() as mp, deadline(SCAN_TIMEOUT_S):
-            mp.setattr(consentry.reader.os, "open", _refusing_open(os.open))
+            mp.setattr(consentry.media.reader.os, "open", _refusing_open(os.open))
             invoked = CliRunner().invoke(main, args)
         if invoked.exception is not None and not isinstance(invoked.exception, SystemExit):
             raise invoked.exception

@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from consentry import image_analysis
+from consentry.analyzers import runner as image_analysis
 from consentry.analyzers.explicit import ExplicitAnalyzer
-from consentry.cli import main
+from consentry.cli.main import main
 from consentry.derivation import features as feat
 from consentry.derivation.align import align, describe, file_matrix, invert
 from consentry.derivation.change_mask import change_mask, iou
@@ -485,7 +485,7 @@ def test_profile_of_a_changed_or_undecodable_file_is_recorded_as_unmeasurable(
     import hashlib
 
     from consentry.derivation import link_pass as lp
-    from consentry.locations import LocationRef
+    from consentry.records.locations import LocationRef
     from consentry.store.links_store import ImageRef
 
     good = _jpeg(_source(91), 90)

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from consentry.executor import ProcessExecutor
-from consentry.locations import LocationRef
-from consentry.problems import Code
-from consentry.worker import WorkItem, WorkResult, internal_error_result, process
+from consentry.records.items import WorkItem, WorkResult
+from consentry.records.locations import LocationRef
+from consentry.records.problems import Code
+from consentry.scan.executor import ProcessExecutor
+from consentry.scan.worker import internal_error_result, process
 
 from .synthetic import write_jpeg
 
@@ -93,7 +94,7 @@ def test_process_turns_an_unexpected_exception_into_internal_error(
 ) -> None:
     """worker.process catches what no one foresaw (issue: a TypeError from a decoder killed
     the pool); the hashes found before it are kept."""
-    from consentry import worker
+    from consentry.scan import worker
 
     def boom(*_: object, **__: object) -> None:
         raise TypeError("Missing dimensions")
@@ -128,7 +129,7 @@ def test_kill_9_of_one_worker_does_not_hang_or_lose_the_scan(tmp_path: Path) -> 
         write_jpeg(evidence / f"{i:03d}.jpg", seed=i, width=320, height=240)
     case = tmp_path / "case"
     script = Path(sys.executable).with_name("consentry")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "consentry.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "consentry.cli.main"]
     scan = subprocess.Popen(
         [*command, "scan", str(evidence), "--case", str(case), "--workers", "2", "-q"]
         + ["--skip", "faces,provenance", "--no-links"],

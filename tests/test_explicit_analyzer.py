@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consentry import models
-from consentry.analyzers import explicit
+from consentry.analyzers import explicit, models
 from consentry.analyzers.explicit import (
     EXPLICIT_FROM,
     REGION_EXPLICIT_FROM,
@@ -25,8 +24,8 @@ from consentry.analyzers.explicit import (
     Region,
     label_for,
 )
-from consentry.imaging import decode_image
-from consentry.models import ModelUnavailable
+from consentry.analyzers.models import ModelUnavailable
+from consentry.media.decode import decode_image
 
 from .stand_ins import FixedScorer
 

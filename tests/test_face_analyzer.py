@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consentry import models
-from consentry.analyzers import faces
+from consentry.analyzers import faces, models
 from consentry.analyzers.faces import FaceAnalyzer, cosine_similarity, frontalness
-from consentry.imaging import decode_image
-from consentry.models import ModelUnavailable
+from consentry.analyzers.models import ModelUnavailable
+from consentry.media.decode import decode_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FACES = DATA / "faces"

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from consentry import image_analysis
+from consentry.analyzers import runner as image_analysis
 from consentry.analyzers.explicit import ExplicitAnalyzer
-from consentry.cli import EXIT_MISUSE, main
-from consentry.models import ModelUnavailable
-from consentry.thumbnails import PIXEL_BLOCKS, render_thumbnail
+from consentry.analyzers.models import ModelUnavailable
+from consentry.cli.main import EXIT_MISUSE, main
+from consentry.media.thumbnails import PIXEL_BLOCKS, render_thumbnail
 
 from .stand_ins import FixedScorer
 from .synthetic import photo_like, write_jpeg
@@ -212,7 +212,7 @@ def test_small_faces_in_full_body_photos_get_a_sharper_second_look(tmp_path: Pat
     """A full-body shot's face is ~40 px at 512 px: too small to identify. The scan looks again
     in a sharper decode; the face becomes usable and matches the same person's portrait."""
     from consentry.analyzers.faces import MATCH_SIMILARITY, MIN_FACE_SIDE, cosine_similarity
-    from consentry.imaging import decode_image
+    from consentry.media.decode import decode_image
 
     posture = _openpeople_asset("P001", "studio_posture.jpg")
     portrait = _openpeople_asset("P001", "studio_portrait.jpg")

@@ -44,11 +44,12 @@ from hypothesis import strategies as st
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from consentry import imaging
-from consentry.image_analysis import AnalysisPlan, init_process, reset_process
-from consentry.locations import LocationRef
-from consentry.sniff import HEAD_BYTES, expected_mime, sniff
-from consentry.worker import WorkItem, WorkResult, process
+from consentry.analyzers.runner import AnalysisPlan, init_process, reset_process
+from consentry.media import decode as imaging
+from consentry.media.sniff import HEAD_BYTES, expected_mime, sniff
+from consentry.records.items import WorkItem, WorkResult
+from consentry.records.locations import LocationRef
+from consentry.scan.worker import process
 
 DEFAULT_EXAMPLES = 1500
 EXAMPLES = int(os.environ.get("CONSENTRY_FUZZ_EXAMPLES", DEFAULT_EXAMPLES))

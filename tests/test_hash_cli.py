@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry.cli import main
+from consentry.cli.main import main
 
 from .synthetic import write_jpeg
 
@@ -44,7 +44,7 @@ def test_one_broken_file_does_not_stop_the_others(
 ) -> None:
     """A decoder raising something nobody expected (a TIFF with missing dimensions raised
     TypeError) is that file's problem; the next file is still hashed; a missing file too."""
-    from consentry import worker
+    from consentry.scan import worker
 
     real = worker._analyse_image
 

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import consentry.imaging  # noqa: F401 - registers the HEIF/AVIF writers of pillow-heif
-from consentry.problems import SEVERITY, Code, Severity
-from consentry.sniff import HEAD_BYTES, decode_by_name, sniff
+import consentry.media.decode  # noqa: F401 - registers the HEIF/AVIF writers of pillow-heif
+from consentry.media.sniff import HEAD_BYTES, decode_by_name, sniff
+from consentry.records.problems import SEVERITY, Code, Severity
 
 pytestmark = pytest.mark.slow
 

@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consentry import imaging
 from consentry.analyzers import provenance_metadata
-from consentry.imaging import decode_bytes_estimate, decode_image
-from consentry.locations import LocationRef
-from consentry.problems import Code, ItemError
-from consentry.sniff import HEAD_BYTES, IMAGE_EXTENSIONS, decode_by_name, sniff
-from consentry.worker import WorkItem, WorkResult, process
+from consentry.media import decode as imaging
+from consentry.media.decode import decode_bytes_estimate, decode_image
+from consentry.media.sniff import HEAD_BYTES, IMAGE_EXTENSIONS, decode_by_name, sniff
+from consentry.records.items import WorkItem, WorkResult
+from consentry.records.locations import LocationRef
+from consentry.records.problems import Code, ItemError
+from consentry.scan.worker import process
 
 Image.init()
 _RNG = np.random.default_rng(7)
@@ -280,7 +281,7 @@ def test_conversion_in_strips_gives_the_same_pixels(
 
 PEAK_SCRIPT = """
 import resource, sys
-from consentry.imaging import decode_image
+from consentry.media.decode import decode_image
 data = open(sys.argv[1], "rb").read()
 decode_image(open(sys.argv[2], "rb").read())  # imports and warm-up done
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -74,7 +74,7 @@ def test_a_folder_of_costly_small_files_stays_within_2_gb(tmp_path: Path) -> Non
     assert sum(f.stat().st_size for f in evidence.iterdir()) < 8 * 1024**2
     case = tmp_path / "case"
     script = Path(sys.executable).with_name("consentry")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "consentry.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "consentry.cli.main"]
     scan = [*command, "scan", str(evidence), "--case", str(case), "--workers", "2", "-q"]
     wrapper = (
         "import resource, subprocess, sys, json\n"

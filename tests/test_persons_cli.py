@@ -21,11 +21,12 @@ from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 from PIL import Image
 
-from consentry import image_analysis, pipeline
+from consentry.analyzers import runner as image_analysis
 from consentry.analyzers.explicit import ExplicitAnalyzer
-from consentry.cli import main
-from consentry.imaging import decode_image
+from consentry.cli.main import main
+from consentry.media.decode import decode_image
 from consentry.persons.template_crypto import ENV_VAR, key_file_path
+from consentry.scan import pipeline
 from consentry.store import database
 
 from .store_dump import dump_items

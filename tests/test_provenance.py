@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from consentry.analyzers import provenance_watermark as wm
+from consentry.analyzers.models import ModelUnavailable
 from consentry.analyzers.provenance import (
     NAME,
     VERSION,
@@ -30,8 +31,7 @@ from consentry.analyzers.provenance import (
 )
 from consentry.analyzers.provenance_c2pa import C2paAction, C2paEvidence, Validation
 from consentry.analyzers.provenance_metadata import FileMetadata, GeneratorMetadata
-from consentry.imaging import decode_image
-from consentry.models import ModelUnavailable
+from consentry.media.decode import decode_image
 from tests.synthetic import photo_like
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed")

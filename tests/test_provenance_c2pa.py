@@ -569,7 +569,7 @@ class _CountingScorer:
 def _scan_cli(evidence: Path, case: Path, *extra: str, env: dict[str, str] | None = None) -> Any:
     from click.testing import CliRunner
 
-    from consentry.cli import main
+    from consentry.cli.main import main
 
     return CliRunner().invoke(
         main,
@@ -601,7 +601,7 @@ def _last_scan_started(case: Path) -> dict[str, Any]:
 def test_scan_with_trust_anchors_reads_trusted_and_redoes_only_provenance(
     tmp_path: Path, creds: SigningCredentials, signed_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from consentry import image_analysis
+    from consentry.analyzers import runner as image_analysis
     from consentry.analyzers.explicit import ExplicitAnalyzer
 
     image_analysis.reset_process()
@@ -675,7 +675,7 @@ def test_scan_with_trust_anchors_reads_trusted_and_redoes_only_provenance(
 def test_unusable_trust_anchors_are_one_line_misuse_before_any_write(
     tmp_path: Path, name: str, content: bytes | None, words: str
 ) -> None:
-    from consentry.cli import EXIT_MISUSE
+    from consentry.cli.main import EXIT_MISUSE
 
     evidence = tmp_path / "evidence"
     evidence.mkdir()
@@ -698,7 +698,7 @@ def test_unusable_trust_anchors_are_one_line_misuse_before_any_write(
 def test_trust_anchors_need_the_provenance_analyzer(
     tmp_path: Path, creds: SigningCredentials
 ) -> None:
-    from consentry.cli import EXIT_MISUSE
+    from consentry.cli.main import EXIT_MISUSE
 
     anchors = tmp_path / "anchors.pem"
     anchors.write_text(creds.ca_pem)
@@ -731,7 +731,7 @@ def _comfy_png() -> bytes:
 def _report(case: Path, fmt: str, out: Path, *extra: str) -> None:
     from click.testing import CliRunner
 
-    from consentry.cli import main
+    from consentry.cli.main import main
 
     result = CliRunner().invoke(
         main, ["report", "--case", str(case), "--format", fmt, "--out", str(out), *extra]
@@ -743,7 +743,7 @@ def test_json_and_html_reports_show_the_provenance_evidence(
     tmp_path: Path, signed_jpeg: bytes, identity_jpeg: bytes
 ) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from consentry import image_analysis
+    from consentry.analyzers import runner as image_analysis
     from consentry.reports.json_report import load_schema
 
     evidence = tmp_path / "evidence"

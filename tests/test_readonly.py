@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from consentry.cli import main
+from consentry.cli.main import main
 
 from .synthetic import write_jpeg
 

@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from consentry import image_analysis
+from consentry.analyzers import runner as image_analysis
 from consentry.analyzers.explicit import ExplicitAnalyzer
-from consentry.cli import main
+from consentry.cli.main import main
 from consentry.reports.collect import CaseReport, ReportError, collect_case
 from consentry.reports.options import ReportOptions
 

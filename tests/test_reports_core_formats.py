@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from consentry.cli import main
+from consentry.cli.main import main
 from consentry.reports import formats
 from consentry.reports.collect import ReportItem, collect_case
 from consentry.reports.csv_report import COLUMNS

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from consentry.analyzers.pdq import pdq_of_rgb
-from consentry.cli import main
+from consentry.cli.main import main
 from consentry.reports.collect import collect_case
 from consentry.reports.options import ReportOptions
 from consentry.reports.redact import OTHER_PERSON, Redactor

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.cli import main
+from consentry.cli.main import main
 from consentry.reports import case_uco, hashpack, notice, vics
 from consentry.reports.collect import CaseReport, collect_case
 from consentry.reports.options import ReportOptions
@@ -486,7 +486,7 @@ def test_generic_notice_deadline_and_overdue(case: Path, tmp_path: Path) -> None
 
 @needs_faces
 def test_status_follows_the_injected_clock(case: Path, tmp_path: Path) -> None:
-    from consentry.case import open_case
+    from consentry.store.case import open_case
 
     options = ReportOptions(reverify="none", person="E1")
     notice.write_case_notices(case, collect_case(case, options), tmp_path / "n", options)

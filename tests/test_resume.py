@@ -54,7 +54,7 @@ def _scan_cmd(evidence: Path, case: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "consentry.cli",
+        "consentry.cli.main",
         "scan",
         str(evidence),
         "--case",
@@ -146,7 +146,7 @@ def test_sigkill_then_resume_equals_uninterrupted(
     assert dump_items(case) == dump_items(reference)
     assert count_rows(case) == count_rows(reference)
     verify = subprocess.run(
-        [sys.executable, "-m", "consentry.cli", "audit", "verify", "--case", str(case)],
+        [sys.executable, "-m", "consentry.cli.main", "audit", "verify", "--case", str(case)],
         capture_output=True,
         text=True,
     )

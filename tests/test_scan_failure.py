@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from consentry import image_analysis, pipeline
-from consentry.case import open_case
-from consentry.cli import main
-from consentry.cli_common import EXIT_SCAN_FAILED
+from consentry.analyzers import runner as image_analysis
+from consentry.cli.common import EXIT_SCAN_FAILED
+from consentry.cli.main import main
+from consentry.scan import pipeline
+from consentry.store.case import open_case
 from consentry.store.case_store import CaseStore
 
 from .synthetic import write_jpeg

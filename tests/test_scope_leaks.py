@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry.cli import main
+from consentry.cli.main import main
 
 from .security_case import build_case
 

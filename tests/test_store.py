@@ -58,7 +58,7 @@ def test_sqlite_schema_changes_are_transactional(tmp_path: Path) -> None:
 def test_scan_into_postgresql(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from consentry.cli import main
+    from consentry.cli.main import main
 
     from .synthetic import write_jpeg
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry.cli import main
+from consentry.cli.main import main
 
 from .synthetic import photo_like
 

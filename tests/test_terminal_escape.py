@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from consentry.cli import main
-from consentry.cli_common import plain, shown
-from consentry.text_safety import control_escaped
+from consentry.cli.common import plain, shown
+from consentry.cli.main import main
+from consentry.records.text_safety import control_escaped
 
 from .security_case import build_case
 

@@ -26,7 +26,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..models import NUDENET_320N, OPEN_NSFW, ModelFile, ModelUnavailable, is_installed, locate
+from consentry.analyzers.models import (
+    NUDENET_320N,
+    OPEN_NSFW,
+    ModelFile,
+    ModelUnavailable,
+    is_installed,
+    locate,
+)
 
 NAME = "explicit"
 VERSION = "1"

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import SFACE, YUNET, ModelFile, ModelUnavailable, locate
+from consentry.analyzers.models import SFACE, YUNET, ModelFile, ModelUnavailable, locate
 
 NAME = "faces"
 VERSION = "1"

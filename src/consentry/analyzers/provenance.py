@@ -37,11 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from ..imaging import DecodedImage, decode_image
-from ..models import ModelUnavailable, sha256_of_file
-from . import provenance_watermark as wm
-from .provenance_c2pa import C2paEvidence, C2paReader, Validation, claim_failures
-from .provenance_metadata import (
+from consentry.analyzers import provenance_watermark as wm
+from consentry.analyzers.models import ModelUnavailable, sha256_of_file
+from consentry.analyzers.provenance_c2pa import C2paEvidence, C2paReader, Validation, claim_failures
+from consentry.analyzers.provenance_metadata import (
     AI_SOURCE_TYPES,
     GENERATOR_SOFTWARE,
     PNG_SIGNATURE,
@@ -52,6 +51,7 @@ from .provenance_metadata import (
     read_stealth,
     stealth_generator,
 )
+from consentry.media.decode import DecodedImage, decode_image
 
 NAME = "provenance"
 VERSION = "1"

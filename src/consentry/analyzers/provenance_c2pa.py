@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..sniff import sniff
+from consentry.media.sniff import sniff
 
 # c2pa-rs validation status codes (C2PA 2.x spec, 15.2): the untrusted-credential code is the one
 # failure that does not mean the file or the manifest was altered.

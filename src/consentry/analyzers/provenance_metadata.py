@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..imaging import PNG_TEXT_CHUNK_BYTES, PNG_TEXT_FILE_BYTES
+from consentry.media.decode import PNG_TEXT_CHUNK_BYTES, PNG_TEXT_FILE_BYTES
 
 # --- limits ----------------------------------------------------------------------------------
 # decompressed bytes kept from one PNG text chunk / stealth payload, and from all of a file's text

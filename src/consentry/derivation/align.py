@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .features import ImageFeatures
+from consentry.records.features import ImageFeatures
 
 RATIO = 0.8  # Lowe's ratio test on the two nearest descriptors
 RANSAC_THRESHOLD_PX = 4.0  # in work pixels (WORK_SIDE on the long side)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
-from .features import ImageFeatures
+from consentry.records.features import ImageFeatures
 
 SHORTLIST = 8  # partners verified per picture
 NEIGHBOURS = 4  # nearest descriptors asked for each query descriptor

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
-from .features import WORK_SIDE
+from consentry.analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
+from consentry.derivation.features import WORK_SIDE
 
 UNCHANGED_SHARE = 0.15
 CHANGED_SHARE = 0.35

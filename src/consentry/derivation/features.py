@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..imaging import decode_image
+from consentry.media.decode import decode_image
+from consentry.records.features import ImageFeatures
 
 VERSION = "3"  # 3: the resolution profile is measured later, only where a cue needs it
 WORK_SIDE = 512
@@ -26,27 +27,6 @@ N_FEATURES = 600
 # for pictures that turn out to be the larger of a related pair (link_pass), not for all.
 PROFILE_DECODE_SIDE = 2048
 PROFILE_BINS = 16
-
-
-@dataclass
-class ImageFeatures:
-    sha256: str
-    width: int  # oriented picture, in file pixels
-    height: int
-    work_scale: float  # work pixels per file pixel
-    points: np.ndarray  # (n, 2) float32, work coordinates
-    descriptors: np.ndarray  # (n, 32) uint8 ORB
-    mirror_points: np.ndarray  # (m, 2) float32, work coordinates of the un-mirrored picture
-    mirror_descriptors: np.ndarray  # (m, 32) uint8
-    profile: np.ndarray | None  # (PROFILE_BINS,) float32 radial power shares; None: not measured
-    profile_scale: float = 1.0  # decoded pixels per file pixel where the profile was measured
-
-    @property
-    def work_size(self) -> tuple[int, int]:
-        return (
-            max(1, round(self.width * self.work_scale)),
-            max(1, round(self.height * self.work_scale)),
-        )
 
 
 @dataclass

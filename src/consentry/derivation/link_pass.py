@@ -40,23 +40,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .. import archives
-from ..problems import Code, ItemError
-from ..reader import open_readonly, read_all
-from ..store import CaseStore
-from ..store.links_store import (
-    FaceOfImage,
-    FeatureError,
-    ImageRef,
-    LinkRecord,
-    LinksStore,
-    PairRecord,
-)
-from . import features as feat
-from .align import align, describe, file_matrix, invert
-from .candidates import shortlist
-from .change_mask import ChangeMask, carry, change_mask
-from .direction import (
+from consentry.derivation import features as feat
+from consentry.derivation.align import align, describe, file_matrix, invert
+from consentry.derivation.candidates import shortlist
+from consentry.derivation.change_mask import ChangeMask, carry, change_mask
+from consentry.derivation.direction import (
     AI_VERDICTS,
     MIN_SCALE_GAP,
     RESOLUTION_WEIGHT,
@@ -68,7 +56,19 @@ from .direction import (
     metadata_cue,
     resolution_cue,
 )
-from .face_swap import FaceBox, judge, to_work
+from consentry.derivation.face_swap import FaceBox, judge, to_work
+from consentry.media import archives
+from consentry.media.reader import open_readonly, read_all
+from consentry.records.problems import Code, ItemError
+from consentry.store import CaseStore
+from consentry.store.links_store import (
+    FaceOfImage,
+    FeatureError,
+    ImageRef,
+    LinkRecord,
+    LinksStore,
+    PairRecord,
+)
 
 VERSION = f"4.f{feat.VERSION}"  # of the cached pair checks
 RULES = "6"  # of the link choice and direction (no cache: links are re-chosen when it changes)
@@ -743,15 +743,15 @@ def _render_pending(
 ) -> int:
     if case_dir is None:
         return 0
-    from .render import render_links
+    from consentry.derivation.render import render_links
 
     return render_links(ls, case_dir, by_sha, pool)
 
 
 def method_description() -> dict[str, object]:
-    from . import align as al
-    from . import candidates as ca
-    from . import change_mask as cm
+    from consentry.derivation import align as al
+    from consentry.derivation import candidates as ca
+    from consentry.derivation import change_mask as cm
 
     return {
         "version": VERSION,

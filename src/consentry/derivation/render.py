@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..problems import ItemError
-from ..store.links_store import ImageRef, LinkRecord, LinksStore
-from ..thumbnails import must_blur, obscure
-from .features import work_picture
-from .link_pass import mask_from_png, read_evidence
+from consentry.derivation.features import work_picture
+from consentry.derivation.link_pass import mask_from_png, read_evidence
+from consentry.media.thumbnails import must_blur, obscure
+from consentry.records.problems import ItemError
+from consentry.store.links_store import ImageRef, LinkRecord, LinksStore
 
 DERIVATION_DIR = "derivation"
 RENDER_SIDE = 384
@@ -104,7 +104,7 @@ def _render_one(task: _RenderTask) -> bool:
 
 
 def _version() -> str:
-    from .link_pass import VERSION
+    from consentry.derivation.link_pass import VERSION
 
     return VERSION
 

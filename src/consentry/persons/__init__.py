@@ -14,6 +14,6 @@ One module per job:
 All SQL lives in ``store/persons_store.py``; the commands are in ``cli_persons.py``.
 """
 
-from .refresh import refresh_identities
+from consentry.persons.refresh import refresh_identities
 
 __all__ = ["refresh_identities"]

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from ..analyzers import crypto_hashes, pdq
-from ..analyzers.faces import TOO_SMALL, Face
-from ..image_analysis import second_look
-from ..imaging import ANALYSIS_SIDE, decode_image
-from ..problems import ItemError
-from ..reader import open_readonly, read_all
+from consentry.analyzers import crypto_hashes, pdq
+from consentry.analyzers.faces import TOO_SMALL, Face
+from consentry.analyzers.runner import second_look
+from consentry.media.decode import ANALYSIS_SIDE, decode_image
+from consentry.media.reader import open_readonly, read_all
+from consentry.records.problems import ItemError
 
 
 class ReferencePhotoError(ValueError):

@@ -25,8 +25,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..store.persons_store import FaceKey, PersonsStore
-from ..thumbnails import FACE_DIR
+from consentry.media.thumbnails import FACE_DIR
+from consentry.store.persons_store import FaceKey, PersonsStore
 
 
 def crop_file(case_dir: Path, key: FaceKey) -> Path:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
+from consentry.analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
 
 MATCH = "match"
 POSSIBLE = "possible"

@@ -23,13 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
-from ..store import CaseStore
-from ..store.persons_store import ENROLLED, MatchRow, PersonRow, PersonsStore
-from . import erasure
-from .clustering import KNN, LINKAGE_SIMILARITY, cluster_faces
-from .consent import record_from_json
-from .matching import (
+from consentry.analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
+from consentry.persons import erasure
+from consentry.persons.clustering import KNN, LINKAGE_SIMILARITY, cluster_faces
+from consentry.persons.consent import record_from_json
+from consentry.persons.matching import (
     GROUP_MIN_FACES,
     MATCH,
     NO_GROUP,
@@ -39,7 +37,9 @@ from .matching import (
     check_groups,
     match_faces,
 )
-from .template_crypto import TemplateKey, TemplateKeyError, load_key
+from consentry.persons.template_crypto import TemplateKey, TemplateKeyError, load_key
+from consentry.store import CaseStore
+from consentry.store.persons_store import ENROLLED, MatchRow, PersonRow, PersonsStore
 
 log = logging.getLogger(__name__)
 VERSION = "2"  # 2: group consistency of matches

@@ -33,8 +33,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .collect import CaseReport, MethodInfo, ReportItem
-    from .options import ReportOptions
+    from consentry.reports.collect import CaseReport, MethodInfo, ReportItem
+    from consentry.reports.options import ReportOptions
 
 CASE_VERSION = "case-1.5.0"  # the ontology release these terms were checked against
 CONTEXT = {

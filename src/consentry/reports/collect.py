@@ -35,12 +35,20 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from .. import __version__
-from ..audit import read_head, report_statement, verify_chain
-from ..case import HEAD_FILE, Case, open_case_readonly
-from ..persons.refresh import method_description as persons_method
-from ..persons.report import PersonsReport, build_report
-from ..store.case_store import (
+from consentry import __version__
+from consentry.media.thumbnails import must_blur
+from consentry.persons.findings import PersonsReport, build_report
+from consentry.persons.refresh import method_description as persons_method
+from consentry.reports.counts import Count, case_counts, scoped_counts
+from consentry.reports.methods import ErrorRate, method_text
+from consentry.reports.options import ReportOptions
+from consentry.reports.provenance_info import ProvenanceInfo, with_provenance
+from consentry.reports.redact import Redactor, redact_value
+from consentry.reports.reverify import reverify_sources, source_manifests
+from consentry.reports.visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
+from consentry.store.audit import read_head, report_statement, verify_chain
+from consentry.store.case import HEAD_FILE, Case, open_case_readonly
+from consentry.store.case_store import (
     CONTENT_PROBLEMS,
     CONTENTS,
     FINDINGS,
@@ -50,15 +58,7 @@ from ..store.case_store import (
     SOURCES,
     THUMBS,
 )
-from ..store.persons_store import ENROLLED, PersonsStore
-from ..thumbnails import must_blur
-from .counts import Count, case_counts, scoped_counts
-from .methods import ErrorRate, method_text
-from .options import ReportOptions
-from .provenance_info import ProvenanceInfo, with_provenance
-from .redact import Redactor, redact_value
-from .reverify import reverify_sources, source_manifests
-from .visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
+from consentry.store.persons_store import ENROLLED, PersonsStore
 
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
 CASE_LEVEL_ACTIONS = frozenset({"case_created", "scan_started", "scan_finished"})

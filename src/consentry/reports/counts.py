@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..persons.report import DEFINITIONS as PERSON_DEFINITIONS
-from ..persons.report import PersonsReport
-from .visual import PDQ_MATCH_DISTANCE
+from consentry.persons.findings import DEFINITIONS as PERSON_DEFINITIONS
+from consentry.persons.findings import PersonsReport
+from consentry.reports.visual import PDQ_MATCH_DISTANCE
 
 if TYPE_CHECKING:
-    from .collect import ReportItem
+    from consentry.reports.collect import ReportItem
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..text_safety import spreadsheet_safe
-from .collect import CaseReport, ReportItem
-from .options import ReportOptions
+from consentry.records.text_safety import spreadsheet_safe
+from consentry.reports.collect import CaseReport, ReportItem
+from consentry.reports.options import ReportOptions
 
 COLUMNS = (
     "location",

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..case import open_case
-from ..output_guard import guard_for_case, sidecar
-from .collect import CaseReport, collect_case
-from .options import ReportOptions
+from consentry.reports.collect import CaseReport, collect_case
+from consentry.reports.options import ReportOptions
+from consentry.store.case import open_case
+from consentry.store.output_guard import guard_for_case, sidecar
 
 Writer = Callable[[CaseReport, Path, ReportOptions], list[Path]]
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models import sha256_of_file
-from ..output_guard import OutputGuard, unguarded
-from ..text_safety import spreadsheet_safe
+from consentry.analyzers.models import sha256_of_file
+from consentry.records.text_safety import spreadsheet_safe
+from consentry.store.output_guard import OutputGuard, unguarded
 
 if TYPE_CHECKING:
-    from .collect import CaseReport, ReportItem
-    from .options import ReportOptions
+    from consentry.reports.collect import CaseReport, ReportItem
+    from consentry.reports.options import ReportOptions
 
 PDQ_MIN_QUALITY = 50  # Meta's PDQ guidance; the same floor as the scan's low_pdq_quality
 PDQ_FILE = "pdq.txt"

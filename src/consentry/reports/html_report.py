@@ -17,9 +17,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from ..thumbnails import THUMB_DIR, must_blur
-from .collect import CaseReport, Count, PersonInfo, ReportItem
-from .options import ReportOptions
+from consentry.media.thumbnails import THUMB_DIR, must_blur
+from consentry.reports.collect import CaseReport, Count, PersonInfo, ReportItem
+from consentry.reports.options import ReportOptions
 
 GALLERY_LIMIT = 240  # thumbnails per gallery
 # rows of the inventory annex in HTML/PDF; beyond it the JSON and CSV reports list every file

@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .collect import CaseReport
-from .options import ReportOptions
+from consentry.reports.collect import CaseReport
+from consentry.reports.options import ReportOptions
 
 SCHEMA_ID = "https://consentry.invalid/schemas/report-1.json"
 SCHEMA_VERSION = "1"

@@ -40,15 +40,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .. import audit
-from ..output_guard import OutputGuard, guard_for_case, unguarded
-from ..text_safety import markdown_escaped as md
-from ..text_safety import spreadsheet_safe
+from consentry.records.text_safety import markdown_escaped as md
+from consentry.records.text_safety import spreadsheet_safe
+from consentry.store import audit
+from consentry.store.output_guard import OutputGuard, guard_for_case, unguarded
 
 if TYPE_CHECKING:
-    from ..store import CaseStore
-    from .collect import CaseReport, ReportItem
-    from .options import ReportOptions
+    from consentry.reports.collect import CaseReport, ReportItem
+    from consentry.reports.options import ReportOptions
+    from consentry.store import CaseStore
 
 REMOVAL_DEADLINE = timedelta(hours=48)  # TAKE IT DOWN Act, section 3(a)(3)
 ACT_CITATION = (
@@ -128,7 +128,7 @@ def write_case_notices(
 ) -> list[Path]:
     """``write_notices`` for the case in ``case_dir``: opens it for writing (its lock) to record
     each notice in the audit log."""
-    from ..case import open_case
+    from consentry.store.case import open_case
 
     with open_case(case_dir, db_url) as case:
         guard = guard_for_case(case.store, case.path, force=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .collect import CaseReport
-from .html_report import render_html
-from .options import ReportOptions
+from consentry.reports.collect import CaseReport
+from consentry.reports.html_report import render_html
+from consentry.reports.options import ReportOptions
 
 
 def write_pdf(report: CaseReport, out: Path, options: ReportOptions) -> list[Path]:

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from ..analyzers.provenance import signal_name
-from ..analyzers.provenance_c2pa import SDK_STATES, is_identity_code
-from ..store.case_store import FINDINGS
-from .redact import Redactor
+from consentry.analyzers.provenance import signal_name
+from consentry.analyzers.provenance_c2pa import SDK_STATES, is_identity_code
+from consentry.reports.redact import Redactor
+from consentry.store.case_store import FINDINGS
 
 if TYPE_CHECKING:
-    from .collect import ReportItem
+    from consentry.reports.collect import ReportItem
 
 MAX_SIGNALS = 50
 MAX_TEXT = 500

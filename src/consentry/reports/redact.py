@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..persons.folders import looks_like_a_name, name_tokens, named_after
+from consentry.persons.folders import looks_like_a_name, name_tokens, named_after
 
 OTHER_PERSON = "[other person]"
 PERSON_CODE = re.compile(r"\b[EU][0-9]+\b")

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from ..readonly_check import sha256_of
-from ..store.case_store import LOCATIONS
+from consentry.scan.verify_sources import sha256_of
+from consentry.store.case_store import LOCATIONS
 
 
 @dataclass

@@ -35,8 +35,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .collect import CaseReport, ReportItem
-    from .options import ReportOptions
+    from consentry.reports.collect import CaseReport, ReportItem
+    from consentry.reports.options import ReportOptions
 
 ODATA_CONTEXT = (
     "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/CUSTOM/$metadata#Cases"

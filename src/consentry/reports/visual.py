@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..analyzers.pdq import MATCH_DISTANCE as PDQ_MATCH_DISTANCE
-from ..analyzers.pdq import MIN_QUALITY as PDQ_MIN_QUALITY
+from consentry.analyzers.pdq import MATCH_DISTANCE as PDQ_MATCH_DISTANCE
+from consentry.analyzers.pdq import MIN_QUALITY as PDQ_MIN_QUALITY
 
 
 def visual_groups(rows: Sequence[dict[str, Any]]) -> dict[str, int]:

@@ -16,12 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import audit
-from ..inventory import FoundFile
-from ..locations import LocationRef
-from ..problems import Code, Problem
-from ..worker import ChildLocation, WorkItem, WorkResult
-from .schema import (
+from consentry.records.items import ChildLocation, FoundFile, WorkItem, WorkResult
+from consentry.records.locations import LocationRef
+from consentry.records.problems import Code, Problem
+from consentry.store import audit
+from consentry.store.schema import (
     AuditEvent,
     CaseInfo,
     Content,

@@ -11,10 +11,17 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, Table, func, select, update
 
-from ..derivation.features import ImageFeatures
-from ..locations import LocationRef
-from .case_store import CASE_INFO, CONTENTS, FACES, FINDINGS, LOCATIONS, _insert_ignore
-from .schema import DerivationFeatures, DerivationLink, DerivationPair
+from consentry.records.features import ImageFeatures
+from consentry.records.locations import LocationRef
+from consentry.store.case_store import (
+    CASE_INFO,
+    CONTENTS,
+    FACES,
+    FINDINGS,
+    LOCATIONS,
+    _insert_ignore,
+)
+from consentry.store.schema import DerivationFeatures, DerivationLink, DerivationPair
 
 FEATURES: Table = DerivationFeatures.__table__  # type: ignore[assignment]
 PAIRS: Table = DerivationPair.__table__  # type: ignore[assignment]

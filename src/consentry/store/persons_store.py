@@ -19,9 +19,16 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, Table, func, select, text, update
 
-from .. import audit
-from .case_store import CASE_INFO, CONTENTS, FACES, FINDINGS, LOCATIONS, _insert_ignore
-from .schema import FaceCluster, FaceMatch, Person, PersonTemplate
+from consentry.store import audit
+from consentry.store.case_store import (
+    CASE_INFO,
+    CONTENTS,
+    FACES,
+    FINDINGS,
+    LOCATIONS,
+    _insert_ignore,
+)
+from consentry.store.schema import FaceCluster, FaceMatch, Person, PersonTemplate
 
 PERSONS: Table = Person.__table__  # type: ignore[assignment]
 TEMPLATES: Table = PersonTemplate.__table__  # type: ignore[assignment]

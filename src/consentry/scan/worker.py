@@ -9,17 +9,14 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from . import archives
-from .analyzers import crypto_hashes, pdq
-from .image_analysis import ImageAnalysis, analyse_image
-from .imaging import ANALYSIS_SIDE, decode_image
-from .locations import ARCHIVE_SEPARATOR, LocationRef, member_display
-from .problems import Code, ItemError, Problem
-from .reader import open_readonly, read_all
-from .sniff import (
+from consentry.analyzers import crypto_hashes, pdq
+from consentry.analyzers.runner import analyse_image
+from consentry.media import archives
+from consentry.media.decode import ANALYSIS_SIDE, decode_image
+from consentry.media.reader import open_readonly, read_all
+from consentry.media.sniff import (
     EMPTY,
     HEAD_BYTES,
     UNKNOWN,
@@ -28,64 +25,19 @@ from .sniff import (
     mime_of_decoded,
     sniff,
 )
+from consentry.records.items import (
+    ChildLocation,
+    ContentRecord,
+    WorkItem,
+    WorkResult,
+)
+from consentry.records.locations import ARCHIVE_SEPARATOR, LocationRef, member_display
+from consentry.records.problems import Code, ItemError, Problem
 
 # Files larger than this are hashed as a stream and not decoded (a phone photo is < 50 MB; a
 # larger "image" is either a bomb or not a photo). Archives of any size are listed from disk.
 MAX_IN_MEMORY_BYTES = 256 * 1024 * 1024
 CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    location_id: int
-    ref: LocationRef
-    rel_path: str
-    # Set for re-analysis of content already in the store (a newly enabled analyzer): only the
-    # analyzers in ``needs`` run, on bytes that must still hash to ``expected_sha256``.
-    needs: frozenset[str] | None = None
-    expected_sha256: str | None = None
-    known_label: str | None = None
-
-
-@dataclass
-class ContentRecord:
-    sha256: str
-    md5: str
-    sha1: str
-    size: int
-    mime: str
-    is_image: bool = False
-    image_format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    color_mode: str | None = None
-    frames: int | None = None
-    orientation: int | None = None
-    exif_json: str | None = None
-    pdq: str | None = None
-    pdq_quality: int | None = None
-    pdq_dihedral: str | None = None  # 8 hex hashes joined by ","
-
-
-@dataclass
-class ChildLocation:
-    ref: LocationRef
-    rel_path: str
-    size: int | None
-    mtime_ns: int | None
-    readable: bool
-    problems: list[Problem] = field(default_factory=list)
-
-
-@dataclass
-class WorkResult:
-    location_id: int
-    content: ContentRecord | None = None
-    location_problems: list[Problem] = field(default_factory=list)
-    content_problems: list[Problem] = field(default_factory=list)
-    children: list[ChildLocation] = field(default_factory=list)
-    analysis: ImageAnalysis | None = None
-    reanalysis: bool = False
 
 
 def process(item: WorkItem) -> WorkResult:

@@ -15,24 +15,15 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .locations import LocationRef, display_bytes_path, is_utf8
-from .problems import Code, Problem
+from consentry.records.items import FoundFile
+from consentry.records.locations import LocationRef, display_bytes_path, is_utf8
+from consentry.records.problems import Code, Problem
 
 
 class SourceError(Exception):
     """A source the examiner named cannot be used at all (misuse, not a per-item problem)."""
-
-
-@dataclass
-class FoundFile:
-    ref: LocationRef
-    rel_path: str  # relative to the source root, for folder-level reports
-    size: int | None
-    mtime_ns: int | None
-    readable: bool = True
-    problems: list[Problem] = field(default_factory=list)
 
 
 def source_root(path: str) -> bytes:

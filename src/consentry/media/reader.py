@@ -11,7 +11,7 @@ import os
 import stat
 from typing import BinaryIO
 
-from .problems import Code, ItemError
+from consentry.records.problems import Code, ItemError
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
 

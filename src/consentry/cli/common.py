@@ -19,8 +19,8 @@ from typing import NoReturn
 import click
 from rich.markup import escape
 
-from .case import Case, CaseError, open_case_readonly
-from .text_safety import control_escaped
+from consentry.records.text_safety import control_escaped
+from consentry.store.case import Case, CaseError, open_case_readonly
 
 EXIT_MISUSE = 2
 EXIT_CASE = 3

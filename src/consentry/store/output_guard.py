@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from .case import CASE_FILE, DB_FILE, HEAD_FILE
+from consentry.store.case import CASE_FILE, DB_FILE, HEAD_FILE
 
 if TYPE_CHECKING:
-    from .store import CaseStore
+    from consentry.store import CaseStore
 
 # the case's own records, relative to the case folder: never a report's target
 CASE_RECORDS = (CASE_FILE, DB_FILE, HEAD_FILE, "keys", "thumbs", "derivation")
@@ -150,7 +150,7 @@ class OutputGuard:
 
 def recorded_sources(store: CaseStore) -> list[bytes]:
     """Every source the case's scans recorded (raw paths, as scanned)."""
-    from .store.case_store import SOURCES
+    from consentry.store.case_store import SOURCES
 
     with store.engine.connect() as conn:
         return [bytes(r.raw_path) for r in conn.execute(select(SOURCES.c.raw_path))]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
+
+from consentry.records.items import ThumbnailRecord
 
 THUMB_SIDE = 256
 # Pixelation grid on the long side, then a Gaussian blur: at 12 blocks a body or a face is not
@@ -24,14 +25,6 @@ BLUR_RADIUS_FRACTION = 1 / 24
 SHARP_LABEL = "none"  # the only label rendered without blur
 THUMB_DIR = "thumbs"
 FACE_DIR = "faces"
-
-
-@dataclass(frozen=True)
-class ThumbnailRecord:
-    sha256: str
-    path: str  # relative to the case folder
-    blurred: bool
-    label: str
 
 
 def must_blur(label: str | None) -> bool:

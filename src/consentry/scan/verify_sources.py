@@ -11,9 +11,9 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from .problems import Code, Problem
-from .reader import open_readonly
-from .store.case_store import CaseStore
+from consentry.media.reader import open_readonly
+from consentry.records.problems import Code, Problem
+from consentry.store.case_store import CaseStore
 
 
 @dataclass(frozen=True)

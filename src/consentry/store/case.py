@@ -21,9 +21,9 @@ from typing import IO
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import __version__, audit
-from .store import CaseStore
-from .store.database import open_engine, sqlite_url
+from consentry import __version__
+from consentry.store import CaseStore, audit
+from consentry.store.database import open_engine, sqlite_url
 
 CASE_FILE = "case.json"
 DB_FILE = "case.sqlite"

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from .analyzers import explicit as explicit_mod
-from .analyzers import faces as faces_mod
-from .imaging import ANALYSIS_SIDE, DecodedImage, decode_image
-from .problems import ItemError
-from .thumbnails import ThumbnailRecord, write_face_crop, write_thumbnail
+from consentry.analyzers import explicit as explicit_mod
+from consentry.analyzers import faces as faces_mod
+from consentry.media.decode import ANALYSIS_SIDE, DecodedImage, decode_image
+from consentry.media.thumbnails import write_face_crop, write_thumbnail
+from consentry.records.items import FaceRecord, FindingRecord, ImageAnalysis
+from consentry.records.problems import ItemError
 
 OPTIONAL_ANALYZERS = ("explicit", "faces", "provenance")
 # Provenance runs by default: C2PA and metadata cost ~1 ms; its full-resolution watermark check
@@ -47,8 +48,8 @@ class ProvenanceSettings:
     def findings_model_key(self) -> str | None:
         """The ``model_sha256`` provenance findings made under these settings carry: another
         detector or other trust anchors redo them (``analyzers.provenance.findings_model_key``)."""
-        from .analyzers.provenance import findings_model_key
-        from .models import sha256_of_file
+        from consentry.analyzers.models import sha256_of_file
+        from consentry.analyzers.provenance import findings_model_key
 
         model = self.detector_model
         return findings_model_key(
@@ -61,45 +62,6 @@ class AnalysisPlan:
     analyzers: frozenset[str] = frozenset(DEFAULT_ANALYZERS)
     case_dir: str | None = None  # where thumbnails and face crops go; None: write nothing
     provenance: ProvenanceSettings = ProvenanceSettings()
-
-
-@dataclass
-class FindingRecord:
-    sha256: str
-    analyzer: str
-    analyzer_version: str
-    model_sha256: str | None
-    status: str  # ok | error
-    label: str | None
-    score: float | None
-    payload: str  # JSON
-
-
-@dataclass
-class FaceRecord:
-    sha256: str
-    face_index: int
-    box_x: float
-    box_y: float
-    box_w: float
-    box_h: float
-    analysis_side: int
-    landmarks: str
-    detector_score: float
-    size_px: float
-    sharpness: float | None
-    frontalness: float
-    usable: bool
-    flags: str
-    embedding: bytes | None
-    crop_path: str | None
-
-
-@dataclass
-class ImageAnalysis:
-    findings: list[FindingRecord] = field(default_factory=list)
-    faces: list[FaceRecord] = field(default_factory=list)
-    thumbnail: ThumbnailRecord | None = None
 
 
 # Faces too small in the 512 px picture (full-body shots: the typical "nudified" image) get a
@@ -173,7 +135,7 @@ def load_faces() -> Any:
 
 
 def load_provenance(settings: ProvenanceSettings = ProvenanceSettings()) -> Any:
-    from .analyzers.provenance import ProvenanceAnalyzer
+    from consentry.analyzers.provenance import ProvenanceAnalyzer
 
     return ProvenanceAnalyzer.load(
         trust_anchors_pem=settings.c2pa_trust_anchors_pem,
@@ -291,7 +253,7 @@ def analyse_image(
 
 
 def _provenance(analyzer: Any, data: bytes, image: DecodedImage, sha256: str) -> FindingRecord:
-    from .analyzers import provenance as provenance_mod
+    from consentry.analyzers import provenance as provenance_mod
 
     finding = analyzer.analyze(data, image)
     return FindingRecord(

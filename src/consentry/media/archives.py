@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from .locations import member_element, split_member
-from .problems import Code, ItemError, Problem
-from .reader import open_readonly
+from consentry.media.reader import open_readonly
+from consentry.records.locations import member_element, split_member
+from consentry.records.problems import Code, ItemError, Problem
 
 # Limits against zip bombs. A member may declare any size; we believe neither the header nor the
 # ratio alone: a member is refused if it declares more than MAX_MEMBER_BYTES, or if it expands more

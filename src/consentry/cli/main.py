@@ -25,20 +25,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import __version__
-from .analyzers.provenance_c2pa import TrustAnchorsError, load_trust_anchors
-from .audit import (
-    CANNOT_PROVE,
-    PROVES,
-    StoredEvent,
-    anchor_of,
-    parse_anchor,
-    read_head,
-    verify_chain,
+from consentry import __version__
+from consentry.analyzers.models import ModelUnavailable
+from consentry.analyzers.provenance_c2pa import TrustAnchorsError, load_trust_anchors
+from consentry.analyzers.runner import (
+    DEFAULT_ANALYZERS,
+    OPTIONAL_ANALYZERS,
+    AnalysisPlan,
+    ProvenanceSettings,
+    init_process,
 )
-from .audit_sign import check_signatures, parse_public_key
-from .case import HEAD_FILE, CaseError, open_case
-from .cli_common import (
+from consentry.cli.common import (
     EXIT_CASE,
     EXIT_MISUSE,
     EXIT_SCAN_FAILED,
@@ -48,16 +45,19 @@ from .cli_common import (
     read_case,
     shown,
 )
-from .image_analysis import (
-    DEFAULT_ANALYZERS,
-    OPTIONAL_ANALYZERS,
-    AnalysisPlan,
-    ProvenanceSettings,
-    init_process,
+from consentry.scan.pipeline import Progress as PipelineProgress
+from consentry.scan.pipeline import SourceError, check_sources_usable, run_scan
+from consentry.store.audit import (
+    CANNOT_PROVE,
+    PROVES,
+    StoredEvent,
+    anchor_of,
+    parse_anchor,
+    read_head,
+    verify_chain,
 )
-from .models import ModelUnavailable
-from .pipeline import Progress as PipelineProgress
-from .pipeline import SourceError, check_sources_usable, run_scan
+from consentry.store.audit_sign import check_signatures, parse_public_key
+from consentry.store.case import HEAD_FILE, CaseError, open_case
 
 err = Console(stderr=True)
 out = Console()
@@ -411,7 +411,7 @@ def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
 
     Exit status: 0 every file got a PDQ; 1 some file did not (see stderr); 2 misuse.
     """
-    from .hash_file import hash_file
+    from consentry.scan.hash_file import hash_file
 
     failed = False
     for name in files:
@@ -698,21 +698,21 @@ def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     out.print(table)
 
 
-from .cli_audit_sign import audit_keygen, audit_sign  # noqa: E402
+from consentry.cli.audit_sign import audit_keygen, audit_sign  # noqa: E402
 
 audit_group.add_command(audit_keygen)
 audit_group.add_command(audit_sign)
-from .cli_persons import person_group, persons_cmd  # noqa: E402 - registered after main exists
+from consentry.cli.persons import person_group, persons_cmd  # noqa: E402 - registered after main exists
 
 main.add_command(person_group)
 main.add_command(persons_cmd)
-from .cli_links import links_cmd  # noqa: E402
+from consentry.cli.links import links_cmd  # noqa: E402
 
 main.add_command(links_cmd)
-from .cli_report import report_cmd  # noqa: E402
+from consentry.cli.report import report_cmd  # noqa: E402
 
 main.add_command(report_cmd)
-from .cli_notice import notice_group  # noqa: E402
+from consentry.cli.notice import notice_group  # noqa: E402
 
 main.add_command(notice_group)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from .audit import read_head, verify_chain
-from .audit_sign import (
+from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail
+from consentry.store.audit import read_head, verify_chain
+from consentry.store.audit_sign import (
     ACTION,
     SigningKeyError,
     check_signatures,
@@ -16,8 +17,7 @@ from .audit_sign import (
     load_private,
     sign_payload,
 )
-from .case import HEAD_FILE, CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail
+from consentry.store.case import HEAD_FILE, CaseError, open_case
 
 
 @click.command(

@@ -16,15 +16,21 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
-from .case import Case, CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
-from .models import ModelUnavailable
-from .persons import enroll, erasure
-from .persons.consent import ConsentError, check_names, load_consent
-from .persons.refresh import RefreshOutcome, refresh_identities, template_key
-from .persons.report import PersonsReport, build_report, consent_summary
-from .persons.template_crypto import ENV_VAR, TemplateKeyError, key_file_path
-from .store.persons_store import ENROLLED, UNIDENTIFIED, NewTemplate, PersonRow, PersonsStore
+from consentry.analyzers.models import ModelUnavailable
+from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
+from consentry.persons import enroll, erasure
+from consentry.persons.consent import ConsentError, check_names, load_consent
+from consentry.persons.findings import PersonsReport, build_report, consent_summary
+from consentry.persons.refresh import RefreshOutcome, refresh_identities, template_key
+from consentry.persons.template_crypto import ENV_VAR, TemplateKeyError, key_file_path
+from consentry.store.case import Case, CaseError, open_case
+from consentry.store.persons_store import (
+    ENROLLED,
+    UNIDENTIFIED,
+    NewTemplate,
+    PersonRow,
+    PersonsStore,
+)
 
 out = Console()
 
@@ -237,7 +243,7 @@ def person_add(
 
 def enroll_analyzer() -> Any:
     """The scan's face analyzer (loaded once per process; tests may put a stand-in here)."""
-    from .image_analysis import load_faces
+    from consentry.analyzers.runner import load_faces
 
     global _ANALYZER
     if _ANALYZER is None:

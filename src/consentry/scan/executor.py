@@ -28,8 +28,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from .problems import Code, Problem
-from .worker import WorkItem, WorkResult, internal_error_result, process
+from consentry.records.items import WorkItem, WorkResult
+from consentry.records.problems import Code, Problem
+from consentry.scan.worker import internal_error_result, process
 
 # A worker's queue depth: enough to keep it busy between result hand-offs, few enough that a
 # lost worker leaves a handful of suspects to retry one by one.

@@ -15,11 +15,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .case import CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, shown
-from .derivation.link_pass import link_derivations, method_description
-from .output_guard import UnsafeOutput, guard_for_case
-from .store.links_store import LinkRecord, LinksStore
+from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, shown
+from consentry.derivation.link_pass import link_derivations, method_description
+from consentry.store.case import CaseError, open_case
+from consentry.store.links_store import LinkRecord, LinksStore
+from consentry.store.output_guard import UnsafeOutput, guard_for_case
 
 out = Console()
 err = Console(stderr=True)

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import click
 
-from .case import CaseError
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, plain
-from .output_guard import UnsafeOutput
-from .reports.collect import ReportError
-from .reports.formats import FORMATS, FormatUnavailable, write_report
-from .reports.html_report import UnsafeThumbnail
-from .reports.options import REVERIFY_MODES, ReportOptions
+from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, plain
+from consentry.reports.collect import ReportError
+from consentry.reports.formats import FORMATS, FormatUnavailable, write_report
+from consentry.reports.html_report import UnsafeThumbnail
+from consentry.reports.options import REVERIFY_MODES, ReportOptions
+from consentry.store.case import CaseError
+from consentry.store.output_guard import UnsafeOutput
 
 
 @click.command(

@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .audit import AuditFinding, StoredEvent, canonical_json
+from consentry.store.audit import AuditFinding, StoredEvent, canonical_json
 
 ACTION = "audit_signed"
 PREFIX = "ed25519:"

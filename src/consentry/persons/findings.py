@@ -31,7 +31,18 @@ from typing import Any
 
 import numpy as np
 
-from ..store.persons_store import (
+from consentry.persons.consent import record_from_json
+from consentry.persons.folders import (
+    FolderImage,
+    FolderReport,
+    Inconsistency,
+    codes_sorted,
+    folder_of,
+    reconcile,
+)
+from consentry.persons.matching import MATCH, POSSIBLE
+from consentry.persons.refresh import consented_persons, current_state, method_description
+from consentry.store.persons_store import (
     ENROLLED,
     UNIDENTIFIED,
     FaceAttribution,
@@ -39,10 +50,6 @@ from ..store.persons_store import (
     PersonRow,
     PersonsStore,
 )
-from .consent import record_from_json
-from .folders import FolderImage, FolderReport, Inconsistency, codes_sorted, folder_of, reconcile
-from .matching import MATCH, POSSIBLE
-from .refresh import consented_persons, current_state, method_description
 
 MIN_IMAGES_STRONG = 2
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import ExifTags, Image, Jpeg2KImagePlugin, PngImagePlugin, UnidentifiedImageError
 
-from .problems import Code, ItemError, Problem
+from consentry.records.problems import Code, ItemError, Problem
 
 try:  # HEIC/HEIF: what phones save by default
     import pillow_heif

@@ -15,22 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, archives, audit
-from .case import Case, CaseError
-from .derivation.link_pass import link_derivations
-from .executor import make_executor
-from .image_analysis import (
+from consentry import __version__
+from consentry.analyzers.runner import (
     AnalysisPlan,
     ProvenanceSettings,
     describe_plan,
     init_process,
     reset_process,
 )
-from .inventory import SourceError, source_root, walk_source
-from .locations import LocationRef, display_bytes_path
-from .persons import refresh_identities
-from .readonly_check import SourceChange, check_sources
-from .worker import WorkItem, WorkResult
+from consentry.derivation.link_pass import link_derivations
+from consentry.media import archives
+from consentry.persons import refresh_identities
+from consentry.records.items import WorkItem, WorkResult
+from consentry.records.locations import LocationRef, display_bytes_path
+from consentry.scan.executor import make_executor
+from consentry.scan.inventory import SourceError, source_root, walk_source
+from consentry.scan.verify_sources import SourceChange, check_sources
+from consentry.store import audit
+from consentry.store.case import Case, CaseError
 
 INVENTORY_BATCH = 500
 RECORD_EVERY_S = 0.5

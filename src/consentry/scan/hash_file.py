@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .locations import LocationRef
-from .problems import Code, Problem, Severity
-from .worker import WorkItem, process
+from consentry.records.items import WorkItem
+from consentry.records.locations import LocationRef
+from consentry.records.problems import Code, Problem, Severity
+from consentry.scan.worker import process
 
 
 @dataclass

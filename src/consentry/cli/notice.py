@@ -15,9 +15,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .case import CaseError, open_case
-from .cli_common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
-from .reports.notice import NoticeError, mark_sent, notice_states
+from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
+from consentry.reports.notice import NoticeError, mark_sent, notice_states
+from consentry.store.case import CaseError, open_case
 
 out = Console()
 
