@@ -24,6 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from consentry import __version__
 from consentry.store import CaseStore, audit
 from consentry.store.database import open_engine, sqlite_url
+from consentry.store.links_store import LinksStore
+from consentry.store.persons_store import PersonsStore
 
 CASE_FILE = "case.json"
 DB_FILE = "case.sqlite"
@@ -40,6 +42,22 @@ class Case:
     case_id: str
     store: CaseStore
     _lock: IO[str] | None = None
+    _persons: PersonsStore | None = None
+    _links: LinksStore | None = None
+
+    @property
+    def persons(self) -> PersonsStore:
+        """The persons, templates, matches and clusters of this case (same engine)."""
+        if self._persons is None:
+            self._persons = PersonsStore(self.store.engine)
+        return self._persons
+
+    @property
+    def links(self) -> LinksStore:
+        """The derivation features, pairs and links of this case (same engine)."""
+        if self._links is None:
+            self._links = LinksStore(self.store.engine)
+        return self._links
 
     def close(self) -> None:
         self.store.engine.dispose()
