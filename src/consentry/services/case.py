@@ -1,0 +1,77 @@
+"""How a service opens a case: a ``CaseRef`` names it, ``opened`` (for writing, under the case
+lock) or ``opened_readonly`` (no lock: SQLite readers run beside a scan) open it once for the
+whole action, and ``ServiceError`` is the one error a service raises.
+
+The store is imported inside the functions: a shell that only builds its interface (``--help``)
+loads no database driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from consentry.store.case import Case
+
+
+class ErrorCode(StrEnum):
+    """Why a service refused or stopped; each shell maps these to its own answer (the CLI to
+    its exit statuses, ``cli.common.EXIT_*``)."""
+
+    MISUSE = "misuse"  # the request cannot be done as asked (bad option, unknown person...)
+    CASE = "case"  # the case folder or its store cannot be used
+    TAMPERED = "tampered"  # the audit log does not verify
+    SCAN_FAILED = "scan_failed"  # a scan stopped on an error no file causes; re-run resumes
+
+
+class ServiceError(Exception):
+    """One line for the person at the shell, and the code that says which kind of failure."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """Which case: its folder, and the store's SQLAlchemy URL when it is not the folder's
+    case.sqlite."""
+
+    path: Path
+    db_url: str | None = None
+
+
+@contextmanager
+def opened(ref: CaseRef, create: bool = False) -> Iterator[Case]:
+    """The case, open for writing under its lock for the whole ``with`` block; ``create``
+    makes a new case folder. An unusable case is ``ServiceError(CASE)``."""
+    from consentry.store.case import CaseError, open_case
+
+    try:
+        case = open_case(ref.path, ref.db_url, create=create)
+    except CaseError as exc:
+        raise ServiceError(ErrorCode.CASE, str(exc)) from None
+    with case:
+        yield case
+
+
+@contextmanager
+def opened_readonly(ref: CaseRef) -> Iterator[Case]:
+    """The existing case, open for reading only (no lock) for the whole ``with`` block."""
+    from consentry.store.case import CaseError, open_case_readonly
+
+    try:
+        case = open_case_readonly(ref.path, ref.db_url)
+    except CaseError as exc:
+        raise ServiceError(ErrorCode.CASE, str(exc)) from None
+    with case:
+        yield case
+
+
+__all__ = ["CaseRef", "ErrorCode", "ServiceError", "opened", "opened_readonly"]
