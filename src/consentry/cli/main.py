@@ -58,6 +58,7 @@ from consentry.store.audit import (
 )
 from consentry.store.audit_sign import check_signatures, parse_public_key
 from consentry.store.case import HEAD_FILE, CaseError, open_case
+from consentry.store.case_counts import CaseCounts
 
 err = Console(stderr=True)
 out = Console()
@@ -300,7 +301,7 @@ def scan(
                 "analysed": outcome.analysed,
                 "new_locations": outcome.new_locations,
                 "source_changes": [c.path for c in outcome.source_changes],
-                **counts,
+                **counts.as_dict(),
             }
         )
         return
@@ -340,48 +341,42 @@ def _choose_analyzers(only: str | None, skip: str | None) -> frozenset[str]:
     return frozenset(set(DEFAULT_ANALYZERS) - names(skip or ""))
 
 
-def _print_counts(counts: dict[str, Any], title: str) -> None:
+def _print_counts(counts: CaseCounts, title: str) -> None:
+    ex, fc, pv = counts.explicit, counts.faces, counts.provenance
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("what is counted")
     table.add_column("count", justify="right")
     rows = [
-        ("files (every file found, on disk or inside an archive)", counts["files"]),
-        ("  on disk", counts["files_on_disk"]),
-        ("  inside archives", counts["archive_members"]),
-        ("images (files that decoded as images)", counts["images"]),
-        ("unique contents (distinct SHA-256)", counts["unique_contents"]),
-        ("unique images (distinct SHA-256)", counts["unique_images"]),
-        ("duplicate locations (same bytes found again)", counts["duplicate_locations"]),
-        ("files with errors", counts["errors"]["total"]),
-        ("files with warnings", counts["warnings"]["total"]),
+        ("files (every file found, on disk or inside an archive)", counts.files),
+        ("  on disk", counts.files_on_disk),
+        ("  inside archives", counts.archive_members),
+        ("images (files that decoded as images)", counts.images),
+        ("unique contents (distinct SHA-256)", counts.unique_contents),
+        ("unique images (distinct SHA-256)", counts.unique_images),
+        ("duplicate locations (same bytes found again)", counts.duplicate_locations),
+        ("files with errors", counts.errors.total),
+        ("files with warnings", counts.warnings.total),
+        ("explicit images (files labelled explicit)", ex.explicit_images),
+        ("suggestive images (files labelled suggestive)", ex.suggestive_images),
+        ("images not checked for explicit content", ex.images_not_analysed),
+        ("faces found (in unique images)", fc.faces),
+        ("  usable for identity", fc.usable_faces),
+        ("unique images with faces", fc.unique_images_with_faces),
+        ("AI-made, confirmed by provenance (files)", pv.confirmed_ai),
+        ("AI-made, indicated by provenance (files)", pv.indicated_ai),
+        ("no provenance signal (files; not proof of real)", pv.no_signal),
+        ("images not checked for provenance", pv.images_not_analysed),
     ]
-    if "explicit" in counts:
-        ex, fc = counts["explicit"], counts["faces"]
-        rows += [
-            ("explicit images (files labelled explicit)", ex["explicit_images"]),
-            ("suggestive images (files labelled suggestive)", ex["suggestive_images"]),
-            ("images not checked for explicit content", ex["images_not_analysed"]),
-            ("faces found (in unique images)", fc["faces"]),
-            ("  usable for identity", fc["usable_faces"]),
-            ("unique images with faces", fc["unique_images_with_faces"]),
-        ]
-    if "provenance" in counts:
-        pv = counts["provenance"]
-        rows += [
-            ("AI-made, confirmed by provenance (files)", pv["confirmed_ai"]),
-            ("AI-made, indicated by provenance (files)", pv["indicated_ai"]),
-            ("no provenance signal (files; not proof of real)", pv["no_signal"]),
-            ("images not checked for provenance", pv["images_not_analysed"]),
-        ]
-    if counts.get("pending"):
-        rows.append(("not yet analysed (re-run the scan)", counts["pending"]))
+    if counts.pending:
+        rows.append(("not yet analysed (re-run the scan)", counts.pending))
     for label, value in rows:
         table.add_row(label, f"{value:,}")
     out.print(table)
-    for kind in ("errors", "warnings"):
-        by_code = counts[kind]["by_code"]
-        if by_code:
-            out.print(f"{kind} by kind: " + ", ".join(f"{k} {v}" for k, v in by_code.items()))
+    for kind, problems in (("errors", counts.errors), ("warnings", counts.warnings)):
+        if problems.by_code:
+            out.print(
+                f"{kind} by kind: " + ", ".join(f"{k} {v}" for k, v in problems.by_code.items())
+            )
 
 
 @main.command(
@@ -486,7 +481,7 @@ def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
             data={
                 "case": str(case.path),
                 "case_id": case.case_id,
-                **counts,
+                **counts.as_dict(),
                 "definitions": definitions,
             }
         )

@@ -48,6 +48,7 @@ from consentry.reports.reverify import reverify_sources, source_manifests
 from consentry.reports.visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
 from consentry.store.audit import read_head, report_statement, verify_chain
 from consentry.store.case import HEAD_FILE, Case, open_case_readonly
+from consentry.store.case_counts import CaseCounts
 from consentry.store.case_store import (
     CONTENT_PROBLEMS,
     CONTENTS,
@@ -386,9 +387,9 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     )
 
 
-def _incomplete(counts: dict[str, Any], last_status: str | None) -> str | None:
+def _incomplete(counts: CaseCounts, last_status: str | None) -> str | None:
     """What a reader must know first: the case was not fully scanned (said on page one)."""
-    pending = int(counts.get("pending") or 0)
+    pending = counts.pending
     if not pending and last_status in (None, "completed"):
         return None
     said = {
@@ -645,7 +646,7 @@ def _audit_info(e: Any, r: Redactor, scope: str | None) -> AuditInfo:
 
 # -- methods ---------------------------------------------------------------------------------------
 def _methods(
-    counts: dict[str, Any],
+    counts: CaseCounts,
     findings: dict[tuple[str, str], dict[str, Any]],
     events: Sequence[Any],
     links: Sequence[DerivationLink],
@@ -671,13 +672,13 @@ def _methods(
                 entry["models"].add(m)
         entry["contents"] += 1
     out = [
-        _method("crypto_hashes", "1", (), {}, counts["unique_contents"]),
+        _method("crypto_hashes", "1", (), {}, counts.unique_contents),
         _method(
             "pdq",
             "1",
             (),
             {"match_distance": PDQ_MATCH_DISTANCE, "min_quality": PDQ_MIN_QUALITY},
-            counts["unique_images"],
+            counts.unique_images,
         ),
     ]
     for analyzer in sorted(by_analyzer):
@@ -695,7 +696,7 @@ def _methods(
                 entry["contents"],
             )
         )
-    faces = counts["faces"]["faces"]
+    faces = counts.faces.faces
     if faces:
         method = identity or persons_method()
         out.append(
@@ -704,7 +705,7 @@ def _methods(
                 str(method.get("version", "")),
                 (),
                 {k: v for k, v in method.items() if k != "version"},
-                counts["faces"]["unique_images_with_faces"],
+                counts.faces.unique_images_with_faces,
             )
         )
     if not links_status.startswith(("not run", "unavailable")):

@@ -1,19 +1,20 @@
 """The report's counts, each with what it counts and whether it was observed or inferred.
 
-Whole-case counts reuse ``CaseStore.counts()`` and the persons report's count block; a
-person-scoped report counts only that person's files (plus how much of the case was searched),
-so it holds no count about anyone else.
+Whole-case counts reuse ``CaseStore.counts()`` (a ``CaseCounts``) and the persons report's
+count block; a person-scoped report counts only that person's files (plus how much of the case
+was searched), so it holds no count about anyone else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from consentry.persons.findings import DEFINITIONS as PERSON_DEFINITIONS
 from consentry.persons.findings import PersonsReport
 from consentry.reports.visual import PDQ_MATCH_DISTANCE
+from consentry.store.case_counts import CaseCounts
 
 if TYPE_CHECKING:
     from consentry.reports.collect import ReportItem
@@ -33,7 +34,7 @@ def Inferred(value: int, what: str) -> Count:  # noqa: N802 - reads like the cla
 
 
 def case_counts(
-    c: dict[str, Any], persons: PersonsReport, items: Sequence[ReportItem], links: int
+    c: CaseCounts, persons: PersonsReport, items: Sequence[ReportItem], links: int
 ) -> dict[str, Count]:
     """Whole-case counts: the store's own (CaseStore.counts), the persons count block, and the
     visual duplicates computed here."""
@@ -41,15 +42,15 @@ def case_counts(
     groups = {i.visual_group for i in items if i.visual_group is not None}
     visual_images = len({i.sha256 for i in items if i.visual_group is not None})
     return {
-        "files": Count(c["files"], "every file found, on disk or inside an archive (locations)"),
-        "files_on_disk": Count(c["files_on_disk"], "files found directly on disk"),
-        "archive_members": Count(c["archive_members"], "files found inside archives"),
-        "archives_opened": Count(c["archives_opened"], "archives whose members were listed"),
-        "images": Count(c["images"], "files whose content decoded as an image"),
-        "unique_contents": Count(c["unique_contents"], "distinct SHA-256 among all files"),
-        "unique_images": Count(c["unique_images"], "distinct SHA-256 among image files"),
+        "files": Count(c.files, "every file found, on disk or inside an archive (locations)"),
+        "files_on_disk": Count(c.files_on_disk, "files found directly on disk"),
+        "archive_members": Count(c.archive_members, "files found inside archives"),
+        "archives_opened": Count(c.archives_opened, "archives whose members were listed"),
+        "images": Count(c.images, "files whose content decoded as an image"),
+        "unique_contents": Count(c.unique_contents, "distinct SHA-256 among all files"),
+        "unique_images": Count(c.unique_images, "distinct SHA-256 among image files"),
         "duplicate_locations": Count(
-            c["duplicate_locations"], "files whose exact bytes were also found elsewhere"
+            c.duplicate_locations, "files whose exact bytes were also found elsewhere"
         ),
         "visual_duplicate_groups": Inferred(
             len(groups),
@@ -58,20 +59,20 @@ def case_counts(
         "visual_duplicate_images": Inferred(
             visual_images, "distinct images (SHA-256) that belong to a visual duplicate group"
         ),
-        "unreadable": Count(c["unreadable"], "files that could not be read (no hash)"),
-        "pending": Count(c["pending"], "files found but not yet analysed (the scan did not end)"),
+        "unreadable": Count(c.unreadable, "files that could not be read (no hash)"),
+        "pending": Count(c.pending, "files found but not yet analysed (the scan did not end)"),
         "explicit_images": Inferred(
-            c["explicit"]["explicit_images"], "image files labelled explicit (per location)"
+            c.explicit.explicit_images, "image files labelled explicit (per location)"
         ),
         "suggestive_images": Inferred(
-            c["explicit"]["suggestive_images"], "image files labelled suggestive (per location)"
+            c.explicit.suggestive_images, "image files labelled suggestive (per location)"
         ),
         "images_not_analysed": Count(
-            c["explicit"]["images_not_analysed"], "image files without an explicit-content label"
+            c.explicit.images_not_analysed, "image files without an explicit-content label"
         ),
-        "faces": Inferred(c["faces"]["faces"], "faces detected, in distinct images"),
+        "faces": Inferred(c.faces.faces, "faces detected, in distinct images"),
         "usable_faces": Inferred(
-            c["faces"]["usable_faces"], "faces large, sharp and frontal enough to identify"
+            c.faces.usable_faces, "faces large, sharp and frontal enough to identify"
         ),
         "persons_estimate": Inferred(pc.estimate, PERSON_DEFINITIONS["estimate"]),
         "persons_lower_bound": Inferred(pc.lower_bound, PERSON_DEFINITIONS["lower_bound"]),
@@ -83,19 +84,19 @@ def case_counts(
             links, "images linked to the source photo they were made from"
         ),
         **_provenance(items, "image files"),
-        "errors": Count(c["errors"]["total"], "files with an error-level problem, all codes"),
-        "warnings": Count(c["warnings"]["total"], "files with a warning-level problem"),
+        "errors": Count(c.errors.total, "files with an error-level problem, all codes"),
+        "warnings": Count(c.warnings.total, "files with a warning-level problem"),
     }
 
 
-def scoped_counts(c: dict[str, Any], items: Sequence[ReportItem], links: int) -> dict[str, Count]:
+def scoped_counts(c: CaseCounts, items: Sequence[ReportItem], links: int) -> dict[str, Count]:
     """Counts about the person's own items only, plus how much was searched."""
     explicit = [i for i in items if i.explicit_label == "explicit"]
     groups = {i.visual_group for i in items if i.visual_group is not None}
     folders = {i.location.rpartition("/")[0] for i in items}
     return {
-        "case_files_searched": Count(c["files"], "files in the whole case that were searched"),
-        "case_images_searched": Count(c["images"], "image files in the whole case searched"),
+        "case_files_searched": Count(c.files, "files in the whole case that were searched"),
+        "case_images_searched": Count(c.images, "image files in the whole case searched"),
         "files": Inferred(len(items), "image files (locations) showing this person"),
         "unique_images": Inferred(
             len({i.sha256 for i in items}), "distinct SHA-256 among this person's image files"

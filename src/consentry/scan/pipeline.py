@@ -33,6 +33,7 @@ from consentry.scan.inventory import SourceError, source_root, walk_source
 from consentry.scan.verify_sources import SourceChange, check_sources
 from consentry.store import audit
 from consentry.store.case import Case, CaseError
+from consentry.store.case_counts import CaseCounts
 
 INVENTORY_BATCH = 500
 RECORD_EVERY_S = 0.5
@@ -54,7 +55,7 @@ class ScanOutcome:
     elapsed_s: float
     new_locations: int
     analysed: int
-    counts: dict[str, Any]
+    counts: CaseCounts
     source_changes: list[SourceChange] = field(default_factory=list)
 
 
@@ -209,7 +210,7 @@ def _scan_body(
         "elapsed_s": round(elapsed, 3),
         "analysed": analysed,
         "new_locations": new_locations,
-        **counts,
+        **counts.as_dict(),
     }
     store.finish_scan(scan_id, audit.now_iso(), summary)
     store.append_audit(
@@ -219,10 +220,10 @@ def _scan_body(
             "scan_id": scan_id,
             "files_per_source": per_source,
             "source_changes": len(changes),
-            "files": counts["files"],
-            "images": counts["images"],
-            "unique_contents": counts["unique_contents"],
-            "errors": counts["errors"]["total"],
+            "files": counts.files,
+            "images": counts.images,
+            "unique_contents": counts.unique_contents,
+            "errors": counts.errors.total,
             "elapsed_s": round(elapsed, 3),
         },
     )

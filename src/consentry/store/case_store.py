@@ -20,6 +20,15 @@ from consentry.records.items import ChildLocation, FoundFile, WorkItem, WorkResu
 from consentry.records.locations import LocationRef
 from consentry.records.problems import Code, Problem
 from consentry.store import audit
+from consentry.store.case_counts import (
+    CaseCounts,
+    ExplicitCounts,
+    FaceCounts,
+    LabelCount,
+    ProblemCounts,
+    ProvenanceCounts,
+    ThumbnailCounts,
+)
 from consentry.store.schema import (
     AuditEvent,
     CaseInfo,
@@ -476,7 +485,9 @@ class CaseStore:
             self._add_location_problems(conn, items)
 
     # -- summary -----------------------------------------------------------------------------
-    def counts(self) -> dict[str, Any]:
+    def counts(self) -> CaseCounts:
+        """The case's counts (files, images, contents, per analyzer, problems), all measured
+        in the store in one connection."""
         L, C = LOCATIONS, CONTENTS
         with self.engine.connect() as conn:
 
@@ -538,63 +549,58 @@ class CaseStore:
                 select(func.count()).select_from(THUMBS).where(THUMBS.c.blurred.is_(True))
             )
             thumbs_total = scalar(select(func.count()).select_from(THUMBS))
-        by_label: dict[str, dict[str, dict[str, int]]] = {"explicit": {}, "provenance": {}}
+        by_label: dict[str, dict[str, LabelCount]] = {"explicit": {}, "provenance": {}}
         for analyzer, label, n, u in label_rows:
-            by_label[analyzer][str(label)] = {"files": int(n), "unique_images": int(u)}
-        explicit_by_label = by_label["explicit"]
-        analysed_explicit = sum(v["files"] for v in explicit_by_label.values())
-        verdicts = by_label["provenance"]
-        by_code: dict[str, dict[str, Any]] = {}
+            by_label[analyzer][str(label)] = LabelCount(files=int(n), unique_images=int(u))
+        labels, verdicts = by_label["explicit"], by_label["provenance"]
+        by_code: dict[str, tuple[str, int]] = {}
         for code, severity, n in [*loc_rows, *content_rows]:
-            entry = by_code.setdefault(code, {"severity": severity, "files": 0})
-            entry["files"] += int(n)
-        errors = sum(v["files"] for v in by_code.values() if v["severity"] == "error")
-        warnings = sum(v["files"] for v in by_code.values() if v["severity"] == "warning")
-        return {
-            "files": files,
-            "files_on_disk": on_disk,
-            "archive_members": files - on_disk,
-            "archives_opened": archives,
-            "images": images,
-            "unique_contents": unique_contents,
-            "unique_images": unique_images,
+            first_severity, seen = by_code.get(code, (severity, 0))
+            by_code[code] = (first_severity, seen + int(n))
+
+        def problems(severity: str) -> ProblemCounts:
+            of = {k: n for k, (sev, n) in sorted(by_code.items()) if sev == severity}
+            return ProblemCounts(total=sum(of.values()), by_code=of)
+
+        def files_labelled(of: dict[str, LabelCount], label: str) -> int:
+            return of[label].files if label in of else 0
+
+        return CaseCounts(
+            files=files,
+            files_on_disk=on_disk,
+            archive_members=files - on_disk,
+            archives_opened=archives,
+            images=images,
+            unique_contents=unique_contents,
+            unique_images=unique_images,
             # files whose bytes were also found elsewhere (unreadable files have no content)
-            "duplicate_locations": files - unhashed - unique_contents,
-            "unreadable": unreadable,
-            "pending": pending,
-            "explicit": {
-                "explicit_images": explicit_by_label.get("explicit", {}).get("files", 0),
-                "suggestive_images": explicit_by_label.get("suggestive", {}).get("files", 0),
-                "by_label": explicit_by_label,
-                "images_not_analysed": images - analysed_explicit,
+            duplicate_locations=files - unhashed - unique_contents,
+            unreadable=unreadable,
+            pending=pending,
+            analyzers={
+                "explicit": ExplicitCounts(
+                    explicit_images=files_labelled(labels, "explicit"),
+                    suggestive_images=files_labelled(labels, "suggestive"),
+                    by_label=labels,
+                    images_not_analysed=images - sum(c.files for c in labels.values()),
+                ),
+                "provenance": ProvenanceCounts(
+                    confirmed_ai=files_labelled(verdicts, "confirmed"),
+                    indicated_ai=files_labelled(verdicts, "indicated"),
+                    no_signal=files_labelled(verdicts, "no_signal"),
+                    by_verdict=verdicts,
+                    images_not_analysed=images - sum(c.files for c in verdicts.values()),
+                ),
+                "faces": FaceCounts(
+                    faces=faces_total,
+                    usable_faces=faces_usable,
+                    unique_images_with_faces=images_with_faces,
+                ),
             },
-            "provenance": {
-                # image files by verdict; no_signal means nothing was found, never "real"
-                "confirmed_ai": verdicts.get("confirmed", {}).get("files", 0),
-                "indicated_ai": verdicts.get("indicated", {}).get("files", 0),
-                "no_signal": verdicts.get("no_signal", {}).get("files", 0),
-                "by_verdict": verdicts,
-                "images_not_analysed": images - sum(v["files"] for v in verdicts.values()),
-            },
-            "faces": {
-                "faces": faces_total,
-                "usable_faces": faces_usable,
-                "unique_images_with_faces": images_with_faces,
-            },
-            "thumbnails": {"written": thumbs_total, "blurred": thumbs_blurred},
-            "errors": {
-                "total": errors,
-                "by_code": {
-                    k: v["files"] for k, v in sorted(by_code.items()) if v["severity"] == "error"
-                },
-            },
-            "warnings": {
-                "total": warnings,
-                "by_code": {
-                    k: v["files"] for k, v in sorted(by_code.items()) if v["severity"] == "warning"
-                },
-            },
-        }
+            thumbnails=ThumbnailCounts(written=thumbs_total, blurred=thumbs_blurred),
+            errors=problems("error"),
+            warnings=problems("warning"),
+        )
 
     def problems_listing(self, limit: int = 1000) -> list[dict[str, str]]:
         L = LOCATIONS
