@@ -20,12 +20,19 @@ import click
 from rich.markup import escape
 
 from consentry.records.text_safety import control_escaped
+from consentry.services.case import ErrorCode, ServiceError
 from consentry.store.case import Case, CaseError, open_case_readonly
 
 EXIT_MISUSE = 2
 EXIT_CASE = 3
 EXIT_TAMPERED = 4
 EXIT_SCAN_FAILED = 5  # a scan stopped on an error no file should cause; re-run to resume
+EXIT_STATUS = {
+    ErrorCode.MISUSE: EXIT_MISUSE,
+    ErrorCode.CASE: EXIT_CASE,
+    ErrorCode.TAMPERED: EXIT_TAMPERED,
+    ErrorCode.SCAN_FAILED: EXIT_SCAN_FAILED,
+}
 
 
 def plain(value: object) -> str:
@@ -46,6 +53,11 @@ def fail(code: int, message: str) -> NoReturn:
     # one line, never wrapped: scripts parse it (a file name's newline is shown as \x0a)
     click.echo(f"error: {plain(message)}", err=True)
     sys.exit(code)
+
+
+def failed(exc: ServiceError) -> NoReturn:
+    """``fail`` for what a service refused: its message, the exit status of its code."""
+    fail(EXIT_STATUS[exc.code], exc.message)
 
 
 def read_case(case_dir: Path, db_url: str | None) -> Case:
