@@ -1,23 +1,16 @@
 """``consentry audit keygen`` and ``consentry audit sign``: examiner signatures on the audit log
-(see ``audit_sign``). ``audit verify --public-key`` checks them. Thin: parse, call, print."""
+(see ``store.audit_sign``). ``audit verify --public-key`` checks them. Thin: parse, call, print."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
-from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, EXIT_TAMPERED, fail
-from consentry.store.audit import read_head, verify_chain
-from consentry.store.audit_sign import (
-    ACTION,
-    SigningKeyError,
-    check_signatures,
-    generate,
-    load_private,
-    sign_payload,
-)
-from consentry.store.case import HEAD_FILE, CaseError, open_case
+from consentry.cli.common import failed, plain
+from consentry.services.audit import AuditTampered, new_signing_key, sign_audit
+from consentry.services.case import CaseRef, ServiceError
 
 
 @click.command(
@@ -39,9 +32,9 @@ check the case (with the report, by e-mail): `audit verify --public-key` needs i
 def audit_keygen(out_path: Path) -> None:
     """Make an examiner signing key (Ed25519); print its public key."""
     try:
-        click.echo(generate(out_path))
-    except SigningKeyError as exc:
-        fail(EXIT_MISUSE, str(exc))
+        click.echo(new_signing_key(out_path))
+    except ServiceError as exc:
+        failed(exc)
 
 
 @click.command(
@@ -68,26 +61,23 @@ event's number and hash, which covers every event before it through the chain. R
 def audit_sign(case_dir: Path, db_url: str | None, key_path: Path, examiner: str | None) -> None:
     """Sign the audit log as it is now with the examiner's key."""
     try:
-        key = load_private(key_path)
-    except SigningKeyError as exc:
-        fail(EXIT_MISUSE, str(exc))
-    try:
-        case = open_case(case_dir, db_url)
-    except CaseError as exc:
-        fail(EXIT_CASE, str(exc))
-    with case:
-        events = case.store.audit_events()
-        findings = verify_chain(events, read_head(case.path / HEAD_FILE), (), case.case_id)
-        findings += check_signatures(events, case.case_id)[0]
-        if findings:
-            for f in findings:
-                click.echo(f"TAMPERED ({f.kind}) {f.message}", err=True)
-            fail(EXIT_TAMPERED, "the audit log does not verify: not signed")
-        payload = sign_payload(key, case.case_id, events[-1])
-        seq = case.store.append_audit(ACTION, examiner, payload)
+        signed = sign_audit(CaseRef(case_dir, db_url), key_path, examiner)
+    except AuditTampered as exc:
+        tampered(exc)
+    except ServiceError as exc:
+        failed(exc)
     click.echo(
-        f"events 1-{payload['signed_seq']} signed by {payload['public_key']} (audit event {seq})"
+        f"events 1-{signed.signed_seq} signed by {signed.public_key} (audit event "
+        f"{signed.event_seq})"
     )
 
 
-__all__ = ["audit_keygen", "audit_sign"]
+def tampered(exc: AuditTampered) -> NoReturn:
+    """Refuse because the log does not verify: each finding on its own line, then the error
+    (exit 4). Used by ``audit sign`` and ``audit anchor``."""
+    for f in exc.findings:
+        click.echo(f"TAMPERED ({f.kind}) {plain(f.message)}", err=True)
+    failed(exc)
+
+
+__all__ = ["audit_keygen", "audit_sign", "tampered"]

@@ -35,29 +35,23 @@ from consentry.analyzers.runner import (
     ProvenanceSettings,
     init_process,
 )
+from consentry.cli.audit_sign import tampered
 from consentry.cli.common import (
     EXIT_CASE,
     EXIT_MISUSE,
     EXIT_SCAN_FAILED,
     EXIT_TAMPERED,
     fail,
+    failed,
     plain,
     read_case,
     shown,
 )
 from consentry.scan.pipeline import Progress as PipelineProgress
 from consentry.scan.pipeline import SourceError, check_sources_usable, run_scan
-from consentry.store.audit import (
-    CANNOT_PROVE,
-    PROVES,
-    StoredEvent,
-    anchor_of,
-    parse_anchor,
-    read_head,
-    verify_chain,
-)
-from consentry.store.audit_sign import check_signatures, parse_public_key
-from consentry.store.case import HEAD_FILE, CaseError, open_case
+from consentry.services.audit import AuditTampered, audit_events, take_anchor, verify_audit
+from consentry.services.case import CaseRef, ServiceError
+from consentry.store.case import CaseError, open_case
 from consentry.store.case_counts import CaseCounts
 
 err = Console(stderr=True)
@@ -556,17 +550,11 @@ def audit_verify(
     """Check that no audit event was edited, deleted, reordered or appended, against
     audit.head, any anchors recorded outside the case and any examiner signatures."""
     try:
-        wanted = [parse_anchor(a) for a in anchors]
-        for k in public_keys:
-            parse_public_key(k)
-    except ValueError as exc:
-        fail(EXIT_MISUSE, str(exc))
-    events, head, case_id = _read_chain(case_dir, db_url)
-    findings = verify_chain(events, head, wanted, case_id)
-    signature_findings, signatures = check_signatures(events, case_id, public_keys)
-    findings += signature_findings
-    if findings:
-        for f in findings:
+        checked = verify_audit(CaseRef(case_dir, db_url), anchors, public_keys)
+    except ServiceError as exc:
+        failed(exc)
+    if checked.findings:
+        for f in checked.findings:
             out.print(
                 f"[bold red]TAMPERED[/] ({f.kind}) {shown(f.message)}",
                 highlight=False,
@@ -574,55 +562,39 @@ def audit_verify(
             )
         sys.exit(EXIT_TAMPERED)
     out.print(
-        f"OK: {len(events)} audit events, chain intact, audit.head names event "
-        f"{events[-1].seq}, newest {events[-1].hash[:16]}",
+        f"OK: {checked.events} audit events, chain intact, audit.head names event "
+        f"{checked.newest_seq}, newest {checked.newest_hash[:16]}",
         highlight=False,
         soft_wrap=True,
     )
-    if wanted:
-        upto = max(a.seq for a in wanted)
+    if checked.anchors:
+        upto = max(a.seq for a in checked.anchors)
         out.print(
-            f"anchored: event(s) {', '.join(str(a.seq) for a in wanted)} match the anchor(s) "
-            f"recorded outside the case, so events 1-{upto} are unchanged"
+            f"anchored: event(s) {', '.join(str(a.seq) for a in checked.anchors)} match the "
+            f"anchor(s) recorded outside the case, so events 1-{upto} are unchanged"
             + (
-                f"; events {upto + 1}-{events[-1].seq} are checked only inside the case"
-                if upto < events[-1].seq
+                f"; events {upto + 1}-{checked.newest_seq} are checked only inside the case"
+                if upto < checked.newest_seq
                 else ""
             ),
             highlight=False,
             soft_wrap=True,
         )
-    if signatures:
-        newest = max(signatures, key=lambda sig: sig.signed_seq)
-        trusted = newest.public_key in public_keys
+    newest = checked.newest_signature
+    if newest is not None:
         out.print(
             f"signed: events 1-{newest.signed_seq} by {newest.public_key} "
             + (
                 "(the given examiner key)"
-                if trusted
+                if checked.signed_by_given_key
                 else "(a key named inside the case: check it with --public-key)"
             ),
             highlight=False,
             soft_wrap=True,
         )
-    out.print(f"proves: {PROVES}.", highlight=False, soft_wrap=True)
-    if not wanted:
-        out.print(f"cannot prove: {CANNOT_PROVE}.", highlight=False, soft_wrap=True)
-
-
-def _read_chain(
-    case_dir: Path, db_url: str | None
-) -> tuple[list[StoredEvent], tuple[int, str] | None, str]:
-    """The events and audit.head, read so that a command writing meanwhile is not taken for
-    tampering: the head is read before and after the events, until both reads agree."""
-    with read_case(case_dir, db_url) as case:
-        for _ in range(5):
-            before = read_head(case.path / HEAD_FILE)
-            events = case.store.audit_events()
-            head = read_head(case.path / HEAD_FILE)
-            if head == before:
-                break
-    return events, head, case.case_id
+    out.print(f"proves: {checked.proves}.", highlight=False, soft_wrap=True)
+    if checked.cannot_prove is not None:
+        out.print(f"cannot prove: {checked.cannot_prove}.", highlight=False, soft_wrap=True)
 
 
 @audit_group.command(
@@ -642,13 +614,12 @@ verify now: an anchor of a tampered log would vouch for it.""",
 @click.option("--db", "db_url", default=None)
 def audit_anchor(case_dir: Path, db_url: str | None) -> None:
     """Print the newest audit event as SEQ:HASH, to record outside the case."""
-    events, head, case_id = _read_chain(case_dir, db_url)
-    findings = verify_chain(events, head, (), case_id) + check_signatures(events, case_id)[0]
-    anchor = anchor_of(events)
-    if findings or anchor is None:
-        for f in findings:
-            click.echo(f"TAMPERED ({f.kind}) {plain(f.message)}", err=True)
-        fail(EXIT_TAMPERED, "the audit log does not verify: no anchor printed")
+    try:
+        anchor = take_anchor(CaseRef(case_dir, db_url))
+    except AuditTampered as exc:
+        tampered(exc)
+    except ServiceError as exc:
+        failed(exc)
     click.echo(str(anchor))
 
 
@@ -664,8 +635,10 @@ Examples:
 @click.option("--json", "as_json", is_flag=True)
 def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """List the audit events in order."""
-    with read_case(case_dir, db_url) as case:
-        events = case.store.audit_events()
+    try:
+        events = audit_events(CaseRef(case_dir, db_url))
+    except ServiceError as exc:
+        failed(exc)
     if as_json:
         out.print_json(
             data={

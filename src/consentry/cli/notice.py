@@ -15,9 +15,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
-from consentry.reports.notice import NoticeError, mark_sent, notice_states
-from consentry.store.case import CaseError, open_case
+from consentry.cli.common import EXIT_MISUSE, fail, failed, plain, shown
+from consentry.services.case import CaseRef, ServiceError
+from consentry.services.notices import mark_notice_sent, notice_states
 
 out = Console()
 
@@ -65,8 +65,10 @@ overdue (deadline passed; check whether the content was removed).""",
 def notice_list(case_dir: Path, db_url: str | None, as_json: bool, as_of: str | None) -> None:
     """List the case's takedown notices with their status and removal deadline."""
     now = _time(as_of, "--as-of") if as_of else datetime.now(UTC).astimezone()
-    with read_case(case_dir, db_url) as case:
-        states = notice_states(case.store.audit_events(), now)
+    try:
+        states = notice_states(CaseRef(case_dir, db_url), now)
+    except ServiceError as exc:
+        failed(exc)
     if as_json:
         out.print_json(data={"as_of": now.isoformat(), "notices": [asdict(s) for s in states]})
         return
@@ -119,15 +121,12 @@ def notice_sent(
     """Mark NOTICE_ID as sent: the 48-hour removal deadline starts."""
     at = _time(at_text, "--at") if at_text else datetime.now(UTC)
     try:
-        with open_case(case_dir, db_url) as case:
-            deadline = mark_sent(case.store, notice_id, at, examiner)
-    except CaseError as exc:
-        fail(EXIT_CASE, str(exc))
-    except NoticeError as exc:
-        fail(EXIT_MISUSE, str(exc))
+        sent = mark_notice_sent(CaseRef(case_dir, db_url), notice_id, at, examiner)
+    except ServiceError as exc:
+        failed(exc)
     click.echo(
-        f"{plain(notice_id.strip().upper())} sent {at.isoformat(timespec='seconds')}; "
-        f"removal due by {datetime.fromisoformat(deadline).isoformat(timespec='minutes')}"
+        f"{plain(sent.notice_id)} sent {sent.sent_at.isoformat(timespec='seconds')}; "
+        f"removal due by {sent.deadline.isoformat(timespec='minutes')}"
     )
 
 

@@ -8,29 +8,33 @@ consent record, wrong template key), 3 the case folder is unusable.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, astuple
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
-from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
-from consentry.analyzers.models import ModelUnavailable
-from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, plain, read_case, shown
-from consentry.persons import enroll, erasure
-from consentry.persons.consent import ConsentError, check_names, load_consent
-from consentry.persons.findings import PersonsReport, build_report, consent_summary
-from consentry.persons.refresh import RefreshOutcome, refresh_identities, template_key
-from consentry.persons.template_crypto import ENV_VAR, TemplateKeyError, key_file_path
-from consentry.store.case import Case, CaseError, open_case
-from consentry.store.persons_store import (
-    ENROLLED,
-    UNIDENTIFIED,
-    NewTemplate,
-    PersonRow,
-    PersonsStore,
+from consentry.cli.common import EXIT_MISUSE, fail, failed, plain, shown
+from consentry.services.case import CaseRef, ServiceError
+from consentry.services.persons import (
+    EnrollRequest,
+    PhotosRefused,
+    RemoveRequest,
+    enroll_person,
+    list_persons,
+    merge_persons,
+    new_template_key,
+    persons_report,
+    refresh_persons,
+    remove_person,
+    show_person,
+    split_person,
 )
+
+if TYPE_CHECKING:
+    from consentry.persons.findings import PersonsReport
 
 out = Console()
 
@@ -41,27 +45,6 @@ DB_OPTION = click.option("--db", "db_url", default=None, help="Store URL if not 
 EXAMINER_OPTION = click.option(
     "--examiner", default=None, help="Who does this (recorded in the audit log)."
 )
-
-
-def _open(case_dir: Path, db_url: str | None, create: bool = False) -> Case:
-    try:
-        return open_case(case_dir, db_url, create=create)
-    except CaseError as exc:
-        fail(EXIT_CASE, str(exc))
-
-
-def _person(ps: PersonsStore, code: str) -> PersonRow:
-    person = ps.person(code)
-    if person is None:
-        fail(EXIT_MISUSE, f"no person {code.upper()} in this case (see `consentry person list`)")
-    return person
-
-
-def _refresh(case: Case, examiner: str | None, force: bool = False) -> RefreshOutcome | None:
-    try:
-        return refresh_identities(case.store, case.path, examiner, force=force)
-    except TemplateKeyError as exc:
-        fail(EXIT_MISUSE, str(exc))
 
 
 @click.group("person")
@@ -128,89 +111,23 @@ def person_add(
     photos: tuple[Path, ...],
 ) -> None:
     """Enroll a person who consented, from reference PHOTOS (not evidence images)."""
-    name = name.strip()
-    if not name:
-        fail(EXIT_MISUSE, "--name is empty")
+    request = EnrollRequest(CaseRef(case_dir, db_url), name, consent_file, photos, faces, examiner)
     try:
-        consent = load_consent(consent_file)
-        check_names(consent.record, name)
-    except ConsentError as exc:
-        fail(EXIT_MISUSE, f"{consent_file}: {exc}")
-    if faces and len(faces) not in (1, len(photos)):
-        fail(EXIT_MISUSE, f"--face given {len(faces)} times for {len(photos)} photos")
-    choices: list[int | None] = [None] * len(photos)
-    if faces:
-        choices = [faces[0] if len(faces) == 1 else faces[i] for i in range(len(photos))]
-    try:
-        analyzer = enroll_analyzer()
-    except ModelUnavailable as exc:
-        fail(EXIT_MISUSE, str(exc))
-    references: list[enroll.ReferenceTemplate] = []
-    refused: list[str] = []
-    for photo, choice in zip(photos, choices, strict=True):
-        try:
-            ref = enroll.read_reference(photo, analyzer, choice)
-        except enroll.ReferencePhotoError as exc:
-            refused.append(str(exc))
-            continue
-        if any(r.sha256 == ref.sha256 for r in references):
-            refused.append(f"{photo}: the same file as {references[0].photo} (given twice)")
-            continue
-        references.append(ref)
-    if refused:
-        for line in refused[:-1]:
+        enrolled = enroll_person(request)
+    except PhotosRefused as exc:
+        for line in exc.reasons[:-1]:
             click.echo(f"error: {plain(line)}", err=True)
-        fail(EXIT_MISUSE, refused[-1] + " (nothing was stored)")
-
-    with _open(case_dir, db_url, create=True) as case:
-        ps = PersonsStore(case.store.engine)
-        for p in ps.persons(include_merged=False):
-            if p.kind == ENROLLED and (p.name or "").casefold() == name.casefold():
-                fail(EXIT_MISUSE, f"{p.code} is already enrolled as {p.name!r}")
-        try:
-            key = template_key(ps, case.path, create=True)
-        except TemplateKeyError as exc:
-            fail(EXIT_MISUSE, str(exc))
-        in_evidence = ps.known_contents(r.sha256 for r in references)
-        code = ps.add_enrolled(
-            name,
-            consent.record.as_json(),
-            consent.file_sha256,
-            examiner,
-            [
-                NewTemplate(
-                    r.sha256,
-                    r.md5,
-                    r.pdq,
-                    r.pdq_quality,
-                    r.face_index,
-                    r.quality.as_dict(),
-                    key.encrypt(r.embedding),
-                )
-                for r in references
-            ],
-        )
-        case.store.append_audit(
-            "person_enrolled",
-            examiner,
-            {
-                "person": code,
-                "name": name,
-                "consent": json.loads(consent.record.as_json()),
-                "consent_file_sha256": consent.file_sha256,
-                "reference_photos_sha256": [r.sha256 for r in references],
-                # a reference photo that is also an evidence file: its own image matches
-                "reference_photos_in_evidence_sha256": sorted(in_evidence),
-                "templates": len(references),
-                "key_source": "environment" if key.source == ENV_VAR else "case key file",
-            },
-        )
-        outcome = _refresh(case, examiner)
-        report = build_report(ps)
-    table = Table(title=f"{code} {shown(name)}: {len(references)} template(s)", header_style="bold")
+        failed(exc)
+    except ServiceError as exc:
+        failed(exc)
+    code = enrolled.code
+    table = Table(
+        title=f"{code} {shown(enrolled.name)}: {len(enrolled.references)} template(s)",
+        header_style="bold",
+    )
     for col in ("photo", "face", "size px", "detector", "sharpness", "frontal", "faces in photo"):
         table.add_column(col)
-    for r in references:
+    for r in enrolled.references:
         q = r.quality
         table.add_row(
             shown(r.photo),
@@ -222,36 +139,26 @@ def person_add(
             str(q.faces_in_photo),
         )
     out.print(table)
-    mine = next((s for s in report.persons if s.id == code), None)
+    mine = enrolled.summary
     if mine is not None:
         out.print(
             f"{code}: match in {mine.images} image(s), possible in {mine.possible_images}"
-            + (" (no faces in the case yet)" if outcome is None or not outcome.faces else "")
+            + ("" if enrolled.case_has_faces else " (no faces in the case yet)")
         )
-    if in_evidence:
+    if enrolled.references_in_evidence:
         click.echo(
-            f"warning: {len(in_evidence)} reference photo(s) are also evidence files of this case "
-            "(same SHA-256; recorded in the audit log): those images match by construction",
+            f"warning: {len(enrolled.references_in_evidence)} reference photo(s) are also "
+            "evidence files of this case (same SHA-256; recorded in the audit log): those images "
+            "match by construction",
             err=True,
         )
-    if key.source != ENV_VAR:
+    if enrolled.key_file is not None:
+        from consentry.persons.template_crypto import ENV_VAR
+
         out.print(
-            f"templates encrypted with {shown(key_file_path(case.path))}; set {ENV_VAR} to keep "
+            f"templates encrypted with {shown(enrolled.key_file)}; set {ENV_VAR} to keep "
             "the key outside the case folder"
         )
-
-
-def enroll_analyzer() -> Any:
-    """The scan's face analyzer (loaded once per process; tests may put a stand-in here)."""
-    from consentry.analyzers.runner import load_faces
-
-    global _ANALYZER
-    if _ANALYZER is None:
-        _ANALYZER = load_faces()
-    return _ANALYZER
-
-
-_ANALYZER: Any = None
 
 
 @person_group.command(
@@ -266,36 +173,25 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def person_list(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Enrolled persons (consent, templates, images matched) and how many are unidentified."""
-    report, persons, templates = _read(case_dir, db_url)
-    by_code = {s.id: s for s in report.persons}
-    enrolled = [p for p in persons if p.kind == ENROLLED]
-    rows = []
-    for p in enrolled:
-        consent = consent_summary(p) or {}
-        s = by_code.get(p.code)
-        rows.append(
-            {
-                "id": p.code,
-                "name": p.name,
-                "templates": templates.get(p.id, 0),
-                "consent": s.consent if s else None,
-                "consented_by": consent.get("consented_by"),
-                "consented_at": consent.get("consented_at"),
-                "images": s.images if s else 0,
-                "possible_images": s.possible_images if s else 0,
+    try:
+        listing = list_persons(CaseRef(case_dir, db_url))
+    except ServiceError as exc:
+        failed(exc)
+    if as_json:
+        out.print_json(
+            data={
+                "enrolled": [asdict(p) for p in listing.enrolled],
+                "unidentified": list(listing.unidentified),
             }
         )
-    unidentified = [s.id for s in report.persons if s.kind == UNIDENTIFIED]
-    if as_json:
-        out.print_json(data={"enrolled": rows, "unidentified": unidentified})
         return
     table = Table(header_style="bold")
     for col in ("id", "name", "templates", "consent", "consented by", "at", "images", "possible"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(*(shown(r[k]) for k in r))
+    for p in listing.enrolled:
+        table.add_row(*(shown(value) for value in astuple(p)))
     out.print(table)
-    out.print(f"{len(unidentified)} unidentified person(s): see `consentry persons`")
+    out.print(f"{len(listing.unidentified)} unidentified person(s): see `consentry persons`")
 
 
 @person_group.command(
@@ -311,39 +207,10 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """One person: consent and template quality (enrolled), images, folders, evidence."""
-    with read_case(case_dir, db_url) as case:
-        ps = PersonsStore(case.store.engine)
-        person = _person(ps, person_id)
-        templates = ps.templates_info(person.id)
-        report = build_report(ps)
-    summary = next((s for s in report.persons if s.id == person.code), None)
-    data: dict[str, Any] = {
-        "id": person.code,
-        "kind": person.kind,
-        "name": person.name,
-        "status": person.status,
-        "created_at": person.created_at,
-        "merged_into": None,
-    }
-    if person.merged_into is not None:
-        target = next((p for p in ps.persons() if p.id == person.merged_into), None)
-        data["merged_into"] = target.code if target else None
-    if person.kind == ENROLLED:
-        data["consent"] = consent_summary(person)
-        data["consent_file_sha256"] = person.consent_sha256
-        data["templates"] = [  # what each template came from; never the template itself
-            {
-                "reference_sha256": t.ref_sha256,
-                "reference_md5": t.ref_md5,
-                "reference_pdq": t.ref_pdq,
-                "reference_pdq_quality": t.ref_pdq_quality,
-                "face": t.face_index + 1,
-                "quality": t.quality,
-            }
-            for t in templates
-        ]
-    if summary is not None:
-        data.update({k: v for k, v in summary.__dict__.items() if k not in data})
+    try:
+        data = show_person(CaseRef(case_dir, db_url), person_id).as_dict()
+    except ServiceError as exc:
+        failed(exc)
     if as_json:
         out.print_json(data=data)
         return
@@ -387,50 +254,29 @@ def person_remove(
     yes: bool,
 ) -> None:
     """Erase an enrolled person: templates, matches and record (consent withdrawn, mistake)."""
-    with _open(case_dir, db_url) as case:
-        ps = PersonsStore(case.store.engine)
-        person = _person(ps, person_id)
-        if person.kind != ENROLLED:
-            fail(
-                EXIT_MISUSE,
-                f"{person.code} is an unidentified person (faces of the evidence, no template): "
-                "use `person merge` / `person split` to correct it",
-            )
-        if not yes:
-            click.confirm(
-                f"Erase {person.code} ({person.name}): templates and matches?", abort=True
-            )
-        erased = ps.remove_enrolled(person.id)
-        crops, not_deleted = erasure.delete_crops(case.path, erased.crops)
-        case.store.append_audit(
-            "person_removed",
-            examiner,
-            {
-                "person": person.code,
-                "templates_deleted": erased.templates,
-                "matches_deleted": erased.matches,
-                "face_embeddings_deleted": erased.face_embeddings,
-                "face_crops_deleted": crops,
-                "face_crops_not_deleted": len(not_deleted),
-                "group_assignments_deleted": erased.group_assignments,
-                "reason": reason,
-            },
-        )
-        _refresh(case, examiner)
+
+    def confirm(code: str, name: str | None) -> None:
+        click.confirm(f"Erase {code} ({name}): templates and matches?", abort=True)
+
+    request = RemoveRequest(CaseRef(case_dir, db_url), person_id, examiner, reason)
+    try:
+        erased = remove_person(request, confirm=None if yes else confirm)
+    except ServiceError as exc:
+        failed(exc)
     out.print(
-        f"{person.code} erased: {erased.templates} template(s) and {erased.matches} match(es) "
-        f"deleted; {erased.face_embeddings} face embedding(s) and {crops} face crop(s) of the "
-        "matched faces removed",
+        f"{erased.code} erased: {erased.templates} template(s) and {erased.matches} match(es) "
+        f"deleted; {erased.face_embeddings} face embedding(s) and {erased.face_crops_deleted} "
+        "face crop(s) of the matched faces removed",
         highlight=False,
         soft_wrap=True,
     )
-    for line in not_deleted:
+    for line in erased.face_crops_not_deleted:
         click.echo(
             f"warning: face crop not deleted: {line} (delete it by hand; every later scan or "
             "`person refresh` tries again)",
             err=True,
         )
-    if not erased.clean:
+    if not erased.wal_truncated:
         click.echo(
             "warning: another process is reading the case, so the write-ahead log still holds "
             "old pages; run `consentry person refresh` when it has finished",
@@ -456,21 +302,11 @@ def person_merge(
     source: str, target: str, case_dir: Path, db_url: str | None, examiner: str | None
 ) -> None:
     """Put every face of unidentified person SOURCE into TARGET (one person, by hand)."""
-    with _open(case_dir, db_url) as case:
-        ps = PersonsStore(case.store.engine)
-        src, dst = _person(ps, source), _person(ps, target)
-        for p in (src, dst):
-            if p.kind != UNIDENTIFIED:
-                fail(EXIT_MISUSE, f"{p.code} is enrolled: only unidentified persons are merged")
-            if p.status != "active":
-                fail(EXIT_MISUSE, f"{p.code} was already merged")
-        if src.id == dst.id:
-            fail(EXIT_MISUSE, "cannot merge a person into itself")
-        moved = ps.merge(src.id, dst.id)
-        case.store.append_audit(
-            "persons_merged", examiner, {"source": src.code, "target": dst.code, "faces": moved}
-        )
-    out.print(f"{src.code} merged into {dst.code}: {moved} face(s) moved")
+    try:
+        merged = merge_persons(CaseRef(case_dir, db_url), source, target, examiner)
+    except ServiceError as exc:
+        failed(exc)
+    out.print(f"{merged.source} merged into {merged.target}: {merged.faces} face(s) moved")
 
 
 @person_group.command(
@@ -501,38 +337,11 @@ def person_split(
     images: tuple[str, ...],
 ) -> None:
     """Move the faces of PERSON_ID in the given images to a new unidentified person."""
-    with _open(case_dir, db_url) as case:
-        ps = PersonsStore(case.store.engine)
-        person = _person(ps, person_id)
-        if person.kind != UNIDENTIFIED or person.status != "active":
-            fail(EXIT_MISUSE, f"{person.code} is not an active unidentified person")
-        faces = ps.cluster_faces_of(person.id)
-        shas = {sha for sha, _ in faces}
-        paths = ps.locations_of(shas)
-        chosen: set[str] = set()
-        for image in images:
-            hits = {s for s in shas if image in paths.get(s, []) or s.startswith(image.lower())}
-            if len(hits) != 1:
-                fail(
-                    EXIT_MISUSE,
-                    f"{image!r} is {'not an image' if not hits else 'ambiguous among images'} "
-                    f"of {person.code}",
-                )
-            chosen |= hits
-        keys = [k for k in faces if k[0] in chosen]
-        if len(keys) == len(faces):
-            fail(EXIT_MISUSE, f"that would move every face of {person.code}: nothing to split")
-        code = ps.split(person.id, keys, examiner)
-        case.store.append_audit(
-            "person_split",
-            examiner,
-            {
-                "source": person.code,
-                "new": code,
-                "faces": [f"{sha}:{index}" for sha, index in keys],
-            },
-        )
-    out.print(f"{len(keys)} face(s) of {person.code} are now {code}")
+    try:
+        split = split_person(CaseRef(case_dir, db_url), person_id, images, examiner)
+    except ServiceError as exc:
+        failed(exc)
+    out.print(f"{split.faces} face(s) of {split.source} are now {split.new}")
 
 
 @person_group.command(
@@ -546,9 +355,10 @@ Examples:
 @EXAMINER_OPTION
 def person_refresh(case_dir: Path, db_url: str | None, examiner: str | None) -> None:
     """Match and cluster again now (scans and enrollments do this by themselves)."""
-    with _open(case_dir, db_url) as case:
-        outcome = _refresh(case, examiner, force=True)
-        PersonsStore(case.store.engine).truncate_wal()  # finishes an erasure that found it busy
+    try:
+        outcome = refresh_persons(CaseRef(case_dir, db_url), examiner)
+    except ServiceError as exc:
+        failed(exc)
     if outcome is None:
         out.print("no faces and no enrolled persons: nothing to do")
         return
@@ -570,7 +380,7 @@ Examples:
 )
 def person_keygen() -> None:
     """Print a new template key for $CONSENTRY_KEY (keep it outside the case folder)."""
-    click.echo(Fernet.generate_key().decode("ascii"))
+    click.echo(new_template_key())
 
 
 @click.command(
@@ -591,24 +401,14 @@ definitions}, folders, inconsistencies, method (thresholds).""",
 def persons_cmd(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Every person depicted in the case: enrolled (matched by consented templates) and
     unidentified (groups of faces), with image counts, folders, and the count with its bounds."""
-    report, _, _ = _read(case_dir, db_url)
+    try:
+        report = persons_report(CaseRef(case_dir, db_url))
+    except ServiceError as exc:
+        failed(exc)
     if as_json:
         out.print_json(data={"case": str(case_dir.absolute()), **report.as_dict()})
         return
     _print_report(report)
-
-
-def _read(
-    case_dir: Path, db_url: str | None
-) -> tuple[PersonsReport, list[PersonRow], dict[int, int]]:
-    with read_case(case_dir, db_url) as case:
-        ps = PersonsStore(case.store.engine)
-        report = build_report(ps)
-        persons = ps.persons()
-        templates: dict[int, int] = {}
-        for _, pid in ps.template_ids():
-            templates[pid] = templates.get(pid, 0) + 1
-    return report, persons, templates
 
 
 def _print_report(report: PersonsReport) -> None:
