@@ -21,7 +21,22 @@
    calls it; on a stratified (by megapixels) fixed-seed sample when ``--peer-n`` < n. Its CLI
    ``threatexchange hash photo FILE`` is timed on a few images too; the faster of the two is
    the peer.
-6. Optional cProfile of ``consentry scan --workers 1`` on a small sample (``--profile-n``).
+6. Issue 12, as a user sees it: a stratified sample of ``--user-n`` photos (200; the same
+   images as the peer's sample when ``--peer-n`` is equal) in a folder of their own, scanned in
+   each configuration; the figure is the wall time of the whole ``consentry scan`` process
+   (interpreter start-up, imports, worker spawn, model loading, exit included), next to the
+   floor on the same photos and the peer's rate from step 5.
+7. How the derivation pass scales: sets of N pictures with G of them cropped from each source
+   photo (``--scaling N:G,...``), so that each set holds a known number of related pairs (N/G
+   photos x G(G-1)/2); each is scanned with ``--no-links`` and then linked with
+   ``consentry links`` (the pass the default scan runs at its end), both timed as processes;
+   the pass's own time, candidate pairs, related pairs and phases come from its audit event.
+8. Start-up: ``python -c pass``, ``consentry --version``, ``--help``, ``scan --help``, each
+   ``--startup-repeats`` times in fresh processes.
+9. Optional cProfile of ``consentry scan --workers 1`` on a small sample (``--profile-n``).
+
+``--corpus-configs`` chooses which configurations of step 4 run on the whole corpus (the
+default scan on 1,000 dense photos takes minutes).
 
 Everything printed is also written to ``bench/out/scan_throughput-<date>.txt`` (``--out``).
 """
@@ -225,6 +240,7 @@ class CorpusImage:
     height: int
     size: int  # bytes
     orientation: int = 1
+    source: str = ""  # the shared photo it was cropped from ("" for --corpus folders)
 
     @property
     def mp(self) -> float:
@@ -441,7 +457,14 @@ def prepare_corpus(
 
 def _images_from_manifest(images_dir: Path, metas: list[dict[str, Any]]) -> list[CorpusImage]:
     return [
-        CorpusImage(images_dir / m["name"], m["width"], m["height"], m["bytes"], m["orientation"])
+        CorpusImage(
+            images_dir / m["name"],
+            m["width"],
+            m["height"],
+            m["bytes"],
+            m["orientation"],
+            m.get("source", ""),
+        )
         for m in metas
     ]
 
@@ -720,7 +743,7 @@ def consentry_cmd() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("consentry")
-    return [found] if found else [sys.executable, "-m", "consentry.cli.main"]
+    return [found] if found else [sys.executable, "-m", "consentry"]
 
 
 # The scan's optional analyzers (explicit content, faces) are not part of what the peer does;
@@ -891,6 +914,318 @@ def run_tx_cli(sample: Sequence[CorpusImage]) -> Run | None:
 
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12: start-up, the scan as a user sees it, and how the derivation pass scales
+
+
+def link_folder(sample: Sequence[CorpusImage], dest: Path) -> Path:
+    """A folder holding exactly ``sample`` (hard links; copies where links fail)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for img in sample:
+        target = dest / img.path.name
+        try:
+            os.link(img.path, target)
+        except OSError:
+            shutil.copy2(img.path, target)
+    return dest
+
+
+def run_startup(repeats: int, log: Log) -> list[tuple[str, list[float]]]:
+    """Wall time of commands that do no work, each ``repeats`` times (fresh processes)."""
+    cmds = [
+        ("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"]),
+        ("consentry --version", [*consentry_cmd(), "--version"]),
+        ("consentry --help", [*consentry_cmd(), "--help"]),
+        ("consentry scan --help", [*consentry_cmd(), "scan", "--help"]),
+    ]
+    rows = []
+    for label, cmd in cmds:
+        measure(cmd, sample=False)  # not timed: the first run may compile .pyc files
+        secs = []
+        for _ in range(repeats):
+            m = measure(cmd, sample=False)
+            if m.returncode != 0:
+                log(f"  {label}: failed (exit {m.returncode}): {m.stderr[-500:]}")
+                break
+            secs.append(m.wall_s)
+        if secs:
+            rows.append((label, secs))
+            log(
+                f"      {label:42} median {1000 * _median(secs):6.0f} ms, "
+                f"min {1000 * min(secs):6.0f} ms"
+            )
+    return rows
+
+
+def _median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def link_audit(case_dir: Path) -> dict[str, Any] | None:
+    """Payload of the case's last ``derivations_linked`` audit event (None: no link changed)."""
+    import sqlite3
+
+    db = case_dir / "case.sqlite"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT payload FROM audit_events WHERE action = 'derivations_linked' "
+            "ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        conn.close()
+    return json.loads(row[0]) if row else None
+
+
+def run_user_view(
+    sample: Sequence[CorpusImage],
+    configs: Sequence[tuple[str, str, list[str]]],
+    workers: int,
+    log: Log,
+) -> tuple[Run, list[Run]]:
+    """The floor and each consentry configuration on a folder of just ``sample``; consentry's
+    figure is the wall time of the whole ``consentry scan`` process, start-up included."""
+    tmp = Path(tempfile.mkdtemp(prefix="consentry-bench-user-"))
+    try:
+        folder = link_folder(sample, tmp / "photos")
+        floor, _ = run_floor(sample, workers)
+        log(f"      floor: {floor.rate:.1f} images/s")
+        runs = []
+        for name, short, extra in configs:
+            run, case_dir = run_consentry(folder, len(sample), workers, log, extra, name)
+            run.short = short
+            if not extra:  # the default scan: what the derivation pass did
+                run.extra["links"] = link_audit(case_dir)
+            shutil.rmtree(case_dir.parent, ignore_errors=True)
+            startup = run.wall_s - run.extra["internal_s"]
+            log(
+                f"      {short}: {run.rate:.2f} images/s as the user sees it ({run.wall_s:.1f} s "
+                f"wall; the scan's own elapsed_s {run.extra['internal_s']:.1f} s, so "
+                f"{startup:.1f} s of start-up, worker spawn and exit)  (load now {_loadavg()})"
+            )
+            runs.append(run)
+        return floor, runs
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class ScalingSet:
+    label: str
+    group: int  # pictures per source photo: each has group - 1 relatives in the set
+    images: list[CorpusImage]
+
+    @property
+    def source_pairs(self) -> int:
+        """Pairs of pictures cropped from the same photo: the related pairs the set holds."""
+        counts: dict[str, int] = {}
+        for img in self.images:
+            counts[img.source] = counts.get(img.source, 0) + 1
+        return sum(c * (c - 1) // 2 for c in counts.values())
+
+
+def scaling_sets(
+    images: Sequence[CorpusImage], specs: Sequence[tuple[int, int]], seed: int, log: Log
+) -> list[ScalingSet]:
+    """For each (n, group): n pictures, ``group`` from each of n / group source photos, so that
+    the set holds a known number of related pairs. Sets the corpus cannot fill are skipped."""
+    by_source: dict[str, list[CorpusImage]] = {}
+    for img in images:
+        if img.source:
+            by_source.setdefault(img.source, []).append(img)
+    sets = []
+    for n, group in specs:
+        rng = random.Random(f"{seed}-{n}-{group}")
+        eligible = sorted(s for s, imgs in by_source.items() if len(imgs) >= group)
+        k = n // group
+        if k < 1 or len(eligible) < k:
+            log(
+                f"      scaling set n={n}, {group} per photo: skipped (the corpus has "
+                f"{len(eligible)} photos with >= {group} pictures, {k} needed)"
+            )
+            continue
+        picked = [
+            img for src in rng.sample(eligible, k) for img in rng.sample(by_source[src], group)
+        ]
+        sets.append(ScalingSet(f"n={len(picked)}, {k} x {group}", group, picked))
+    return sets
+
+
+def run_scaling(sets: Sequence[ScalingSet], workers: int, log: Log) -> list[dict[str, Any]]:
+    """Per set: ``consentry scan --no-links`` (the per-image work), then ``consentry links``
+    (the derivation pass alone, as the default scan runs it at its end), both timed as
+    processes; the pass's own counts and phases from its audit event."""
+    rows = []
+    for k, sset in enumerate(sets):
+        tmp = Path(tempfile.mkdtemp(prefix="consentry-bench-scale-"))
+        try:
+            folder = link_folder(sset.images, tmp / "photos")
+            log(f"      [{k + 1}/{len(sets)}] {sset.label}: {sset.source_pairs} related pairs")
+            scan_run, case_dir = run_consentry(
+                folder, len(sset.images), workers, log, ["--no-links"], "scan --no-links"
+            )
+            cmd = [
+                *consentry_cmd(),
+                "links",
+                "--case",
+                str(case_dir),
+                "--workers",
+                str(workers),
+                "--json",
+            ]
+            log("  $ " + " ".join(cmd))
+            m = measure(cmd)
+            if m.returncode != 0:
+                log(f"      consentry links failed (exit {m.returncode}): {m.stderr[-2000:]}")
+                continue
+            listed = json.loads(m.stdout)
+            audit = link_audit(case_dir) or {}
+            row = {
+                "label": sset.label,
+                "n": len(sset.images),
+                "group": sset.group,
+                "mean_mp": sum(i.mp for i in sset.images) / len(sset.images),
+                "source_pairs": sset.source_pairs,
+                "scan_wall_s": scan_run.wall_s,
+                "links_wall_s": m.wall_s,
+                "links_cpu_s": m.cpu_s,
+                "links_rss": max(m.maxrss, m.sampler.rss_peak if m.sampler else 0),
+                "pass_s": audit.get("elapsed_s"),
+                "candidate_pairs": audit.get("candidate_pairs", 0),
+                "related_pairs": audit.get("related_pairs", 0),
+                "links": len(listed.get("links", [])),
+                "phases": audit.get("phases_s", {}),
+            }
+            rows.append(row)
+            log(
+                f"      scan --no-links {row['scan_wall_s']:.1f} s; "
+                f"links {row['links_wall_s']:.1f} s "
+                f"wall (pass {row['pass_s'] if row['pass_s'] is not None else '-'} s): "
+                f"{row['candidate_pairs']} candidate pairs verified, {row['related_pairs']} "
+                f"related, {row['links']} links  (load now {_loadavg()})"
+            )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def report_startup(rows: list[tuple[str, list[float]]], log: Log) -> None:
+    log("start-up (fresh process, no work; wall time):")
+    for label, secs in rows:
+        log(
+            f"  {label:42} median {1000 * _median(secs):6.0f} ms  min {1000 * min(secs):6.0f} ms"
+            f"  ({len(secs)} runs)"
+        )
+
+
+def report_user_view(floor: Run, runs: Sequence[Run], peer: Run, workers: int, log: Log) -> None:
+    n = floor.images
+    log(
+        f"{n} photos as the user sees them: wall time of the `consentry scan` process, "
+        f"start-up, worker spawn and model loading included; --workers {workers}"
+    )
+    header = f"  {'':44} {'wall s':>7} {'images/s':>9} {'of which scan':>14} {'peak RSS':>10}"
+    log(header)
+    for r in runs:
+        rss = max(r.rss_tree_peak or 0, r.rss_max_proc or 0)
+        log(
+            f"  {r.name[:44]:44} {r.wall_s:7.1f} {r.rate:9.2f} {r.extra['internal_s']:12.1f} s "
+            f"{_mb(rss):>10}"
+        )
+    log(f"  {'floor (read+SHA-256+draft 512)':44} {floor.wall_s:7.1f} {floor.rate:9.2f}")
+    log(f"  {peer.name[:44]:44} {'':7} {peer.rate:9.2f}  ({peer.images} images)")
+    log("")
+    log(f"  {'target (issue 12)':58} {'measured':>10} {'target':>10}  verdict")
+    for r in runs:
+        vs_peer = r.rate / peer.rate if peer.rate else float("inf")
+        vs_floor = r.rate / floor.rate if floor.rate else 0.0
+        rows: list[tuple[str, str, str, bool | None]]
+        if r.short.endswith("+links"):
+            rows = [("images/s (no target: see the scaling below)", f"{r.rate:.2f}", "-", None)]
+            links = r.extra.get("links")
+            if links:
+                log(
+                    f"  {r.short}: its derivation pass took {links.get('elapsed_s')} s: "
+                    f"{links.get('candidate_pairs')} candidate pairs, "
+                    f"{links.get('related_pairs')} related, {links.get('links')} links; "
+                    f"phases {links.get('phases_s')}"
+                )
+        elif "full" in r.short:
+            rows = [
+                (
+                    "images/s, start-up included",
+                    f"{r.rate:.1f}",
+                    f">= {FULL_TARGET_RATE:g}",
+                    r.rate >= FULL_TARGET_RATE,
+                ),
+                ("/ peer (no issue-12 target)", f"{vs_peer:.1f}x", "-", None),
+            ]
+        else:
+            rows = [
+                ("/ peer, start-up included", f"{vs_peer:.1f}x", f">= {TARGET_VS_PEER:g}x",
+                 vs_peer >= TARGET_VS_PEER),
+                ("/ floor, start-up included", f"{vs_floor:.2f}x", f">= {TARGET_VS_FLOOR:g}x",
+                 vs_floor >= TARGET_VS_FLOOR),
+            ]  # fmt: skip
+        for label, value, target, ok in rows:
+            verdict = "-" if ok is None else "PASS" if ok else "FAIL"
+            log(f"  {r.short + ' ' + label:58} {value:>10} {target:>10}  {verdict}")
+
+
+def report_scaling(rows: Sequence[dict[str, Any]], log: Log) -> None:
+    if not rows:
+        return
+    log(
+        "derivation pass vs related pictures (`consentry links` after `scan --no-links`, the "
+        "same pass the default scan runs at its end; wall incl. start-up):"
+    )
+    header = (
+        f"  {'set (n, photos x pictures each)':30} {'MP':>4} {'related':>7} {'cand.':>6} "
+        f"{'found':>6} {'links':>5} {'scan -nl s':>10} {'links s':>8} {'pass s':>7} "
+        f"{'ms/img':>7} {'ms/pair':>8}"
+    )
+    log(header)
+    for r in rows:
+        pass_s = r["pass_s"] if r["pass_s"] is not None else r["links_wall_s"]
+        per_pair = (
+            f"{1000 * pass_s / r['candidate_pairs']:8.0f}" if r["candidate_pairs"] else f"{'-':>8}"
+        )
+        log(
+            f"  {r['label']:30} {r['mean_mp']:4.1f} {r['source_pairs']:7d} "
+            f"{r['candidate_pairs']:6d} {r['related_pairs']:6d} {r['links']:5d} "
+            f"{r['scan_wall_s']:10.1f} {r['links_wall_s']:8.1f} "
+            f"{(r['pass_s'] if r['pass_s'] is not None else float('nan')):7.1f} "
+            f"{1000 * pass_s / r['n']:7.0f} {per_pair}"
+        )
+    for r in rows:
+        if r["phases"]:
+            log(
+                f"  {r['label']:30} phases: "
+                + ", ".join(f"{k} {v}" for k, v in r["phases"].items())
+            )
+    fit = _fit_pass(rows)
+    if fit:
+        log(
+            "  least-squares fit over these sets: links wall ~= "
+            f"{fit[0]:.2f} s + {1000 * fit[1]:.1f} ms x images + {1000 * fit[2]:.1f} ms x "
+            "candidate pairs verified"
+        )
+
+
+def _fit_pass(rows: Sequence[dict[str, Any]]) -> tuple[float, float, float] | None:
+    """links wall = a + b * images + c * candidate pairs (None with fewer than 4 sets)."""
+    if len(rows) < 4:
+        return None
+    import numpy as np
+
+    x = np.array([[1.0, r["n"], r["candidate_pairs"]] for r in rows])
+    y = np.array([r["links_wall_s"] for r in rows])
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    return float(coef[0]), float(coef[1]), float(coef[2])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1125,6 +1460,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--generate-only", action="store_true", help="make (or check) the corpus, then stop"
     )
+    ap.add_argument(
+        "--corpus-configs",
+        default="hashes,full,links",
+        help="consentry configurations run on the whole corpus: hashes (hashes only), full "
+        "(--no-links), links (the default scan); '' for none [hashes,full,links]",
+    )
+    ap.add_argument(
+        "--user-n",
+        type=int,
+        default=200,
+        help="photos (stratified sample; the peer's when --peer-n is the same) scanned as the "
+        "user sees it, start-up included, in every configuration; 0 = skip [200]",
+    )
+    ap.add_argument(
+        "--scaling",
+        default="50:5,100:5,200:5,100:1,100:2,100:10",
+        help="derivation-pass sets N:G (N pictures, G cropped from each source photo); "
+        "'' = skip [50:5,100:5,200:5,100:1,100:2,100:10]",
+    )
+    ap.add_argument(
+        "--startup-repeats", type=int, default=5, help="runs of each start-up command [5]"
+    )
     ap.add_argument("--_peer", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._peer:
@@ -1187,7 +1544,7 @@ def _run(args: argparse.Namespace, log: Log, t_all: float) -> int:
     parts: dict[str, float] = {}
 
     # -- floor ----------------------------------------------------------------------------------
-    log(f"[1/5] floor: read + SHA-256 + draft decode to {FLOOR_SIDE} px, {workers} processes ...")
+    log(f"[1/8] floor: read + SHA-256 + draft decode to {FLOOR_SIDE} px, {workers} processes ...")
     t = time.monotonic()
     floor, shas = run_floor(images, workers)
     parts["floor"] = time.monotonic() - t
@@ -1221,10 +1578,15 @@ def _run(args: argparse.Namespace, log: Log, t_all: float) -> int:
         )
     else:
         configs.append(("consentry scan", "consentry", []))
+    wanted = {c.strip() for c in args.corpus_configs.split(",") if c.strip()}
+    key_of = {"consentry hashes+PDQ": "hashes", "consentry full": "full"}
+    corpus_configs = [
+        c for c in configs if key_of.get(c[1], "links" if c[2] == [] else c[1]) in wanted
+    ]
     consentries: list[Run] = []
     c_pdq: dict[str, list[str]] = {}
-    for k, (name, short, extra) in enumerate(configs):
-        log(f"[2/5] {name}, --workers {workers} ({k + 1}/{len(configs)}) ...")
+    for k, (name, short, extra) in enumerate(corpus_configs):
+        log(f"[2/8] {name}, --workers {workers} ({k + 1}/{len(corpus_configs)}) ...")
         t = time.monotonic()
         run, case_dir = run_consentry(folder, len(images), workers, log, extra, name)
         run.short = short
@@ -1247,7 +1609,7 @@ def _run(args: argparse.Namespace, log: Log, t_all: float) -> int:
     # -- peer -----------------------------------------------------------------------------------
     sample = stratified_sample(images, args.peer_n, args.seed)
     log(
-        f"[3/5] peer: threatexchange PdqSignal.hash_from_file, 1 process, "
+        f"[3/8] peer: threatexchange PdqSignal.hash_from_file, 1 process, "
         f"{len(sample)} images{' (stratified sample)' if len(sample) < len(images) else ''} ..."
     )
     t = time.monotonic()
@@ -1269,7 +1631,7 @@ def _run(args: argparse.Namespace, log: Log, t_all: float) -> int:
         if args.cli_n > 0
         else []
     )
-    log(f"[4/5] peer CLI: threatexchange hash photo FILE, {len(cli_sample)} images ...")
+    log(f"[4/8] peer CLI: threatexchange hash photo FILE, {len(cli_sample)} images ...")
     t = time.monotonic()
     peer_cli = run_tx_cli(cli_sample) if cli_sample else None
     parts["peer (CLI)"] = time.monotonic() - t
@@ -1314,19 +1676,52 @@ def _run(args: argparse.Namespace, log: Log, t_all: float) -> int:
             f"{within}/{len(dists)} within the match distance 31"
         )
 
+    # -- issue 12: as the user sees it ------------------------------------------------------------
+    user: tuple[Run, list[Run]] | None = None
+    if args.user_n > 0:
+        user_sample = stratified_sample(images, args.user_n, args.seed)
+        which = "the peer's sample" if user_sample == sample else "not the peer's sample"
+        log(
+            f"[5/8] {len(user_sample)} photos ({which}) scanned as the user sees it, "
+            f"start-up included, {len(configs)} configurations ..."
+        )
+        t = time.monotonic()
+        user = run_user_view(user_sample, configs, workers, log)
+        parts["user view"] = time.monotonic() - t
+    else:
+        log("[5/8] user view: skipped (--user-n 0)")
+
+    scaling_rows: list[dict[str, Any]] = []
+    specs = [tuple(int(x) for x in spec.split(":")) for spec in args.scaling.split(",") if spec]
+    if specs:
+        log("[6/8] derivation pass vs related pictures ...")
+        t = time.monotonic()
+        sets = scaling_sets(images, specs, args.seed, log)  # type: ignore[arg-type]
+        if not sets:
+            log("      no set could be made (a --corpus folder has no source photos): skipped")
+        scaling_rows = run_scaling(sets, workers, log)
+        parts["scaling"] = time.monotonic() - t
+    else:
+        log("[6/8] derivation scaling: skipped (--scaling '')")
+
+    log(f"[7/8] start-up: each command {args.startup_repeats} times ...")
+    t = time.monotonic()
+    startup_rows = run_startup(args.startup_repeats, log) if args.startup_repeats > 0 else []
+    parts["start-up"] = time.monotonic() - t
+
     # -- profile --------------------------------------------------------------------------------
     t = time.monotonic()
     if args.profile_n > 0:
         prof_sample = stratified_sample(images, args.profile_n, args.seed + 2)
         for k, (name, _short, extra) in enumerate(configs):
             log(
-                f"[5/5] cProfile ({k + 1}/{len(configs)}): {name} --workers 1 on "
+                f"[8/8] cProfile ({k + 1}/{len(configs)}): {name} --workers 1 on "
                 f"{len(prof_sample)} images ..."
             )
             profile_consentry(prof_sample, extra, log)
             log("")
     else:
-        log("[5/5] cProfile: skipped (--profile-n 0)")
+        log("[8/8] cProfile: skipped (--profile-n 0)")
     parts["profile"] = time.monotonic() - t
     log("")
 
@@ -1350,6 +1745,15 @@ def _run(args: argparse.Namespace, log: Log, t_all: float) -> int:
     runs = [*consentries, peer_lib] + ([peer_cli] if peer_cli else []) + [floor]
     report(runs, consentries, peer, floor, workers, log)
     log("")
+    if user is not None:
+        report_user_view(user[0], user[1], peer, workers, log)
+        log("")
+    if scaling_rows:
+        report_scaling(scaling_rows, log)
+        log("")
+    if startup_rows:
+        report_startup(startup_rows, log)
+        log("")
     log(
         "time per part: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in parts.items())

@@ -16,11 +16,14 @@ clothes, background - is the evidence of where it came from, so that part gets i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from consentry.records.features import ImageFeatures
+
+if TYPE_CHECKING:
+    import faiss
 
 SHORTLIST = 8  # partners verified per picture
 NEIGHBOURS = 4  # nearest descriptors asked for each query descriptor
@@ -123,6 +126,8 @@ def _vote_round(
 
 
 def _index(database: np.ndarray) -> faiss.IndexBinary:
+    import faiss  # here, not at the top: ~100 ms that only the derivation pass needs
+
     n = len(database)
     dim = database.shape[1] * 8
     if n < 20_000:

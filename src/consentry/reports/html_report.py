@@ -13,13 +13,14 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from consentry.media.thumbnails import THUMB_DIR, must_blur
 from consentry.reports.collect import CaseReport, Count, PersonInfo, ReportItem
 from consentry.reports.options import ReportOptions
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 GALLERY_LIMIT = 240  # thumbnails per gallery
 # rows of the inventory annex in HTML/PDF; beyond it the JSON and CSV reports list every file
@@ -120,6 +121,9 @@ def tiles(items: list[ReportItem], thumbs: Thumbnails, limit: int = GALLERY_LIMI
 
 
 def _environment() -> Environment:
+    # here, not at the top: jinja2 costs ~0.1 s that only HTML and PDF reports need
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=PackageLoader("consentry.reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
