@@ -1,12 +1,11 @@
 """``consentry links``: which image of a case was made from which, what changed, and whether the
-face is still the same person. Thin: bring the links up to date, read them, print.
+face is still the same person. Thin: parse, call ``services.links.update_links``, print.
 
 Exit status as for every consentry command: 0 done, 2 misuse, 3 the case folder is unusable.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, shown
-from consentry.derivation.link_pass import link_derivations, method_description
-from consentry.store.case import CaseError, open_case
-from consentry.store.links_store import LinkRecord, LinksStore
-from consentry.store.output_guard import UnsafeOutput, guard_for_case
+from consentry.cli.common import failed, shown
+from consentry.services.case import CaseRef, ServiceError
+from consentry.services.links import LinksRequest, update_links
 
 out = Console()
 err = Console(stderr=True)
@@ -66,57 +63,43 @@ def links_cmd(
     workers: int | None,
 ) -> None:
     """Show which images were derived from which (source / derived / change mask)."""
+    request = LinksRequest(CaseRef(case_dir, db_url), examiner, workers, rebuild)
     try:
-        case = open_case(case_dir, db_url)
-    except CaseError as exc:
-        fail(EXIT_CASE, str(exc))
-    with case:
-        try:  # renders are written into the case folder: never when it lies in evidence
-            guard_for_case(case.store, case.path).check_case_folder()
-        except UnsafeOutput as exc:
-            fail(EXIT_MISUSE, str(exc))
-        outcome = link_derivations(
-            case.store, case.path, examiner, workers or os.cpu_count() or 1, rebuild=rebuild
-        )
-        ls = LinksStore(case.store.engine)
-        links = ls.links()
-        paths = ls.locations_of(
-            [x.derived_sha256 for x in links]
-            + [x.source_sha256 for x in links]
-            + [sha for x in links for sha in _alternatives(x)]
-        )
-    rows = [_as_json(link, paths) for link in links]
+        result = update_links(request)
+    except ServiceError as exc:
+        failed(exc)
+    links = result.links
     if as_json:
         out.print_json(
             data={
-                "case": str(case.path),
-                "images": outcome.images,
-                "images_failed": outcome.feature_errors,
-                "method": method_description(),
-                "links": rows,
+                "case": str(result.case_path),
+                "images": result.images,
+                "images_failed": result.images_failed,
+                "method": result.method,
+                "links": [link.as_dict() for link in links],
             }
         )
         return
     # paths below the folder all linked images share, so the table stays readable
-    shared = _common_folder([r[k] for r in rows for k in ("derived", "source") if r[k]])
+    shared = _common_folder([p for x in links for p in (x.derived, x.source) if p])
     title = f"paths below {shown(shared)}" if shared else None
     table = Table(show_header=True, header_style="bold", title=title)
     for col in ("derived", "source", "transform", "changed", "face swap", "confidence"):
         table.add_column(col, overflow="fold")
-    for row in rows:
-        others = len(row["other_possible_sources"])
+    for link in links:
+        others = len(link.other_possible_sources)
         table.add_row(
-            shown(_below(row["derived"], shared)),
-            shown(_below(row["source"], shared)) + (f" (or {others} other)" if others else ""),
-            _transform_text(row["transform"]),
-            f"{row['changed_fraction']:.0%}",
-            {True: "yes", False: "no", None: "?"}[row["face_swap"]],
-            f"{row['confidence']:.2f}",
+            shown(_below(link.derived, shared)),
+            shown(_below(link.source, shared)) + (f" (or {others} other)" if others else ""),
+            _transform_text(link.transform),
+            f"{link.changed_fraction:.0%}",
+            {True: "yes", False: "no", None: "?"}[link.face_swap],
+            f"{link.confidence:.2f}",
         )
     out.print(table)
     out.print(
-        f"{len(rows)} link(s) among {outcome.images} image(s); pictures in "
-        f"{shown(case.path / 'derivation')} (blurred unless labelled not explicit)."
+        f"{len(links)} link(s) among {result.images} image(s); pictures in "
+        f"{shown(result.case_path / 'derivation')} (blurred unless labelled not explicit)."
     )
 
 
@@ -135,37 +118,6 @@ def _below(path: str | None, folder: str) -> str:
     if not path:
         return "?"
     return os.path.relpath(path, folder) if folder and path.startswith(folder) else path
-
-
-def _as_json(link: LinkRecord, paths: dict[str, list[str]]) -> dict[str, Any]:
-    derived_paths = paths.get(link.derived_sha256, [])
-    source_paths = paths.get(link.source_sha256, [])
-    return {
-        "derived": derived_paths[0] if derived_paths else None,
-        "source": source_paths[0] if source_paths else None,
-        "derived_sha256": link.derived_sha256,
-        "source_sha256": link.source_sha256,
-        "derived_paths": derived_paths,
-        "source_paths": source_paths,
-        "transform": json.loads(link.transform),
-        "changed_fraction": link.changed_fraction,
-        "changed_boxes": json.loads(link.boxes),
-        "face_swap": link.face_swap,
-        "face": json.loads(link.face),
-        "confidence": link.confidence,
-        "evidence": json.loads(link.evidence),
-        # pictures the derived one matches as well, with no evidence that they are not the
-        # original either: the source named is the one it differs from least
-        "other_possible_sources": [
-            {"sha256": sha, "path": next(iter(paths.get(sha, [])), None)}
-            for sha in _alternatives(link)
-        ],
-        "render_dir": link.render_dir,
-    }
-
-
-def _alternatives(link: LinkRecord) -> list[str]:
-    return list(json.loads(link.evidence).get("other_possible_sources", []))
 
 
 def _transform_text(t: dict[str, Any]) -> str:
