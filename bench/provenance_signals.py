@@ -30,9 +30,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from consentry.analyzers import provenance_watermark as wm
-from consentry.analyzers.provenance import ProvenanceAnalyzer, Verdict
-from consentry.analyzers.provenance_metadata import read_metadata, read_stealth
+from consentry.analyzers.provenance import ProvenanceAnalyzer
+from consentry.analyzers.provenance import watermark as wm
+from consentry.analyzers.provenance.metadata import read_metadata
+from consentry.analyzers.provenance.policy import Verdict
+from consentry.analyzers.provenance.stealth import read_stealth
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / ".." / "shared" / "data"

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consentry.analyzers import provenance_metadata
+from consentry.analyzers.provenance import containers
+from consentry.analyzers.provenance.metadata import read_metadata
 from consentry.media import decode as imaging
 from consentry.media.decode import decode_bytes_estimate, decode_image
 from consentry.media.sniff import HEAD_BYTES, IMAGE_EXTENSIONS, decode_by_name, sniff
@@ -333,15 +334,15 @@ def test_metadata_reader_keeps_at_most_the_file_budget_of_text() -> None:
     data = png_with_text(picture, bombs)
     tracemalloc.start()
     try:
-        texts, _exif, problems = provenance_metadata.png_text_chunks(data)
+        texts, _exif, problems = containers.png_text_chunks(data)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     kept = sum(len(value) for _key, value in texts)
-    assert kept <= provenance_metadata.MAX_TEXT_PER_FILE
+    assert kept <= containers.MAX_TEXT_PER_FILE
     assert any("metadata_too_large" in p for p in problems)
-    assert peak < 3 * provenance_metadata.MAX_TEXT_PER_FILE
-    metadata = provenance_metadata.read_metadata(data)  # never raises, keeps the problem
+    assert peak < 3 * containers.MAX_TEXT_PER_FILE
+    metadata = read_metadata(data)  # never raises, keeps the problem
     assert any("metadata_too_large" in p for p in metadata.problems)
 
 

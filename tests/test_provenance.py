@@ -12,16 +12,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consentry.analyzers import provenance_watermark as wm
 from consentry.analyzers.models import ModelUnavailable
 from consentry.analyzers.provenance import (
     NAME,
     VERSION,
     CheckStatus,
-    DetectorScore,
-    OnnxDetector,
     ProvenanceAnalyzer,
     ProvenanceFinding,
+)
+from consentry.analyzers.provenance import watermark as wm
+from consentry.analyzers.provenance.c2pa import C2paAction, C2paEvidence, Validation
+from consentry.analyzers.provenance.detector import DetectorScore, OnnxDetector
+from consentry.analyzers.provenance.generators.base import GeneratorMetadata
+from consentry.analyzers.provenance.metadata import FileMetadata
+from consentry.analyzers.provenance.policy import (
     Signal,
     SignalKind,
     Strength,
@@ -29,8 +33,6 @@ from consentry.analyzers.provenance import (
     signals_for,
     verdict_for,
 )
-from consentry.analyzers.provenance_c2pa import C2paAction, C2paEvidence, Validation
-from consentry.analyzers.provenance_metadata import FileMetadata, GeneratorMetadata
 from consentry.media.decode import decode_image
 from tests.synthetic import photo_like
 
@@ -113,7 +115,7 @@ def test_metadata_and_detector_can_only_indicate() -> None:
 def test_every_signal_has_a_name_for_the_report() -> None:
     """Reports show "indicated: ComfyUI workflow metadata": each signal states its name, and
     findings stored before names were recorded get their kind's."""
-    from consentry.analyzers.provenance import SIGNAL_NAMES, signal_name
+    from consentry.analyzers.provenance.policy import SIGNAL_NAMES, signal_name
 
     comfy = GeneratorMetadata(tool="comfyui", source="png:prompt", seeds=(1,))
     metadata = FileMetadata(

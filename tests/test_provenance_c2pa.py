@@ -17,13 +17,8 @@ from typing import Any
 
 import pytest
 
-from consentry.analyzers.provenance import (
-    ProvenanceAnalyzer,
-    SignalKind,
-    Strength,
-    Verdict,
-)
-from consentry.analyzers.provenance_c2pa import (
+from consentry.analyzers.provenance import ProvenanceAnalyzer
+from consentry.analyzers.provenance.c2pa import (
     OFFLINE_SETTINGS,
     SDK_STATES,
     UNTRUSTED_CODE,
@@ -31,6 +26,7 @@ from consentry.analyzers.provenance_c2pa import (
     Validation,
     evidence_from_store,
 )
+from consentry.analyzers.provenance.policy import SignalKind, Strength, Verdict
 from tests.synthetic import photo_like
 
 c2pa = pytest.importorskip("c2pa", reason="c2pa-python is not installed")
@@ -504,7 +500,7 @@ def test_classification_without_an_sdk_state_on_the_sdks_json_shape() -> None:
 
 
 def test_an_invalid_claim_names_the_claim_codes_not_the_identity_ones() -> None:
-    from consentry.analyzers.provenance import signals_for
+    from consentry.analyzers.provenance.policy import signals_for
 
     failure = [{"code": "assertion.dataHash.mismatch"}, {"code": "cawg.x509.credential.untrusted"}]
     ev = evidence_from_store(
@@ -524,7 +520,7 @@ def test_an_invalid_claim_names_the_claim_codes_not_the_identity_ones() -> None:
 
 # --- Trust anchors: scan --c2pa-trust-anchors (issue 11, 5) -----------------------------------
 def test_trust_anchors_file_checks(tmp_path: Path, creds: SigningCredentials) -> None:
-    from consentry.analyzers.provenance_c2pa import TrustAnchorsError, load_trust_anchors
+    from consentry.analyzers.provenance.c2pa import TrustAnchorsError, load_trust_anchors
 
     good = tmp_path / "anchors.pem"
     good.write_text(creds.ca_pem + make_credentials("second").ca_pem)

@@ -14,22 +14,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from consentry.analyzers.provenance import (
-    ProvenanceAnalyzer,
-    ProvenanceFinding,
-    SignalKind,
-    Strength,
-    Verdict,
-)
-from consentry.analyzers.provenance_metadata import (
-    STEALTH_MAGICS,
-    GeneratorMetadata,
-    parse_a1111,
-    png_text_chunks,
-    read_metadata,
-    read_stealth,
-    xmp_digital_source_types,
-)
+from consentry.analyzers.provenance import ProvenanceAnalyzer, ProvenanceFinding
+from consentry.analyzers.provenance.containers import png_text_chunks, xmp_digital_source_types
+from consentry.analyzers.provenance.generators.automatic1111 import parse_a1111
+from consentry.analyzers.provenance.generators.base import GeneratorMetadata
+from consentry.analyzers.provenance.metadata import read_metadata
+from consentry.analyzers.provenance.policy import SignalKind, Strength, Verdict
+from consentry.analyzers.provenance.stealth import STEALTH_MAGICS, read_stealth
 from tests.synthetic import photo_like
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"

@@ -19,14 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consentry.analyzers import provenance_watermark as wm
-from consentry.analyzers.provenance import (
-    CheckStatus,
-    ProvenanceAnalyzer,
-    SignalKind,
-    Strength,
-    Verdict,
-)
+from consentry.analyzers.provenance import CheckStatus, ProvenanceAnalyzer
+from consentry.analyzers.provenance import watermark as wm
+from consentry.analyzers.provenance.policy import SignalKind, Strength, Verdict
 from tests.synthetic import photo_like
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from consentry import __version__
 from consentry.analyzers.models import ModelUnavailable
-from consentry.analyzers.provenance_c2pa import TrustAnchorsError, load_trust_anchors
+from consentry.analyzers.provenance.c2pa import TrustAnchorsError, load_trust_anchors
 from consentry.analyzers.runner import (
     DEFAULT_ANALYZERS,
     OPTIONAL_ANALYZERS,

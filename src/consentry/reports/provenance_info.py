@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from consentry.analyzers.provenance import signal_name
-from consentry.analyzers.provenance_c2pa import SDK_STATES, is_identity_code
+from consentry.analyzers.provenance.c2pa import SDK_STATES, is_identity_code
+from consentry.analyzers.provenance.policy import signal_name
 from consentry.reports.redact import Redactor
 from consentry.store.case_store import FINDINGS
 

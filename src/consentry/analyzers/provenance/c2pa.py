@@ -24,7 +24,7 @@ Read with ``c2pa-python`` (the Content Authenticity Initiative's binding of ``c2
 
 What the manifest says (claim generator, actions, IPTC digital source type such as
 ``trainedAlgorithmicMedia``) is a claim by whoever signed it. How much it counts is decided in
-``provenance.py``'s verdict policy, not here.
+the verdict policy (``policy``), not here.
 """
 
 from __future__ import annotations
