@@ -11,7 +11,8 @@ One module per job:
 - ``folders``: folder reconciliation (who is filed where, folders named like people);
 - ``report``: the persons list and the count, with what each number counts.
 
-All SQL lives in ``store/persons_store.py``; the commands are in ``cli_persons.py``.
+All SQL lives in ``store/persons_store.py``; the actions a shell asks for (enroll, erase,
+merge, split, refresh) are ``services/persons.py``, the commands ``cli/persons.py``.
 """
 
 from consentry.persons.refresh import refresh_identities
