@@ -40,4 +40,5 @@ TOOL_TITLES = {
 
 
 def tool_title(tool: str) -> str:
+    """A tool's name as reports show it; an unlisted tool by its id."""
     return TOOL_TITLES.get(tool, tool)

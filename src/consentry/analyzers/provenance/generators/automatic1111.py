@@ -14,10 +14,7 @@ from consentry.analyzers.provenance.fields import (
     to_int,
     unquote,
 )
-from consentry.analyzers.provenance.generators.base import (
-    GeneratorMetadata,
-    GeneratorParser,
-)
+from consentry.analyzers.provenance.generators.base import GeneratorMetadata, GeneratorParser
 
 # AUTOMATIC1111 modules/infotext_utils.py ``re_param``: `key: value` pairs, values may be quoted
 _A1111_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')

@@ -120,12 +120,14 @@ def _comfy_text(nodes: Mapping[str, Any], node_id: str, depth: int = 0) -> list[
 
 
 def from_png_text(texts: PngTexts, problems: list[str]) -> GeneratorMetadata | None:
+    """PNG ``prompt`` and ``workflow`` chunks (ComfyUI's PNG writer)."""
     return parse_comfyui(
         texts.get("prompt"), texts.get("workflow"), "png:prompt/workflow", problems
     )
 
 
 def from_exif(exif: Mapping[str, str], problems: list[str]) -> GeneratorMetadata | None:
+    """EXIF ``Make``/``Model``/``ImageDescription`` holding ``prompt:{...}``/``workflow:{...}``."""
     # ComfyUI's WebP/animated writers: Make = "workflow:{json}", Model = "prompt:{json}"
     prompt = workflow = None
     for name in ("Make", "Model", "ImageDescription"):

@@ -14,9 +14,7 @@ from consentry.analyzers.provenance.fields import (
     to_float,
     to_int,
 )
-from consentry.analyzers.provenance.generators.base import (
-    GeneratorMetadata,
-)
+from consentry.analyzers.provenance.generators.base import GeneratorMetadata
 
 
 def looks_fooocus(data: Mapping[str, Any], scheme: str) -> bool:

@@ -106,6 +106,7 @@ def parse_invokeai(
 
 
 def from_png_text(texts: PngTexts, problems: list[str]) -> GeneratorMetadata | None:
+    """InvokeAI's PNG chunks, the newest layout first."""
     return parse_invokeai(
         texts.get("invokeai_metadata"),
         texts.get("sd-metadata"),

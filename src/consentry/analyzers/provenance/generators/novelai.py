@@ -73,6 +73,7 @@ def parse_novelai(
 
 
 def from_png_text(texts: PngTexts, problems: list[str]) -> GeneratorMetadata | None:
+    """NovelAI's keywords, matched as written (``Software`` is how it is recognised)."""
     return parse_novelai(texts.exact, "png:text", problems)
 
 

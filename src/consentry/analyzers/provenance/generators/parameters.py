@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from consentry.analyzers.provenance.fields import (
-    json_object,
-)
+from consentry.analyzers.provenance.fields import json_object
 from consentry.analyzers.provenance.generators.automatic1111 import parse_a1111
 from consentry.analyzers.provenance.generators.base import (
     GeneratorMetadata,
@@ -31,6 +29,7 @@ def parse_parameters(text: str, source: str, scheme: str = "") -> GeneratorMetad
 
 
 def from_png_text(texts: PngTexts, problems: list[str]) -> GeneratorMetadata | None:
+    """PNG ``parameters``; a text in no known layout is a problem, not a record."""
     parameters = texts.get("parameters")
     if parameters is None:
         return None
@@ -42,6 +41,7 @@ def from_png_text(texts: PngTexts, problems: list[str]) -> GeneratorMetadata | N
 
 
 def from_exif(exif: Mapping[str, str], problems: list[str]) -> GeneratorMetadata | None:
+    """EXIF ``UserComment`` (JPEG/WebP), with Fooocus's scheme from a short ``MakerNote``."""
     comment = exif.get("UserComment")
     if not comment:
         return None
