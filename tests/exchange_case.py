@@ -68,7 +68,10 @@ def build_case(root: Path) -> Path:
     case = root / "case"
     image_analysis.reset_process()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(image_analysis, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(0.97)))
+        mp.setattr(
+            "consentry.analyzers.explicit.load_explicit",
+            lambda: ExplicitAnalyzer(FixedScorer(0.97)),
+        )
         ok("scan", evidence, "--case", case, "--workers", "1", "-q", "--examiner", "A. Examiner")
     image_analysis.reset_process()
     for name, person, refs in (("Colin Powell", COLIN, (1, 2)), ("Tony Blair", TONY, (2, 6))):

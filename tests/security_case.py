@@ -90,7 +90,9 @@ def build_case(
         (evidence / rel).write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     image_analysis.reset_process()
     mp = pytest.MonkeyPatch()
-    mp.setattr(image_analysis, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(0.97)))
+    mp.setattr(
+        "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(FixedScorer(0.97))
+    )
     mp.delenv("CONSENTRY_KEY", raising=False)
     case_dir = root / "case"
     try:

@@ -1,7 +1,7 @@
 """Explicit and face findings in a scan, the blur rule, --only/--skip and later re-analysis.
 
 The explicit-content path is exercised with stand-in scorers at the seam
-(``image_analysis.load_explicit``): no explicit image is ever used.
+(``analyzers.explicit.load_explicit``): no explicit image is ever used.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .synthetic import photo_like, write_jpeg
 def _stand_in(monkeypatch: pytest.MonkeyPatch, score: float) -> None:
     image_analysis.reset_process()
     monkeypatch.setattr(
-        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(score))
+        "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(FixedScorer(score))
     )
 
 
@@ -152,7 +152,7 @@ def test_missing_model_is_one_clear_error_before_anything_is_written(
     def broken() -> ExplicitAnalyzer:
         raise ModelUnavailable("open_nsfw", "file damaged (test)")
 
-    monkeypatch.setattr(image_analysis, "load_explicit", broken)
+    monkeypatch.setattr("consentry.analyzers.explicit.load_explicit", broken)
     case = tmp_path / "case"
     result = CliRunner().invoke(main, ["scan", str(evidence), "--case", str(case), "-q"])
     assert result.exit_code == EXIT_MISUSE
@@ -211,18 +211,19 @@ def _openpeople_asset(person: str, name: str) -> Path:
 def test_small_faces_in_full_body_photos_get_a_sharper_second_look(tmp_path: Path) -> None:
     """A full-body shot's face is ~40 px at 512 px: too small to identify. The scan looks again
     in a sharper decode; the face becomes usable and matches the same person's portrait."""
+    from consentry.analyzers import faces as faces_mod
     from consentry.analyzers.faces import MATCH_SIMILARITY, MIN_FACE_SIDE, cosine_similarity
     from consentry.media.decode import decode_image
 
     posture = _openpeople_asset("P001", "studio_posture.jpg")
     portrait = _openpeople_asset("P001", "studio_portrait.jpg")
     image_analysis.init_process(image_analysis.AnalysisPlan(frozenset({"faces"})))
-    analyzer = image_analysis._process["faces"]
+    analyzer = image_analysis._process["faces"].engine
     data = posture.read_bytes()
     image = decode_image(data)
     first = list(analyzer.analyze(image.rgb).faces)
     assert first and not first[0].usable and first[0].quality.size_px < MIN_FACE_SIDE
-    looked = image_analysis.second_look(analyzer, image, data, first)
+    looked = faces_mod.second_look(analyzer, image, data, first)
     assert looked[0].usable and looked[0].quality.size_px >= MIN_FACE_SIDE
     assert looked[0].box == first[0].box  # still in the analysed picture's frame
     reference = analyzer.analyze(decode_image(portrait.read_bytes()).rgb).faces[0]
@@ -236,7 +237,7 @@ def test_full_body_reference_photo_can_be_enrolled(tmp_path: Path) -> None:
 
     posture = _openpeople_asset("P002", "studio_posture.jpg")
     image_analysis.init_process(image_analysis.AnalysisPlan(frozenset({"faces"})))
-    template = read_reference(posture, image_analysis._process["faces"])
+    template = read_reference(posture, image_analysis._process["faces"].engine)
     assert template.quality.size_px >= MIN_FACE_SIDE
 
 

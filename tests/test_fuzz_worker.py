@@ -44,7 +44,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from consentry.analyzers.runner import AnalysisPlan, init_process, reset_process
+from consentry.analyzers.plan import AnalysisPlan
+from consentry.analyzers.runner import init_process, reset_process
 from consentry.media import decode as imaging
 from consentry.media.sniff import HEAD_BYTES, expected_mime, sniff
 from consentry.records.items import WorkItem, WorkResult

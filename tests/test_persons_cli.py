@@ -120,7 +120,9 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     write_jpeg(evidence / "DCIM" / "landscape.jpg", seed=3, width=400, height=300)
     image_analysis.reset_process()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(image_analysis, "load_explicit", lambda: ExplicitAnalyzer(AlwaysExplicit()))
+        mp.setattr(
+            "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(AlwaysExplicit())
+        )
         scan(root / "case", evidence, explicit=True)
     image_analysis.reset_process()
     yield root

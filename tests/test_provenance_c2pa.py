@@ -602,7 +602,7 @@ def test_scan_with_trust_anchors_reads_trusted_and_redoes_only_provenance(
 
     image_analysis.reset_process()
     monkeypatch.setattr(
-        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(_CountingScorer())
+        "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(_CountingScorer())
     )
     evidence = tmp_path / "evidence"
     evidence.mkdir()

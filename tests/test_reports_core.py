@@ -38,7 +38,7 @@ MARKER = (255, 0, 255)
 
 class MarkerScorer:
     """Stand-in Open-NSFW scorer: 0.97 for a picture with the magenta marker top-left, else
-    0.01. Harmless images only; the seam is ``image_analysis.load_explicit``."""
+    0.01. Harmless images only; the seam is ``analyzers.explicit.load_explicit``."""
 
     model_sha256 = "1" * 64
 
@@ -102,7 +102,9 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         zf.write(evidence / "Casey_Ito" / "amateur_selfie.jpg", "phone/selfie_copy.jpg")
     image_analysis.reset_process()
     mp = pytest.MonkeyPatch()
-    mp.setattr(image_analysis, "load_explicit", lambda: ExplicitAnalyzer(MarkerScorer()))
+    mp.setattr(
+        "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(MarkerScorer())
+    )
     mp.delenv("CONSENTRY_KEY", raising=False)
     case_dir = root / "case"
     try:

@@ -320,6 +320,11 @@ class ExplicitAnalyzer:
         )
 
 
+def load_explicit() -> ExplicitAnalyzer:
+    """The installed models: the seam tests replace with a stand-in scorer."""
+    return ExplicitAnalyzer.load()
+
+
 def _as_rgb(array: np.ndarray) -> np.ndarray:
     image = np.asarray(array)
     if image.dtype != np.uint8:
@@ -354,5 +359,6 @@ __all__ = [
     "RegionModel",
     "ScoreModel",
     "label_for",
+    "load_explicit",
     "nudenet_available",
 ]

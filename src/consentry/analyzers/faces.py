@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from consentry.analyzers.models import SFACE, YUNET, ModelFile, ModelUnavailable, locate
+from consentry.media.decode import DecodedImage, decode_image
+from consentry.records.problems import ItemError
 
 NAME = "faces"
 VERSION = "1"
@@ -340,6 +342,74 @@ class FaceAnalyzer:
         return faces
 
 
+def load_faces() -> FaceAnalyzer:
+    """The installed face models (the seam tests and enrollment use)."""
+    return FaceAnalyzer()
+
+
+# Faces too small in the 512 px picture (full-body shots: the typical "nudified" image) get a
+# second look in a sharper decode of the same file, up to SECOND_LOOK_SIDE on the long side,
+# where the file has at least SECOND_LOOK_MIN_GAIN times more pixels per side. Only the
+# embedding and quality come from the second look; box and landmarks stay in the analysed
+# picture's frame. Cost is paid only by images that have small faces.
+SECOND_LOOK_SIDE = 1024
+SECOND_LOOK_MIN_GAIN = 1.5
+SECOND_LOOK_MAX_FACES = 20
+SECOND_LOOK_CONTEXT = 1.5  # crop half-width, in face sizes, around the face centre
+
+
+def second_look(
+    analyzer: FaceAnalyzer, image: DecodedImage, data: bytes, faces: list[Face]
+) -> list[Face]:
+    """Faces too small in the analysed picture, looked at again in a sharper decode of ``data``
+    (the scan and enrollment both do this)."""
+    analysed_side = max(image.rgb.shape[:2])
+    target = min(max(image.width, image.height), SECOND_LOOK_SIDE)
+    if target < analysed_side * SECOND_LOOK_MIN_GAIN:
+        return faces
+    try:
+        sharp = decode_image(data, target).rgb
+    except ItemError:
+        return faces
+    scale = max(sharp.shape[:2]) / analysed_side
+    out = list(faces)
+    small = [i for i, f in enumerate(faces) if TOO_SMALL in f.flags]
+    for i in small[:SECOND_LOOK_MAX_FACES]:
+        x, y, w, h = faces[i].box
+        cx, cy, half = (
+            (x + w / 2) * scale,
+            (y + h / 2) * scale,
+            max(w, h) * scale * SECOND_LOOK_CONTEXT,
+        )
+        x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+        x1, y1 = min(sharp.shape[1], int(cx + half)), min(sharp.shape[0], int(cy + half))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        found = analyzer.analyze(np.ascontiguousarray(sharp[y0:y1, x0:x1])).faces
+        centre = (cx - x0, cy - y0)
+        near = [
+            f
+            for f in found
+            if abs(f.box[0] + f.box[2] / 2 - centre[0]) < half / SECOND_LOOK_CONTEXT
+            and abs(f.box[1] + f.box[3] / 2 - centre[1]) < half / SECOND_LOOK_CONTEXT
+        ]
+        if not near:
+            continue
+        best = max(near, key=lambda f: f.box[2] * f.box[3])
+        if best.embedding is None:
+            continue
+        out[i] = Face(
+            box=faces[i].box,
+            landmarks=faces[i].landmarks,
+            score=faces[i].score,
+            embedding=best.embedding,
+            quality=best.quality,
+            usable=best.usable,
+            flags=best.flags,
+        )
+    return out
+
+
 @contextlib.contextmanager
 def _opencv_warnings_silenced(cv2: Any) -> Iterator[None]:
     """OpenCV 5 prints "Targets are not supported by the new graph engine" to stderr whenever
@@ -433,4 +503,6 @@ __all__ = [
     "FaceQuality",
     "cosine_similarity",
     "frontalness",
+    "load_faces",
+    "second_look",
 ]

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from consentry.analyzers import crypto_hashes, pdq
-from consentry.analyzers.faces import TOO_SMALL, Face
-from consentry.analyzers.runner import second_look
+from consentry.analyzers.faces import TOO_SMALL, Face, second_look
 from consentry.media.decode import ANALYSIS_SIDE, decode_image
 from consentry.media.reader import open_readonly, read_all
 from consentry.records.problems import ItemError

@@ -16,7 +16,9 @@ The graph:
 - per image content and analyzer one ``analysis:Analysis`` action (object: the files with those
   bytes; instrument: the configured tool) whose result is an ``analysis:AnalyticResult`` with an
   ``ArtifactClassificationResultFacet``: ``explicit:<label>`` with the score as confidence,
-  ``provenance:<verdict>``, ``person:<code>`` for each person matched (codes only, no names).
+  ``provenance:<verdict>``, ``person:<code>`` for each person matched (codes only, no names),
+  and for any other analyzer (a plug-in) the classes its ``Analyzer.uco_classes`` names
+  (by default ``<analyzer>:<label>`` with its score).
 
 PDQ is written as ``hashMethod "PDQ"``: UCO's hash-name vocabulary is open and lacks it, so
 ``case_validate`` reports one *Info* per PDQ hash (not a violation). Identifiers are stable
@@ -31,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+
+from consentry.analyzers import registry
 
 if TYPE_CHECKING:
     from consentry.reports.collect import CaseReport, MethodInfo, ReportItem
@@ -264,6 +268,13 @@ def _classifications(
     codes = [c for c in item.person_codes if scope is None or c == scope]
     if codes:
         yield "faces", [(f"person:{c}", None) for c in codes]
+    for f in item.findings:  # the other analyzers' (plug-ins), each naming its own classes
+        try:
+            classes = registry.get(f.analyzer).uco_classes(f.label, f.score)
+        except registry.UnknownAnalyzer:  # no longer installed: its label as recorded
+            classes = [(f"{f.analyzer}:{f.label}", f.score)] if f.label else []
+        if classes:
+            yield f.analyzer, classes
 
 
 def _analysis(

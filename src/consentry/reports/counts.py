@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from consentry.analyzers import registry
 from consentry.persons.findings import DEFINITIONS as PERSON_DEFINITIONS
 from consentry.persons.findings import PersonsReport
+from consentry.records.analyzer_counts import FindingCounts
 from consentry.reports.visual import PDQ_MATCH_DISTANCE
 from consentry.store.case_counts import CaseCounts
 
@@ -62,10 +64,10 @@ def case_counts(
         "unreadable": Count(c.unreadable, "files that could not be read (no hash)"),
         "pending": Count(c.pending, "files found but not yet analysed (the scan did not end)"),
         "explicit_images": Inferred(
-            c.explicit.explicit_images, "image files labelled explicit (per location)"
+            c.explicit["explicit_images"], "image files labelled explicit (per location)"
         ),
         "suggestive_images": Inferred(
-            c.explicit.suggestive_images, "image files labelled suggestive (per location)"
+            c.explicit["suggestive_images"], "image files labelled suggestive (per location)"
         ),
         "images_not_analysed": Count(
             c.explicit.images_not_analysed, "image files without an explicit-content label"
@@ -84,6 +86,7 @@ def case_counts(
             links, "images linked to the source photo they were made from"
         ),
         **_provenance(items, "image files"),
+        **_plug_ins(items, "image files"),
         "errors": Count(c.errors.total, "files with an error-level problem, all codes"),
         "warnings": Count(c.warnings.total, "files with a warning-level problem"),
     }
@@ -120,6 +123,7 @@ def scoped_counts(c: CaseCounts, items: Sequence[ReportItem], links: int) -> dic
         "folders": Inferred(len(folders), "folders holding this person's image files"),
         "derivation_links": Inferred(links, "of this person's images linked to a source photo"),
         **_provenance(items, "this person's image files"),
+        **_plug_ins(items, "this person's image files"),
     }
 
 
@@ -135,6 +139,22 @@ def _provenance(items: Sequence[ReportItem], whose: str) -> dict[str, Count]:
             n("indicated"), f"{whose} with unsigned or unverifiable signs of a generator"
         ),
     }
+
+
+def _plug_ins(items: Sequence[ReportItem], whose: str) -> dict[str, Count]:
+    """The counts each analyzer without counts of its own here (a plug-in) declares: image files
+    per label of its vocabulary (``Analyzer.counting``), from the items, so a person-scoped
+    report counts only that person's."""
+    out: dict[str, Count] = {}
+    for rule in registry.count_rules():
+        if not isinstance(rule, FindingCounts) or registry.dedicated_report_fields(rule.analyzer):
+            continue
+        for c in rule.labels:
+            key = (rule.analyzer, c.label)
+            n = sum(1 for i in items for f in i.findings if (f.analyzer, f.label) == key)
+            what = c.what or f"labelled {c.label} by the {rule.analyzer} analyzer"
+            out[c.key] = Inferred(n, f"{whose} {what}")
+    return out
 
 
 __all__ = ["Count", "Inferred", "case_counts", "scoped_counts"]

@@ -168,7 +168,7 @@ def enroll_person(request: EnrollRequest) -> EnrollResult:
 def face_analyzer() -> Any:
     """The scan's face analyzer, loaded once per process (enrollment must see faces exactly as
     the scan does); tests may put a stand-in in ``_ANALYZER``."""
-    from consentry.analyzers.runner import load_faces
+    from consentry.analyzers.faces import load_faces
 
     global _ANALYZER
     if _ANALYZER is None:

@@ -2,8 +2,9 @@
 
 The counts cross from the store to the scan (its summary), the CLI (``case summary``) and the
 reports, so they are one frozen value read by attribute, not a dict read by key in each place.
-Per-analyzer counts are a mapping keyed by analyzer name, so an analyzer added to the scan adds
-an entry rather than a field. ``as_dict`` is the JSON shape the case format has always had
+Per-analyzer counts are a mapping keyed by analyzer name, built from the count rule each
+analyzer declares (``records.analyzer_counts``), so an analyzer added to the scan adds an entry
+rather than a field. ``as_dict`` is the JSON shape the case format has always had
 (``case summary --json`` and the scan summary stored in the case): same keys, same order.
 """
 
@@ -39,37 +40,22 @@ def _labels_dict(labels: Mapping[str, LabelCount]) -> dict[str, dict[str, int]]:
 
 
 @dataclass(frozen=True)
-class ExplicitCounts:
-    explicit_images: int
-    suggestive_images: int
+class FindingLabelCounts:
+    """Image files per label of one analyzer's findings, under the keys the analyzer's count
+    rule names (``records.analyzer_counts.FindingCounts``: e.g. explicit_images)."""
+
+    named: Mapping[str, int]  # rule key -> image files with that label, in the rule's order
     by_label: Mapping[str, LabelCount]
     images_not_analysed: int
+    by_label_key: str = "by_label"  # the block's key for by_label (provenance: by_verdict)
+
+    def __getitem__(self, key: str) -> int:
+        return self.named[key]
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "explicit_images": self.explicit_images,
-            "suggestive_images": self.suggestive_images,
-            "by_label": _labels_dict(self.by_label),
-            "images_not_analysed": self.images_not_analysed,
-        }
-
-
-@dataclass(frozen=True)
-class ProvenanceCounts:
-    """Image files by verdict; ``no_signal`` means nothing was found, never "real"."""
-
-    confirmed_ai: int
-    indicated_ai: int
-    no_signal: int
-    by_verdict: Mapping[str, LabelCount]
-    images_not_analysed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "confirmed_ai": self.confirmed_ai,
-            "indicated_ai": self.indicated_ai,
-            "no_signal": self.no_signal,
-            "by_verdict": _labels_dict(self.by_verdict),
+            **self.named,
+            self.by_label_key: _labels_dict(self.by_label),
             "images_not_analysed": self.images_not_analysed,
         }
 
@@ -133,12 +119,12 @@ class CaseCounts:
         return counts
 
     @property
-    def explicit(self) -> ExplicitCounts:
-        return self.analyzer("explicit", ExplicitCounts)
+    def explicit(self) -> FindingLabelCounts:
+        return self.analyzer("explicit", FindingLabelCounts)
 
     @property
-    def provenance(self) -> ProvenanceCounts:
-        return self.analyzer("provenance", ProvenanceCounts)
+    def provenance(self) -> FindingLabelCounts:
+        return self.analyzer("provenance", FindingLabelCounts)
 
     @property
     def faces(self) -> FaceCounts:
