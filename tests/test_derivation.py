@@ -313,7 +313,7 @@ def test_edits_of_one_photo_each_link_to_the_photo_not_to_each_other(tmp_path: P
 def test_another_shot_from_a_fixed_camera_is_not_an_edit() -> None:
     """The same scene under another light, with small differences everywhere (a sitter who
     moved a little), aligns perfectly but is not a derived picture: its changes are scattered."""
-    from consentry.derivation import link_pass as lp
+    from consentry.derivation import verify as lp
 
     source = _source(51)
     rng = np.random.default_rng(5)

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from consentry.execution import ProcessExecutor
 from consentry.records.items import WorkItem, WorkResult
 from consentry.records.locations import LocationRef
 from consentry.records.problems import Code
-from consentry.scan.executor import ProcessExecutor
+from consentry.scan.executor import analysis_mapper
 from consentry.scan.worker import internal_error_result, process
 
 from .synthetic import write_jpeg
@@ -53,9 +54,9 @@ def _codes(results: list[WorkResult]) -> dict[int, list[str]]:
 
 
 def test_a_worker_that_dies_costs_only_its_own_item() -> None:
-    executor = ProcessExecutor(2, work=_work_that_dies)
+    executor = ProcessExecutor(2)
     try:
-        results = list(executor.map(_items(20)))
+        results = list(analysis_mapper(executor, None, work=_work_that_dies)(_items(20)))
     finally:
         executor.close()
     codes = _codes(results)
@@ -67,10 +68,10 @@ def test_a_worker_that_dies_costs_only_its_own_item() -> None:
 
 
 def test_a_worker_that_hangs_is_stopped_and_the_item_recorded() -> None:
-    executor = ProcessExecutor(2, work=_work_that_hangs, stall_seconds=3, item_seconds=3)
+    executor = ProcessExecutor(2, stall_seconds=3, item_seconds=3)
     started = time.monotonic()
     try:
-        results = list(executor.map(_items(12)))
+        results = list(analysis_mapper(executor, None, work=_work_that_hangs)(_items(12)))
     finally:
         executor.close()
     assert time.monotonic() - started < 60
@@ -81,9 +82,9 @@ def test_a_worker_that_hangs_is_stopped_and_the_item_recorded() -> None:
 
 
 def test_an_exception_in_a_worker_becomes_the_items_problem() -> None:
-    executor = ProcessExecutor(2, work=_work_that_raises)
+    executor = ProcessExecutor(2)
     try:
-        results = list(executor.map(_items(3)))
+        results = list(analysis_mapper(executor, None, work=_work_that_raises)(_items(3)))
     finally:
         executor.close()
     assert sorted(_codes(results).values()) == [[Code.INTERNAL_ERROR.value]] * 3

@@ -9,10 +9,12 @@ thresholded and cleaned into regions of a useful size.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 BLUR_SIGMA = 2.0  # work pixels
 # A pixel changed when its colour differs by more than this (0-255 scale, after blur and colour
@@ -189,4 +191,15 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum()) / union if union else 1.0
 
 
-__all__ = ["ChangeMask", "carry", "change_mask", "iou"]
+def mask_to_png(mask: np.ndarray) -> bytes:
+    """The mask as stored with a related pair: a 1-bit-looking PNG, compressed fast."""
+    buffer = io.BytesIO()
+    Image.fromarray(mask.astype(np.uint8) * 255).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def mask_from_png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L")) > 0
+
+
+__all__ = ["ChangeMask", "carry", "change_mask", "iou", "mask_from_png", "mask_to_png"]

@@ -12,14 +12,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from consentry.derivation.change_mask import mask_from_png
+from consentry.derivation.evidence import read_evidence
 from consentry.derivation.features import work_picture
-from consentry.derivation.link_pass import mask_from_png, read_evidence
+from consentry.derivation.verify import VERSION
+from consentry.execution import Executor, Lost, WorkerInit
 from consentry.media.thumbnails import must_blur, obscure
 from consentry.records.problems import ItemError
 from consentry.store.links_store import ImageRef, LinkRecord, LinksStore
@@ -50,12 +52,16 @@ class _RenderTask:
 
 
 def render_links(
-    ls: LinksStore, case_dir: Path, refs: dict[str, ImageRef], pool: Any = None
+    ls: LinksStore,
+    case_dir: Path,
+    refs: dict[str, ImageRef],
+    executor: Executor,
+    init: WorkerInit | None = None,
 ) -> int:
-    """Render links that have no render yet, or whose pictures' labels changed since (in the
-    pass's worker processes when there are some)."""
+    """Render links that have no render yet, or whose pictures' labels changed since (on the
+    pass's executor, whose workers ``init`` set up)."""
     labels = ls.explicit_labels()
-    masks = {(p.sha_a, p.sha_b): p for p in ls.related_pairs(_version())}
+    masks = {(p.sha_a, p.sha_b): p for p in ls.related_pairs(VERSION)}
     tasks: list[tuple[_RenderTask, str, str]] = []
     for link in ls.links():
         key = _labels_key(labels, link)
@@ -76,37 +82,38 @@ def render_links(
             case_dir / rel,
         )
         tasks.append((task, rel, key))
-    results = (
-        pool.imap(_render_one, [t for t, _, _ in tasks], chunksize=4)
-        if pool is not None
-        else map(_render_one, [t for t, _, _ in tasks])
-    )
+    # a link per derived picture: its sha256 names the task a result belongs to
+    where = {task.link.derived_sha256: (rel, key) for task, rel, key in tasks}
+    results = executor.map(_render_one, [t for t, _, _ in tasks], init=init, on_lost=_not_rendered)
     count = 0
-    for (task, rel, key), ok in zip(tasks, results, strict=True):
+    for derived, ok in results:  # recorded as they come: a killed pass keeps what it drew
         if ok:
-            ls.set_render(task.link.derived_sha256, rel, key)
+            rel, key = where[derived]
+            ls.set_render(derived, rel, key)
             count += 1
     return count
 
 
-def _render_one(task: _RenderTask) -> bool:
+def _render_one(task: _RenderTask) -> tuple[str, bool]:
+    """Draw one link's pictures; (its derived picture's sha256, whether they were drawn)."""
+    derived_sha = task.link.derived_sha256
     try:
         source = work_picture(read_evidence(task.source)).rgb
         derived = work_picture(read_evidence(task.derived)).rgb
     except ItemError:
-        return False  # the evidence changed or vanished since the scan: nothing to show
+        return derived_sha, False  # the evidence changed or vanished since the scan
     mask = mask_from_png(task.mask_png) if task.mask_png else np.zeros(derived.shape[:2], bool)
     _write_png(task.folder / "source.png", _shown(source, task.blur_source))
     shown = _shown(derived, task.blur_derived)
     _write_png(task.folder / "derived.png", shown)
     _write_png(task.folder / "mask.png", _overlay(shown, mask))
-    return True
+    return derived_sha, True
 
 
-def _version() -> str:
-    from consentry.derivation.link_pass import VERSION
-
-    return VERSION
+def _not_rendered(task: _RenderTask, lost: Lost) -> tuple[str, bool]:
+    """A link whose worker died or hung drawing it: no render now; the next pass tries again
+    (``render_dir`` stays unset)."""
+    return task.link.derived_sha256, False
 
 
 def _shown(rgb: np.ndarray, blur: bool) -> Image.Image:

@@ -24,11 +24,12 @@ from consentry.analyzers.runner import (
     reset_process,
 )
 from consentry.derivation.link_pass import link_derivations
+from consentry.execution import WorkerInit, local_kind, make_executor
 from consentry.media import archives
 from consentry.persons import refresh_identities
 from consentry.records.items import WorkItem, WorkResult
 from consentry.records.locations import LocationRef, display_bytes_path
-from consentry.scan.executor import make_executor
+from consentry.scan.executor import analysis_mapper
 from consentry.scan.inventory import SourceError, source_root, walk_source
 from consentry.scan.verify_sources import SourceChange, check_sources
 from consentry.store import audit
@@ -244,8 +245,8 @@ def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -
 
     The executor survives a worker that dies or hangs on one file (see ``executor``): that
     file is retried alone once, then recorded as ``worker_lost`` / ``item_timeout``."""
-    executor = make_executor(workers, init_process, (plan,))
-    mapper: Callable[[Sequence[WorkItem]], Iterator[WorkResult]] = executor.map
+    executor = make_executor(local_kind(workers), workers)
+    mapper = analysis_mapper(executor, WorkerInit(init_process, (plan,)))
     try:
         done = _pending_pass(store, mapper, progress)
         items = store.reanalysis_items(

@@ -1,0 +1,64 @@
+"""What every executor offers: ``map`` a function over items in workers, each worker set up once
+by a ``WorkerInit`` (loading models, opening caches), results yielded as they come.
+
+The scan and the derivation pass need the same things of parallel work - one hostile item must
+not stop the run, a model must load once per worker, not once per item - so they share this
+seam; where the workers run (this machine's processes, this process, a cluster later) is the
+executor's business, chosen by name in ``consentry.execution.make_executor``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from consentry.records.problems import Code
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class WorkerInit:
+    """Run once in each worker before its first item. Equal inits share workers: an executor
+    keeps its workers from one ``map`` to the next while the init stays equal, and starts new
+    ones when it changes. ``fn`` and ``args`` must pickle (a module-level function)."""
+
+    fn: Callable[..., None]
+    args: tuple[Any, ...] = ()
+
+    def run(self) -> None:
+        self.fn(*self.args)
+
+
+@dataclass(frozen=True)
+class Lost:
+    """Why an item has no result of its own: the worker holding it died (``WORKER_LOST``) or
+    gave nothing back in time (``ITEM_TIMEOUT``), also when the item was retried alone."""
+
+    code: Code
+    message: str
+
+
+class Executor(Protocol):
+    """Applies ``fn`` to every item; the order of results is not the order of items.
+
+    ``on_lost`` makes the result of an item whose worker died or hung (the caller says what such
+    an item becomes: a problem recorded on it). ``on_error`` makes the result of an item whose
+    ``fn`` raised or whose result could not be brought back; without it the exception ends the
+    ``map``. ``close`` stops the workers; an executor is not used after it."""
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        on_lost: Callable[[T, Lost], R],
+        init: WorkerInit | None = None,
+        on_error: Callable[[T, Exception], R] | None = None,
+    ) -> Iterator[R]: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["Executor", "Lost", "WorkerInit"]
