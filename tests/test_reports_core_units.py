@@ -16,6 +16,7 @@ from consentry.reports.collect import collect_case
 from consentry.reports.options import ReportOptions
 from consentry.reports.redact import OTHER_PERSON, Redactor
 from consentry.reports.visual import visual_groups
+from consentry.store.rows import LocationRow
 
 from .synthetic import photo_like, write_jpeg
 
@@ -68,9 +69,16 @@ def test_visual_groups_join_near_copies_and_leave_others_alone(tmp_path: Path) -
     near.paste((250, 0, 250), (0, 0, 30, 30))  # a small edit: still a visual duplicate
     other = photo_like(99, 400, 300)
     rows = []
-    for name, img in (("a", base), ("b", near), ("c", other)):
+    for i, (name, img) in enumerate((("a", base), ("b", near), ("c", other))):
         h = pdq_of_rgb(np.asarray(img), dihedral=False)
-        rows.append({"sha256": name * 64, "pdq": h.hex, "pdq_quality": h.quality, "is_image": 1})
+        rows.append(
+            LocationRow(
+                id=i, parent_id=None, source_id=1, path=name, rel_path=name, size=None,
+                mtime_ns=None, sha256=name * 64, member_chain="[]", md5=None, sha1=None,
+                mime=None, width=None, height=None, pdq=h.hex, pdq_quality=h.quality,
+                is_image=True,
+            )
+        )  # fmt: skip
     groups = visual_groups(rows)
     assert groups["a" * 64] == groups["b" * 64] == 1
     assert "c" * 64 not in groups
@@ -165,13 +173,10 @@ def test_derivation_mask_render_follows_the_blur_rule(
     assert (_safe_mask_render(link, label_now) is not None) is shown
 
 
-def test_scoped_report_names_no_other_persons_photo_as_a_possible_source(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_scoped_report_names_no_other_persons_photo_as_a_possible_source() -> None:
     """A link's other_possible_sources are hashes of other photos: a person-scoped report keeps
     only the person's own; the whole-case report keeps them all."""
     import json
-    from types import SimpleNamespace
 
     from consentry.reports import collect
     from consentry.store import links_store
@@ -185,16 +190,14 @@ def test_scoped_report_names_no_other_persons_photo_as_a_possible_source(
     )  # fmt: skip
 
     class FakeStore:
-        def __init__(self, engine: object) -> None: ...
         def state(self) -> str:
             return "s"
 
         def links(self) -> list[object]:
             return [link]
 
-    monkeypatch.setattr(links_store, "LinksStore", FakeStore)
-    engine = SimpleNamespace()
-    _, scoped = collect._derivation_links(engine, {mine, also_mine}, "P001", {})  # type: ignore[arg-type]
+    store = FakeStore()
+    _, scoped = collect._derivation_links(store, {mine, also_mine}, "P001", {})  # type: ignore[arg-type]
     assert scoped[0].details["evidence"]["other_possible_sources"] == [also_mine]
-    _, whole = collect._derivation_links(engine, {mine, also_mine, theirs}, None, {})  # type: ignore[arg-type]
+    _, whole = collect._derivation_links(store, {mine, also_mine, theirs}, None, {})  # type: ignore[arg-type]
     assert whole[0].details["evidence"]["other_possible_sources"] == [also_mine, theirs]

@@ -20,27 +20,27 @@ compared with the scan, per ``options.reverify``), ``visual.py`` (PDQ near-dupli
 
 from __future__ import annotations
 
-import importlib
 import json
 import platform
 import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
-
 from consentry import __version__
+from consentry.analyzers import registry
+from consentry.analyzers.contract import ErrorRate
 from consentry.media.thumbnails import must_blur
 from consentry.persons.findings import PersonsReport, build_report
 from consentry.persons.refresh import method_description as persons_method
+from consentry.records.items import ThumbnailRecord
 from consentry.reports.counts import Count, case_counts, scoped_counts
-from consentry.reports.methods import ErrorRate, method_text
+from consentry.reports.methods import method_text
 from consentry.reports.options import ReportOptions
 from consentry.reports.provenance_info import ProvenanceInfo, with_provenance
 from consentry.reports.redact import Redactor, redact_value
@@ -49,17 +49,9 @@ from consentry.reports.visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual
 from consentry.store.audit import read_head, report_statement, verify_chain
 from consentry.store.case import HEAD_FILE, Case, open_case_readonly
 from consentry.store.case_counts import CaseCounts
-from consentry.store.case_store import (
-    CONTENT_PROBLEMS,
-    CONTENTS,
-    FINDINGS,
-    LOC_PROBLEMS,
-    LOCATIONS,
-    SCANS,
-    SOURCES,
-    THUMBS,
-)
-from consentry.store.persons_store import ENROLLED, PersonsStore
+from consentry.store.links_store import LinkRecord, LinksStore
+from consentry.store.persons_store import ENROLLED
+from consentry.store.rows import FindingRow, LocationRow, ScanRow, SourceRow
 
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
 CASE_LEVEL_ACTIONS = frozenset({"case_created", "scan_started", "scan_finished"})
@@ -142,6 +134,18 @@ class ReportItem:
     problems: tuple[str, ...] = ()  # problem codes of this location and its content
     # the evidence behind provenance_verdict: signals, checks, C2PA facts (provenance_info.py)
     provenance: ProvenanceInfo | None = None
+    # findings of the analyzers without fields of their own in schema 1 (plug-ins), by name
+    findings: tuple[ItemFinding, ...] = field(default=(), metadata={"omit_empty": True})
+
+
+@dataclass(frozen=True)
+class ItemFinding:
+    """One analyzer's label and score for an item's content (``Analyzer.dedicated_report_fields``
+    false: every analyzer but the built-ins)."""
+
+    analyzer: str
+    label: str | None
+    score: float | None
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,13 @@ class CaseReport:
 
 def _plain(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
+        # a field marked omit_empty appears only when it holds something (ReportItem.findings:
+        # a case without plug-in analyzers reads as it always has)
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in fields(value)
+            if not (f.metadata.get("omit_empty") and not getattr(value, f.name))
+        }
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -243,14 +253,15 @@ def collect_case(case_dir: Path, options: ReportOptions, db_url: str | None = No
     """Read the case (read-only) and re-verify its sources; raises ReportError on misuse."""
     case = open_case_readonly(Path(case_dir), db_url)
     try:
-        return _collect(case, options)
+        return collect(case, options)
     finally:
         case.close()
 
 
-def _collect(case: Case, options: ReportOptions) -> CaseReport:
+def collect(case: Case, options: ReportOptions) -> CaseReport:
+    """The report of an open case (read only); raises ReportError on misuse."""
     store = case.store
-    ps = PersonsStore(store.engine)
+    ps = case.persons
     persons_report = build_report(ps)
     scope = options.person
     all_persons = ps.persons()
@@ -264,14 +275,14 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
             raise ReportError(f"person {scope} has no images in this case")
     enrolled_names = {p.code: p.name for p in all_persons if p.kind == ENROLLED and p.name}
 
-    rows = _location_rows(store.engine)
-    sources = _sources(store.engine)
-    roots = [src["path"] for src in sources.values()]
+    rows = store.location_rows()
+    sources = store.sources()
+    roots = [src.path for src in sources.values()]
     redactor = Redactor(
         enrolled_names, scope, options.redact, roots, neutral_paths=not options.show_paths
     )
-    findings = _findings(store.engine)
-    thumbs = _thumbnails(store.engine)
+    findings = store.findings()
+    thumbs = store.thumbnails()
 
     codes_at: dict[str, set[str]] = defaultdict(set)
     possible_at: dict[str, set[str]] = defaultdict(set)
@@ -282,33 +293,35 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
             possible_at[path].add(s.id)
 
     if scope is not None:
-        rows = [r for r in rows if scope in codes_at.get(r["path"], ())]
-        redactor.file_hashes = {r["path"]: r["sha256"] for r in rows}  # for neutral file names
+        rows = [r for r in rows if scope in codes_at.get(r.path, ())]
+        redactor.file_hashes = {r.path: r.sha256 for r in rows}  # for neutral file names
     visual = visual_groups(rows)
-    problems_at = _problem_codes(store.engine)
+    problem_codes = store.problem_codes()
 
     items: list[ReportItem] = []
     for r in rows:
         item = _item(r, findings, thumbs, sources, codes_at, possible_at, visual, scope)
-        codes = problems_at[0].get(r["id"], set()) | problems_at[1].get(r["sha256"] or "", set())
+        codes = problem_codes.of(r.id, r.sha256)
         items.append(replace(item, problems=tuple(sorted(codes))) if codes else item)
     items = [_redact_item(i, redactor) for i in items]
-    items = with_provenance(items, store.engine, redactor)
+    items = with_provenance(items, store.finding_payloads("provenance"), redactor)
+    items = _with_generic_findings(items, findings)
 
     persons = [
         _person_info(s, options) for s in persons_report.persons if scope is None or s.id == scope
     ]
     persons = [_redact_person(p, redactor) for p in persons]
 
-    manifests = source_manifests(store.engine)
-    checked = reverify_sources(
-        store.engine, sources, options.reverify, scope_rows=rows, scope=scope
-    )
+    disk = store.disk_files()
+    manifests = source_manifests(disk)
+    # a person-scoped report re-reads only the files holding that person's items
+    wanted = None if scope is None else store.outer_disk_files(r.id for r in rows)
+    checked = reverify_sources(disk, sources, options.reverify, only=wanted)
     source_infos = [
         SourceInfo(
-            path=redactor.path(src["path"], folder=src["kind"] == "folder"),
-            kind=src["kind"],
-            files=src["files"],
+            path=redactor.path(src.path, folder=src.kind == "folder"),
+            kind=src.kind,
+            files=src.files,
             reverified=checked[sid].verdict,
             method=options.reverify,
             files_checked=checked[sid].checked,
@@ -321,17 +334,17 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
     ]
 
     events = store.audit_events()
-    store_counts = store.counts()
+    store_counts = store.counts(registry.count_rules())
     chain = verify_chain(events, read_head(case.path / HEAD_FILE), case_id=case.case_id)
     audit_infos = [_audit_info(e, redactor, scope) for e in events]
-    scans = _scans(store.engine, redactor)
+    scans = [_scan_info(s, redactor) for s in store.scans()]
     examiners = sorted(
         {s.examiner for s in scans if s.examiner}
         | {a.actor for a in audit_infos if a.actor}
         | ({options.examiner} if options.examiner else set())
     )
-    labels = {sha: f["label"] for (sha, analyzer), f in findings.items() if analyzer == "explicit"}
-    links_status, links = _derivation_links(store.engine, {i.sha256 for i in items}, scope, labels)
+    labels = {sha: f.label for (sha, analyzer), f in findings.items() if analyzer == "explicit"}
+    links_status, links = _derivation_links(case.links, {i.sha256 for i in items}, scope, labels)
 
     if scope is None:
         counts = case_counts(store_counts, persons_report, items, len(links))
@@ -343,7 +356,7 @@ def _collect(case: Case, options: ReportOptions) -> CaseReport:
         ]
     else:
         counts = scoped_counts(store_counts, items, len(links))
-        in_scope = {r["path"] for r in rows}
+        in_scope = {r.path for r in rows}
         problems = [
             ProblemInfo(
                 redactor.path(p["path"]), p["code"], p["severity"], redactor.message(p["message"])
@@ -405,157 +418,76 @@ def _incomplete(counts: CaseCounts, last_status: str | None) -> str | None:
     )
 
 
-# -- reading the store -----------------------------------------------------------------------------
-def _location_rows(engine: Engine) -> list[dict[str, Any]]:
-    L, C = LOCATIONS, CONTENTS
-    with engine.connect() as conn:
-        result = conn.execute(
-            select(
-                L.c.id,
-                L.c.parent_id,
-                L.c.source_id,
-                L.c.path,
-                L.c.rel_path,
-                L.c.size,
-                L.c.mtime_ns,
-                L.c.sha256,
-                L.c.member_chain,
-                C.c.md5,
-                C.c.sha1,
-                C.c.mime,
-                C.c.width,
-                C.c.height,
-                C.c.pdq,
-                C.c.pdq_quality,
-                C.c.is_image,
-            )
-            .select_from(L.outerjoin(C, C.c.sha256 == L.c.sha256))
-            .order_by(L.c.path, L.c.id)
-        )
-        return [dict(r._mapping) for r in result]
-
-
-def _findings(engine: Engine) -> dict[tuple[str, str], dict[str, Any]]:
-    F = FINDINGS
-    with engine.connect() as conn:
-        result = conn.execute(
-            select(
-                F.c.sha256,
-                F.c.analyzer,
-                F.c.analyzer_version,
-                F.c.model_sha256,
-                F.c.status,
-                F.c.label,
-                F.c.score,
-            )
-        )
-        return {(r.sha256, r.analyzer): dict(r._mapping) for r in result}
-
-
-def _thumbnails(engine: Engine) -> dict[str, dict[str, Any]]:
-    with engine.connect() as conn:
-        return {r.sha256: dict(r._mapping) for r in conn.execute(select(THUMBS))}
-
-
-def _sources(engine: Engine) -> dict[int, dict[str, Any]]:
-    L = LOCATIONS
-    with engine.connect() as conn:
-        out = {
-            r.id: {"path": r.path, "kind": r.kind, "files": 0}
-            for r in conn.execute(select(SOURCES.c.id, SOURCES.c.path, SOURCES.c.kind))
-        }
-        for sid, n in conn.execute(select(L.c.source_id, func.count()).group_by(L.c.source_id)):
-            if sid in out:
-                out[sid]["files"] = int(n)
-    return out
-
-
-def _problem_codes(engine: Engine) -> tuple[dict[int, set[str]], dict[str, set[str]]]:
-    """Problem codes by location id and by content SHA-256."""
-    by_loc: dict[int, set[str]] = defaultdict(set)
-    by_sha: dict[str, set[str]] = defaultdict(set)
-    with engine.connect() as conn:
-        for loc, code in conn.execute(select(LOC_PROBLEMS.c.location_id, LOC_PROBLEMS.c.code)):
-            by_loc[loc].add(code)
-        for sha, code in conn.execute(select(CONTENT_PROBLEMS.c.sha256, CONTENT_PROBLEMS.c.code)):
-            by_sha[sha].add(code)
-    return by_loc, by_sha
-
-
-def _scans(engine: Engine, redactor: Redactor) -> list[ScanInfo]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(SCANS).order_by(SCANS.c.id)).all()
-    return [
-        ScanInfo(
-            scan_id=r.id,
-            started_at=r.started_at,
-            finished_at=r.finished_at,
-            status=r.status,
-            examiner=r.examiner,
-            host=r.host,
-            timezone=r.timezone,
-            tool_version=r.tool_version,
-            sources=tuple(redactor.path(s) for s in json.loads(r.sources_json)),
-        )
-        for r in rows
-    ]
+# -- scans ---------------------------------------------------------------------------------------
+def _scan_info(r: ScanRow, redactor: Redactor) -> ScanInfo:
+    return ScanInfo(
+        scan_id=r.id,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        status=r.status,
+        examiner=r.examiner,
+        host=r.host,
+        timezone=r.timezone,
+        tool_version=r.tool_version,
+        sources=tuple(redactor.path(s) for s in r.sources),
+    )
 
 
 # -- items ----------------------------------------------------------------------------------------
 def _item(
-    r: dict[str, Any],
-    findings: dict[tuple[str, str], dict[str, Any]],
-    thumbs: dict[str, dict[str, Any]],
-    sources: dict[int, dict[str, Any]],
+    r: LocationRow,
+    findings: dict[tuple[str, str], FindingRow],
+    thumbs: dict[str, ThumbnailRecord],
+    sources: dict[int, SourceRow],
     codes_at: dict[str, set[str]],
     possible_at: dict[str, set[str]],
     visual: dict[str, int],
     scope: str | None,
 ) -> ReportItem:
-    sha = r["sha256"]
+    sha = r.sha256
     explicit = findings.get((sha, "explicit")) if sha else None
     provenance = findings.get((sha, "provenance")) if sha else None
-    label = explicit["label"] if explicit else None
+    label = explicit.label if explicit else None
     thumb = thumbs.get(sha) if sha else None
     thumb_path: str | None = None
     blurred = True
     if thumb is not None:
-        blurred = bool(thumb["blurred"])
+        blurred = thumb.blurred
         # The blur rule, checked again at the last step: a sharp thumbnail is handed on only
         # when the image's current label is `none` and the thumbnail was rendered for it.
-        if blurred or (not must_blur(label) and thumb["label"] == label):
-            thumb_path = thumb["path"]
-    codes = codes_at.get(r["path"], set())
-    possible = possible_at.get(r["path"], set()) - codes
+        if blurred or (not must_blur(label) and thumb.label == label):
+            thumb_path = thumb.path
+    codes = codes_at.get(r.path, set())
+    possible = possible_at.get(r.path, set()) - codes
     if scope is not None:
         codes = codes & {scope}
         possible = possible & {scope}
     return ReportItem(
-        location=r["path"],
-        rel_path=r["rel_path"],
-        source=sources.get(r["source_id"], {}).get("path", ""),
-        size=r["size"],
-        mtime=_iso_ns(r["mtime_ns"]),
+        location=r.path,
+        rel_path=r.rel_path,
+        source=sources[r.source_id].path if r.source_id in sources else "",
+        size=r.size,
+        mtime=_iso_ns(r.mtime_ns),
         sha256=sha,
-        md5=r["md5"],
-        sha1=r["sha1"],
-        pdq=r["pdq"],
-        pdq_quality=r["pdq_quality"],
-        mime=r["mime"],
-        width=r["width"],
-        height=r["height"],
+        md5=r.md5,
+        sha1=r.sha1,
+        pdq=r.pdq,
+        pdq_quality=r.pdq_quality,
+        mime=r.mime,
+        width=r.width,
+        height=r.height,
         explicit_label=label,
-        explicit_score=round(float(explicit["score"]), 4)
-        if explicit and explicit["score"] is not None
+        explicit_score=round(float(explicit.score), 4)
+        if explicit and explicit.score is not None
         else None,
-        provenance_verdict=provenance["label"] if provenance else None,
+        provenance_verdict=provenance.label if provenance else None,
         person_codes=tuple(sorted(codes, key=_code_key)),
         thumbnail=thumb_path,
         thumbnail_blurred=blurred if thumb_path else True,
-        is_image=bool(r["is_image"]),
+        is_image=r.is_image,
         possible_person_codes=tuple(sorted(possible, key=_code_key)),
         visual_group=visual.get(sha) if sha else None,
-        in_archive=r["member_chain"] not in ("[]", "", None),
+        in_archive=r.in_archive,
     )
 
 
@@ -647,7 +579,7 @@ def _audit_info(e: Any, r: Redactor, scope: str | None) -> AuditInfo:
 # -- methods ---------------------------------------------------------------------------------------
 def _methods(
     counts: CaseCounts,
-    findings: dict[tuple[str, str], dict[str, Any]],
+    findings: dict[tuple[str, str], FindingRow],
     events: Sequence[Any],
     links: Sequence[DerivationLink],
     links_status: str,
@@ -666,8 +598,8 @@ def _methods(
         entry = by_analyzer.setdefault(
             analyzer, {"versions": set(), "models": set(), "contents": 0}
         )
-        entry["versions"].add(f["analyzer_version"])
-        for m in (f["model_sha256"] or "").split(","):
+        entry["versions"].add(f.analyzer_version)
+        for m in (f.model_sha256 or "").split(","):
             if m:
                 entry["models"].add(m)
         entry["contents"] += 1
@@ -684,9 +616,7 @@ def _methods(
     for analyzer in sorted(by_analyzer):
         entry = by_analyzer[analyzer]
         info = described.get(analyzer, {})
-        thresholds = dict(info.get("thresholds") or {}) if isinstance(info, dict) else {}
-        if analyzer == "provenance" and isinstance(info, dict):
-            thresholds = {k: v for k, v in info.items() if k != "version"}
+        thresholds = _method_thresholds(analyzer, info) if isinstance(info, dict) else {}
         out.append(
             _method(
                 analyzer,
@@ -714,6 +644,27 @@ def _methods(
     return out
 
 
+def _method_thresholds(analyzer: str, described: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return registry.get(analyzer).method_thresholds(described)
+    except registry.UnknownAnalyzer:  # a plug-in no longer installed: what it recorded
+        return dict(described.get("thresholds") or {})
+
+
+def _with_generic_findings(
+    items: list[ReportItem], findings: dict[tuple[str, str], FindingRow]
+) -> list[ReportItem]:
+    """Each item's findings of the analyzers without report fields of their own."""
+    of: dict[str, list[ItemFinding]] = defaultdict(list)
+    for (sha, analyzer), f in sorted(findings.items()):
+        if not registry.dedicated_report_fields(analyzer):
+            score = None if f.score is None else round(float(f.score), 4)
+            of[sha].append(ItemFinding(analyzer, f.label, score))
+    if not of:
+        return items
+    return [replace(i, findings=tuple(of[i.sha256])) if i.sha256 in of else i for i in items]
+
+
 def _method(
     analyzer: str,
     version: str,
@@ -729,29 +680,18 @@ def _method(
 
 # -- derivation links (another module; optional) --------------------------------------------------
 def _derivation_links(
-    engine: Engine,
+    links_store: LinksStore,
     in_scope: set[str | None],
     scope: str | None,
     labels: dict[str, str | None],
 ) -> tuple[str, list[DerivationLink]]:
-    """Links from ``store/links_store.py`` (the derivation pass), when that module exists and
-    its pass has run on this case. In a person-scoped report a link's source photo is named
-    only when it is one of the person's own images."""
+    """Links of the derivation pass (``case.links``), when it has run on this case. In a
+    person-scoped report a link's source photo is named only when it is one of the person's
+    own images."""
     try:
-        # the pass's package first: it loads its store module in the order that module needs
-        importlib.import_module("consentry.derivation")
-        links_store = importlib.import_module("consentry.store.links_store")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("consentry.derivation", "consentry.store.links_store"):
-            return "not run (the derivation pass is not part of this version)", []
-        return f"unavailable: {exc}", []
-    except ImportError as exc:
-        return f"unavailable: {exc}", []
-    try:
-        store = links_store.LinksStore(engine)
-        if hasattr(store, "state") and store.state() is None:
+        if links_store.state() is None:
             return "not run on this case (run `consentry links`)", []
-        raw: Iterable[Any] = store.links()
+        raw = links_store.links()
     except Exception as exc:  # noqa: BLE001 - a report must still be written; say why
         return f"unavailable: {exc.__class__.__name__}: {exc}", []
     links: list[DerivationLink] = []
@@ -777,11 +717,11 @@ def _derivation_links(
     return "ok" if links else "run: no image was found to be made from another", links
 
 
-def _safe_mask_render(link: Any, label_now: str | None) -> str | None:
+def _safe_mask_render(link: LinkRecord, label_now: str | None) -> str | None:
     """``render_dir/mask.png`` when the blur rule allows it: the derived picture in it was
     blurred, or drawn sharp for a ``none`` label that is still the image's label."""
-    render_dir = getattr(link, "render_dir", None)
-    rendered = str(getattr(link, "render_labels", "") or "").split(",")
+    render_dir = link.render_dir
+    rendered = (link.render_labels or "").split(",")
     if not render_dir or len(rendered) != 2:
         return None
     derived_label = rendered[1]
@@ -805,7 +745,7 @@ def _limitations(
     options: ReportOptions,
     persons: PersonsReport,
     links_status: str,
-    findings: dict[tuple[str, str], dict[str, Any]],
+    findings: dict[tuple[str, str], FindingRow],
 ) -> list[str]:
     out = [
         "Recall of the explicit-content label was not measured (no explicit material may be "
@@ -867,5 +807,6 @@ __all__ = [
     "ReportItem",
     "ScanInfo",
     "SourceInfo",
+    "collect",
     "collect_case",
 ]

@@ -18,12 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
-
 from consentry.analyzers.provenance.c2pa import SDK_STATES, is_identity_code
 from consentry.analyzers.provenance.policy import signal_name
 from consentry.reports.redact import Redactor
-from consentry.store.case_store import FINDINGS
 
 if TYPE_CHECKING:
     from consentry.reports.collect import ReportItem
@@ -170,12 +167,14 @@ def provenance_info(payload: dict[str, Any], redactor: Redactor) -> ProvenanceIn
 
 
 def with_provenance(
-    items: Sequence[ReportItem], engine: Engine, redactor: Redactor
+    items: Sequence[ReportItem], payloads: Iterable[tuple[str, str]], redactor: Redactor
 ) -> list[ReportItem]:
-    """``items`` with their content's provenance evidence attached (only theirs is read)."""
+    """``items`` with their content's provenance evidence attached (only theirs is kept).
+    ``payloads``: (SHA-256, payload JSON) of the provenance findings
+    (``CaseStore.finding_payloads``)."""
     wanted = {i.sha256 for i in items if i.sha256 and i.provenance_verdict is not None}
     infos: dict[str, ProvenanceInfo] = {}
-    for sha, payload in _payloads(engine):
+    for sha, payload in payloads:
         if sha in wanted:
             try:
                 parsed = json.loads(payload)
@@ -184,15 +183,6 @@ def with_provenance(
             if isinstance(parsed, dict):
                 infos[sha] = provenance_info(parsed, redactor)
     return [replace(i, provenance=infos[i.sha256]) if i.sha256 in infos else i for i in items]
-
-
-def _payloads(engine: Engine) -> Iterable[tuple[str, str]]:
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True).execute(
-            select(FINDINGS.c.sha256, FINDINGS.c.payload).where(FINDINGS.c.analyzer == "provenance")
-        )
-        for row in result:
-            yield str(row.sha256), str(row.payload)
 
 
 def _list(value: Any) -> list[Any]:

@@ -1,6 +1,7 @@
 """Acquisition hashes re-verified when a report is written: the files on disk are re-read
-read-only (``reader.open_readonly``) and compared with what the scan recorded. Nothing is ever
-written to a source. Archive members are covered by their archive file's hash.
+read-only and compared with what the scan recorded, by the scan's own source verifier
+(``scan.verify_sources.compare_with_scan``); this module says what the report makes of it.
+Nothing is ever written to a source. Archive members are covered by their archive file's hash.
 
 Modes (``ReportOptions.reverify``): ``sha256`` re-hashes every file (the only check that proves
 the bytes); ``stat`` compares size and mtime and re-hashes only files where they changed;
@@ -10,15 +11,11 @@ the bytes); ``stat`` compares size and mtime and re-hashes only files where they
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Engine, select
-
-from consentry.scan.verify_sources import sha256_of
-from consentry.store.case_store import LOCATIONS
+from consentry.scan.verify_sources import compare_with_scan
+from consentry.store.case_store import DiskFile
 
 
 @dataclass
@@ -32,21 +29,16 @@ class SourceCheck:
     details: list[str] = field(default_factory=list)
 
 
-def source_manifests(engine: Engine) -> dict[int, str]:
+def source_manifests(disk: Iterable[DiskFile]) -> dict[int, str]:
     """Per source, the SHA-256 of its file list as the scan recorded it: ``sha256sum`` lines
     (``<sha256>  ./<path in the source>``) of every file read on disk, sorted by path. One
     value that identifies the acquisition; on an unchanged folder it equals
     ``cd SOURCE && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum``
     (regular files; a file consentry could not read has no hash and no line)."""
-    L = LOCATIONS
     lines: dict[int, list[tuple[str, str]]] = {}
-    with engine.connect() as conn:
-        for sid, rel, sha in conn.execute(
-            select(L.c.source_id, L.c.rel_path, L.c.sha256).where(
-                L.c.member_chain == "[]", L.c.sha256.is_not(None)
-            )
-        ):
-            lines.setdefault(sid, []).append((rel, sha))
+    for f in disk:
+        if f.sha256 is not None:
+            lines.setdefault(f.source_id, []).append((f.rel_path, f.sha256))
     out = {}
     for sid, entries in lines.items():
         text = "".join(f"{sha}  ./{rel}\n" for rel, sha in sorted(entries, key=_path_bytes))
@@ -59,57 +51,31 @@ def _path_bytes(entry: tuple[str, str]) -> bytes:
 
 
 def reverify_sources(
-    engine: Engine,
-    sources: dict[int, dict[str, Any]],
+    disk: Sequence[DiskFile],
+    source_ids: Iterable[int],
     mode: str,
-    scope_rows: Sequence[dict[str, Any]],
-    scope: str | None,
+    only: Collection[int] | None = None,
 ) -> dict[int, SourceCheck]:
-    """Re-read the files on disk (read-only) and compare with the scan: never writes."""
-    out = {sid: SourceCheck() for sid in sources}
+    """Re-read the files on disk (read-only) and compare with the scan: never writes.
+    ``only``: the location ids of the files to check (a person-scoped report's), else all."""
+    out = {sid: SourceCheck() for sid in source_ids}
     if mode == "none":
         return out
-    L = LOCATIONS
-    with engine.connect() as conn:
-        disk = conn.execute(
-            select(
-                L.c.id,
-                L.c.parent_id,
-                L.c.source_id,
-                L.c.raw_path,
-                L.c.path,
-                L.c.size,
-                L.c.mtime_ns,
-                L.c.sha256,
-            ).where(L.c.member_chain == "[]", L.c.size.is_not(None))
-        ).all()
-        parents = dict(conn.execute(select(L.c.id, L.c.parent_id)).all())
-    wanted: set[int] | None = None
-    if scope is not None:
-        # only the files holding this person's items: the file itself or its outer archive
-        wanted = set()
-        for r in scope_rows:
-            loc = r["id"]
-            while parents.get(loc) is not None:
-                loc = parents[loc]
-            wanted.add(loc)
     for d in disk:
-        if wanted is not None and d.id not in wanted:
-            continue
+        if d.size is None or (only is not None and d.location_id not in only):
+            continue  # never read (link loop, pipe, folder link): nothing of it to compare
         check = out.setdefault(d.source_id, SourceCheck())
         check.checked += 1
-        raw = bytes(d.raw_path)
-        try:
-            st = os.stat(raw)
-        except FileNotFoundError:
+        file_now = compare_with_scan(d, rehash_always=mode == "sha256")
+        if file_now.missing:
             check.missing += 1
             check.details.append(f"{d.path}: missing")
             continue
-        except OSError as exc:
+        if file_now.stat_error is not None:
             check.missing += 1
-            check.details.append(f"{d.path}: cannot be read ({exc.strerror})")
+            check.details.append(f"{d.path}: cannot be read ({file_now.stat_error.strerror})")
             continue
-        same_stat = st.st_size == d.size and st.st_mtime_ns == d.mtime_ns
+        same_stat = file_now.same_stat
         if mode == "stat" and same_stat:
             continue
         if d.sha256 is None:
@@ -117,7 +83,7 @@ def reverify_sources(
                 check.changed += 1
                 check.details.append(f"{d.path}: size/mtime changed (no SHA-256 recorded)")
             continue
-        now = sha256_of(raw)
+        now = file_now.sha256
         if now != d.sha256:
             check.changed += 1
             check.details.append(

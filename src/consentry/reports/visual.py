@@ -6,21 +6,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from consentry.analyzers.pdq import MATCH_DISTANCE as PDQ_MATCH_DISTANCE
 from consentry.analyzers.pdq import MIN_QUALITY as PDQ_MIN_QUALITY
+from consentry.store.rows import LocationRow
 
 
-def visual_groups(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+def visual_groups(rows: Sequence[LocationRow]) -> dict[str, int]:
     """Distinct images within PDQ distance 31 of each other (quality >= 50), as groups
     numbered 1.. in path order; images with no near-duplicate get no group."""
     hashes: dict[str, str] = {}
     for r in rows:
-        if r["is_image"] and r["pdq"] and (r["pdq_quality"] or 0) >= PDQ_MIN_QUALITY:
-            hashes.setdefault(r["sha256"], r["pdq"])
+        if r.is_image and r.sha256 and r.pdq and (r.pdq_quality or 0) >= PDQ_MIN_QUALITY:
+            hashes.setdefault(r.sha256, r.pdq)
     shas = list(hashes)
     if len(shas) < 2:
         return {}

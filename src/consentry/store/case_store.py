@@ -8,7 +8,8 @@ or none, and the next run redoes exactly what is missing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,19 +17,27 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from consentry.records.items import ChildLocation, FoundFile, WorkItem, WorkResult
+from consentry.records.analyzer_counts import CountRule, FaceTableCounts, FindingCounts
+from consentry.records.items import (
+    ChildLocation,
+    FoundFile,
+    ThumbnailRecord,
+    WorkItem,
+    WorkResult,
+)
 from consentry.records.locations import LocationRef
 from consentry.records.problems import Code, Problem
 from consentry.store import audit
 from consentry.store.case_counts import (
+    AnalyzerCounts,
     CaseCounts,
-    ExplicitCounts,
     FaceCounts,
+    FindingLabelCounts,
     LabelCount,
     ProblemCounts,
-    ProvenanceCounts,
     ThumbnailCounts,
 )
+from consentry.store.rows import FindingRow, LocationRow, ProblemCodes, ScanRow, SourceRow
 from consentry.store.schema import (
     AuditEvent,
     CaseInfo,
@@ -66,6 +75,8 @@ class DiskFile:
     mtime_ns: int | None
     sha256: str | None
     location_id: int
+    source_id: int
+    rel_path: str  # relative to the source root
 
 
 # Keys per IN (...) query: an archive may hold up to archives.MAX_MEMBERS (100,000) members,
@@ -184,6 +195,25 @@ class CaseStore:
             if ids:
                 conn.execute(update(SCANS).where(SCANS.c.id.in_(ids)).values(status="interrupted"))
         return ids
+
+    def scans(self) -> list[ScanRow]:
+        """Every scan of the case, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SCANS).order_by(SCANS.c.id)).all()
+        return [
+            ScanRow(
+                id=r.id,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                status=r.status,
+                examiner=r.examiner,
+                host=r.host,
+                timezone=r.timezone,
+                tool_version=r.tool_version,
+                sources=tuple(json.loads(r.sources_json)),
+            )
+            for r in rows
+        ]
 
     def last_scan_status(self) -> str | None:
         with self.engine.connect() as conn:
@@ -472,22 +502,48 @@ class CaseStore:
                     LOCATIONS.c.size,
                     LOCATIONS.c.mtime_ns,
                     LOCATIONS.c.sha256,
+                    LOCATIONS.c.source_id,
+                    LOCATIONS.c.rel_path,
                 )
                 .where(LOCATIONS.c.member_chain == "[]")
                 .order_by(LOCATIONS.c.id)
             ).all()
         return [
-            DiskFile(bytes(r.raw_path), r.path, r.size, r.mtime_ns, r.sha256, r.id) for r in rows
+            DiskFile(
+                bytes(r.raw_path),
+                r.path,
+                r.size,
+                r.mtime_ns,
+                r.sha256,
+                r.id,
+                r.source_id,
+                r.rel_path,
+            )
+            for r in rows
         ]
+
+    def outer_disk_files(self, location_ids: Iterable[int]) -> set[int]:
+        """The files on disk that hold these locations: each location itself when it is on
+        disk, else its outermost archive."""
+        with self.engine.connect() as conn:
+            parents = dict(conn.execute(select(LOCATIONS.c.id, LOCATIONS.c.parent_id)).all())
+        out = set()
+        for loc in location_ids:
+            while parents.get(loc) is not None:
+                loc = parents[loc]
+            out.add(loc)
+        return out
 
     def add_problems(self, items: Sequence[tuple[int, Problem]]) -> None:
         with self.engine.begin() as conn:
             self._add_location_problems(conn, items)
 
     # -- summary -----------------------------------------------------------------------------
-    def counts(self) -> CaseCounts:
+    def counts(self, rules: Sequence[CountRule]) -> CaseCounts:
         """The case's counts (files, images, contents, per analyzer, problems), all measured
-        in the store in one connection."""
+        in the store in one connection. ``rules``: how each analyzer's findings are counted
+        (``analyzers.registry.count_rules()``); the store knows no analyzer by name."""
+        by_finding = [r for r in rules if isinstance(r, FindingCounts)]
         L, C = LOCATIONS, CONTENTS
         with self.engine.connect() as conn:
 
@@ -537,7 +593,7 @@ class CaseStore:
                     func.count(func.distinct(L.c.sha256)),
                 )
                 .select_from(FINDINGS.join(L, L.c.sha256 == FINDINGS.c.sha256))
-                .where(FINDINGS.c.analyzer.in_(["explicit", "provenance"]))
+                .where(FINDINGS.c.analyzer.in_([r.analyzer for r in by_finding]))
                 .group_by(FINDINGS.c.analyzer, FINDINGS.c.label)
             ).all()
             faces_total = scalar(select(func.count()).select_from(FACES))
@@ -549,10 +605,9 @@ class CaseStore:
                 select(func.count()).select_from(THUMBS).where(THUMBS.c.blurred.is_(True))
             )
             thumbs_total = scalar(select(func.count()).select_from(THUMBS))
-        by_label: dict[str, dict[str, LabelCount]] = {"explicit": {}, "provenance": {}}
+        by_label: dict[str, dict[str, LabelCount]] = {r.analyzer: {} for r in by_finding}
         for analyzer, label, n, u in label_rows:
             by_label[analyzer][str(label)] = LabelCount(files=int(n), unique_images=int(u))
-        labels, verdicts = by_label["explicit"], by_label["provenance"]
         by_code: dict[str, tuple[str, int]] = {}
         for code, severity, n in [*loc_rows, *content_rows]:
             first_severity, seen = by_code.get(code, (severity, 0))
@@ -565,6 +620,23 @@ class CaseStore:
         def files_labelled(of: dict[str, LabelCount], label: str) -> int:
             return of[label].files if label in of else 0
 
+        # label blocks in the rules' order, then face-table blocks (the summary's key order)
+        per_analyzer: dict[str, AnalyzerCounts] = {}
+        for rule in by_finding:
+            labels = by_label[rule.analyzer]
+            per_analyzer[rule.analyzer] = FindingLabelCounts(
+                named={c.key: files_labelled(labels, c.label) for c in rule.labels},
+                by_label=labels,
+                images_not_analysed=images - sum(c.files for c in labels.values()),
+                by_label_key=rule.by_label_key,
+            )
+        for face_rule in rules:
+            if isinstance(face_rule, FaceTableCounts):
+                per_analyzer[face_rule.analyzer] = FaceCounts(
+                    faces=faces_total,
+                    usable_faces=faces_usable,
+                    unique_images_with_faces=images_with_faces,
+                )
         return CaseCounts(
             files=files,
             files_on_disk=on_disk,
@@ -577,29 +649,105 @@ class CaseStore:
             duplicate_locations=files - unhashed - unique_contents,
             unreadable=unreadable,
             pending=pending,
-            analyzers={
-                "explicit": ExplicitCounts(
-                    explicit_images=files_labelled(labels, "explicit"),
-                    suggestive_images=files_labelled(labels, "suggestive"),
-                    by_label=labels,
-                    images_not_analysed=images - sum(c.files for c in labels.values()),
-                ),
-                "provenance": ProvenanceCounts(
-                    confirmed_ai=files_labelled(verdicts, "confirmed"),
-                    indicated_ai=files_labelled(verdicts, "indicated"),
-                    no_signal=files_labelled(verdicts, "no_signal"),
-                    by_verdict=verdicts,
-                    images_not_analysed=images - sum(c.files for c in verdicts.values()),
-                ),
-                "faces": FaceCounts(
-                    faces=faces_total,
-                    usable_faces=faces_usable,
-                    unique_images_with_faces=images_with_faces,
-                ),
-            },
+            analyzers=per_analyzer,
             thumbnails=ThumbnailCounts(written=thumbs_total, blurred=thumbs_blurred),
             errors=problems("error"),
             warnings=problems("warning"),
+        )
+
+    # -- what a report reads ---------------------------------------------------------------------
+    def location_rows(self) -> list[LocationRow]:
+        """Every location with its content's hashes and metadata, in path order."""
+        L, C = LOCATIONS, CONTENTS
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    L.c.id,
+                    L.c.parent_id,
+                    L.c.source_id,
+                    L.c.path,
+                    L.c.rel_path,
+                    L.c.size,
+                    L.c.mtime_ns,
+                    L.c.sha256,
+                    L.c.member_chain,
+                    C.c.md5,
+                    C.c.sha1,
+                    C.c.mime,
+                    C.c.width,
+                    C.c.height,
+                    C.c.pdq,
+                    C.c.pdq_quality,
+                    C.c.is_image,
+                )
+                .select_from(L.outerjoin(C, C.c.sha256 == L.c.sha256))
+                .order_by(L.c.path, L.c.id)
+            ).all()
+        return [
+            LocationRow(**{**r._mapping, "is_image": bool(r.is_image)})  # NULL: never read
+            for r in rows
+        ]
+
+    def findings(self) -> dict[tuple[str, str], FindingRow]:
+        """Every analyzer result, by (content SHA-256, analyzer)."""
+        F = FINDINGS
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    F.c.sha256,
+                    F.c.analyzer,
+                    F.c.analyzer_version,
+                    F.c.model_sha256,
+                    F.c.status,
+                    F.c.label,
+                    F.c.score,
+                )
+            ).all()
+        return {(r.sha256, r.analyzer): FindingRow(**r._mapping) for r in rows}
+
+    def finding_payloads(self, analyzer: str) -> Iterator[tuple[str, str]]:
+        """(content SHA-256, evidence JSON) of every result of one analyzer, streamed: the
+        payloads of a large case need not all be held at once."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(
+                select(FINDINGS.c.sha256, FINDINGS.c.payload).where(FINDINGS.c.analyzer == analyzer)
+            )
+            for row in result:
+                yield str(row.sha256), str(row.payload)
+
+    def thumbnails(self) -> dict[str, ThumbnailRecord]:
+        """The review thumbnail of each content that has one, by SHA-256."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(THUMBS)).all()
+        return {r.sha256: ThumbnailRecord(r.sha256, r.path, bool(r.blurred), r.label) for r in rows}
+
+    def sources(self) -> dict[int, SourceRow]:
+        """Every source, by id, with the number of locations found in it."""
+        L = LOCATIONS
+        with self.engine.connect() as conn:
+            found = {
+                int(sid): int(n)
+                for sid, n in conn.execute(
+                    select(L.c.source_id, func.count()).group_by(L.c.source_id)
+                )
+            }
+            rows = conn.execute(select(SOURCES.c.id, SOURCES.c.path, SOURCES.c.kind)).all()
+        return {r.id: SourceRow(r.id, r.path, r.kind, int(found.get(r.id, 0))) for r in rows}
+
+    def problem_codes(self) -> ProblemCodes:
+        """Problem codes by location id and by content SHA-256."""
+        by_loc: dict[int, set[str]] = defaultdict(set)
+        by_sha: dict[str, set[str]] = defaultdict(set)
+        with self.engine.connect() as conn:
+            for loc, code in conn.execute(select(LOC_PROBLEMS.c.location_id, LOC_PROBLEMS.c.code)):
+                by_loc[loc].add(code)
+            for sha, code in conn.execute(
+                select(CONTENT_PROBLEMS.c.sha256, CONTENT_PROBLEMS.c.code)
+            ):
+                by_sha[sha].add(code)
+        return ProblemCodes(
+            {k: frozenset(v) for k, v in by_loc.items()},
+            {k: frozenset(v) for k, v in by_sha.items()},
         )
 
     def problems_listing(self, limit: int = 1000) -> list[dict[str, str]]:
