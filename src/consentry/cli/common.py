@@ -7,13 +7,13 @@ terminal as an escape sequence.
 Exit status: 0 the command completed (per-file errors are counted, not fatal); 2 misuse (bad
 option, missing source, an output path inside a source or onto an existing file without
 ``--force``); 3 the case folder is unusable; 4 ``audit verify`` found tampering;
-5 a scan stopped on an error that is not about one file (disk full, database lost).
+5 a scan stopped on an error that is not about one file (disk full, database lost). A service's
+``ServiceError`` becomes its exit status through ``EXIT_STATUS`` (``failed``).
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -21,7 +21,6 @@ from rich.markup import escape
 
 from consentry.records.text_safety import control_escaped
 from consentry.services.case import ErrorCode, ServiceError
-from consentry.store.case import Case, CaseError, open_case_readonly
 
 EXIT_MISUSE = 2
 EXIT_CASE = 3
@@ -58,11 +57,3 @@ def fail(code: int, message: str) -> NoReturn:
 def failed(exc: ServiceError) -> NoReturn:
     """``fail`` for what a service refused: its message, the exit status of its code."""
     fail(EXIT_STATUS[exc.code], exc.message)
-
-
-def read_case(case_dir: Path, db_url: str | None) -> Case:
-    """Open an existing case for reading, or exit with EXIT_CASE and a one-line reason."""
-    try:
-        return open_case_readonly(case_dir, db_url)
-    except CaseError as exc:
-        fail(EXIT_CASE, str(exc))

@@ -7,10 +7,10 @@ option, missing source); 3 the case folder is unusable; 4 ``audit verify`` found
 from __future__ import annotations
 
 import json
-import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -26,33 +26,23 @@ from rich.progress import (
 from rich.table import Table
 
 from consentry import __version__
-from consentry.analyzers.models import ModelUnavailable
-from consentry.analyzers.provenance.c2pa import TrustAnchorsError, load_trust_anchors
-from consentry.analyzers.runner import (
-    DEFAULT_ANALYZERS,
-    OPTIONAL_ANALYZERS,
-    AnalysisPlan,
-    ProvenanceSettings,
-    init_process,
-)
+from consentry.analyzers import registry
 from consentry.cli.audit_sign import tampered
 from consentry.cli.common import (
-    EXIT_CASE,
-    EXIT_MISUSE,
-    EXIT_SCAN_FAILED,
+    EXIT_MISUSE,  # noqa: F401 - scripts and tests read the exit statuses here
     EXIT_TAMPERED,
-    fail,
     failed,
     plain,
-    read_case,
     shown,
 )
-from consentry.scan.pipeline import Progress as PipelineProgress
-from consentry.scan.pipeline import SourceError, check_sources_usable, run_scan
 from consentry.services.audit import AuditTampered, audit_events, take_anchor, verify_audit
 from consentry.services.case import CaseRef, ServiceError
-from consentry.store.case import CaseError, open_case
-from consentry.store.case_counts import CaseCounts
+from consentry.services.scan import ScanProgress, ScanRequest, hash_image
+from consentry.services.scan import scan as scan_sources
+from consentry.services.summary import list_problems, summarize
+
+if TYPE_CHECKING:
+    from consentry.services.summary import CaseCounts
 
 err = Console(stderr=True)
 out = Console()
@@ -85,13 +75,37 @@ class _RateColumn(TextColumn):
         return super().render(task)
 
 
-class _BarProgress(PipelineProgress):
-    def __init__(self, bar: Progress) -> None:
-        self.bar = bar
-        self.inv = bar.add_task("inventory", total=None)
-        self.ana = bar.add_task("analysis", total=None, start=False)
+class _BarProgress(ScanProgress):
+    """The scan's progress on stderr, drawn from when the scan starts (after every misuse
+    check) until ``stop``; ``quiet`` draws nothing."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Progress | None = None
+
+    def started(self) -> None:
+        columns = [
+            SpinnerColumn(),
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        ]
+        self.bar = Progress(*columns, console=err, disable=self.quiet, transient=False)
+        self.bar.start()
+        self.inv = self.bar.add_task("inventory", total=None)
+        self.ana = self.bar.add_task("analysis", total=None, start=False)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
     def phase(self, name: str) -> None:
+        assert self.bar is not None
         if name in ("reanalysis", "derivation"):
             self.bar.update(self.ana, total=self.bar.tasks[self.ana].completed)
             label = "new findings" if name == "reanalysis" else "links"
@@ -101,12 +115,15 @@ class _BarProgress(PipelineProgress):
             self.bar.start_task(self.ana)
 
     def inventory(self, files_found: int) -> None:
+        assert self.bar is not None
         self.bar.update(self.inv, completed=files_found)
 
     def analysis_total(self, total: int) -> None:
+        assert self.bar is not None
         self.bar.update(self.ana, total=total)
 
     def analysed(self, n: int) -> None:
+        assert self.bar is not None
         self.bar.advance(self.ana, n)
 
 
@@ -155,8 +172,8 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     "--only",
     default=None,
     metavar="A,B",
-    help=f"Run only these analyzers ({', '.join(OPTIONAL_ANALYZERS)}) "
-    f"[default: {', '.join(DEFAULT_ANALYZERS)}].",
+    help=f"Run only these analyzers ({', '.join(registry.BUILTIN_NAMES)}, or an installed "
+    f"plug-in's) [default: {', '.join(registry.BUILTIN_NAMES)} and the plug-ins'].",
 )
 @click.option("--skip", default=None, metavar="A,B", help="Skip these analyzers.")
 @click.option(
@@ -219,124 +236,65 @@ def scan(
     folder, blurred unless labelled not explicit. Re-running with an analyzer newly enabled
     adds its findings without re-hashing.
     """
-    try:
-        roots = check_sources_usable(case_dir, sources)
-    except SourceError as exc:
-        fail(EXIT_MISUSE, str(exc))
-    analyzers = _choose_analyzers(only, skip)
-    if (detector_model or watermarks_in_jpeg or c2pa_trust_anchors) and (
-        "provenance" not in analyzers
-    ):
-        fail(
-            EXIT_MISUSE,
-            "--detector-model, --watermarks-in-jpeg and --c2pa-trust-anchors need the "
-            "provenance analyzer",
-        )
-    anchors = None
-    if c2pa_trust_anchors is not None:
-        try:
-            anchors = load_trust_anchors(c2pa_trust_anchors)
-        except TrustAnchorsError as exc:
-            fail(EXIT_MISUSE, str(exc))
-    provenance = ProvenanceSettings(
-        detector_model=str(Path(detector_model).resolve()) if detector_model else None,
+    request = ScanRequest(
+        case=CaseRef(case_dir, db_url),
+        sources=sources,
+        examiner=examiner,
+        workers=workers,
+        only=_names(only),
+        skip=_names(skip),
+        detector_model=detector_model,
         watermarks_in_jpeg=watermarks_in_jpeg,
-        c2pa_trust_anchors_pem=anchors.pem if anchors else None,
+        c2pa_trust_anchors=c2pa_trust_anchors,
+        link=not no_links,
     )
-    workers = workers or os.cpu_count() or 1
-    try:  # every model loads once here first: a missing one is one clear error, before any write
-        init_process(AnalysisPlan(analyzers, provenance=provenance))
-    except ModelUnavailable as exc:
-        fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
+    bar = _BarProgress(quiet)
     try:
-        case = open_case(case_dir, db_url, create=True)
-    except CaseError as exc:
-        fail(EXIT_CASE, str(exc))
-    with case:
-        columns = [
-            SpinnerColumn(),
-            TextColumn("{task.description:<9}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-        ]
-        with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
-            try:
-                outcome = run_scan(
-                    case,
-                    roots,
-                    examiner,
-                    workers,
-                    _BarProgress(bar),
-                    analyzers,
-                    provenance,
-                    link=not no_links,
-                )
-            except ModelUnavailable as exc:
-                bar.stop()
-                fail(EXIT_MISUSE, f"{exc} (install it, or scan with --skip to leave it out)")
-            except Exception as exc:  # noqa: BLE001 - recorded as scan_failed by run_scan
-                bar.stop()
-                fail(
-                    EXIT_SCAN_FAILED,
-                    f"scan stopped: {type(exc).__name__}: {exc} (recorded in the audit log as "
-                    "scan_failed; re-run the same command to resume)",
-                )
-    counts = outcome.counts
+        result = scan_sources(request, bar)
+    except ServiceError as exc:
+        bar.stop()
+        failed(exc)
+    finally:
+        bar.stop()
+    counts = result.counts
     if as_json:
         out.print_json(
             data={
-                "case": str(case.path),
-                "scan_id": outcome.scan_id,
-                "elapsed_s": round(outcome.elapsed_s, 3),
-                "analysed": outcome.analysed,
-                "new_locations": outcome.new_locations,
-                "source_changes": [c.path for c in outcome.source_changes],
+                "case": str(result.case_path),
+                "scan_id": result.scan_id,
+                "elapsed_s": round(result.elapsed_s, 3),
+                "analysed": result.analysed,
+                "new_locations": result.new_locations,
+                "source_changes": [c.path for c in result.source_changes],
                 **counts.as_dict(),
             }
         )
         return
     _print_counts(
         counts,
-        title=f"Scan {outcome.scan_id} finished in {outcome.elapsed_s:.1f} s "
-        f"({outcome.analysed} files analysed now)",
+        title=f"Scan {result.scan_id} finished in {result.elapsed_s:.1f} s "
+        f"({result.analysed} files analysed now)",
     )
-    rate = outcome.analysed / outcome.elapsed_s if outcome.elapsed_s > 0 else 0.0
-    out.print(f"rate: {rate:.1f} files/s with {workers} workers")
-    if outcome.source_changes:
+    rate = result.analysed / result.elapsed_s if result.elapsed_s > 0 else 0.0
+    out.print(f"rate: {rate:.1f} files/s with {result.workers} workers")
+    if result.source_changes:
         out.print(
-            f"[bold red]{len(outcome.source_changes)} source file(s) changed during the "
+            f"[bold red]{len(result.source_changes)} source file(s) changed during the "
             "scan[/] (not by consentry): see `consentry case problems`"
         )
     else:
         out.print("read-only check: every source file is unchanged (size, mtime)")
-    out.print(f"case: {shown(case.path)}")
+    out.print(f"case: {shown(result.case_path)}")
 
 
-def _choose_analyzers(only: str | None, skip: str | None) -> frozenset[str]:
-    def names(text: str) -> set[str]:
-        chosen = {n.strip() for n in text.split(",") if n.strip()}
-        unknown = chosen - set(OPTIONAL_ANALYZERS)
-        if unknown:
-            fail(
-                EXIT_MISUSE,
-                f"unknown analyzer(s) {', '.join(sorted(unknown))}; "
-                f"choose from {', '.join(OPTIONAL_ANALYZERS)}",
-            )
-        return chosen
-
-    if only is not None and skip is not None:
-        fail(EXIT_MISUSE, "use --only or --skip, not both")
-    if only is not None:
-        return frozenset(names(only))
-    return frozenset(set(DEFAULT_ANALYZERS) - names(skip or ""))
+def _names(text: str | None) -> frozenset[str] | None:
+    """An --only / --skip list ("a,b") as names; None when the option was not given."""
+    if text is None:
+        return None
+    return frozenset(n.strip() for n in text.split(",") if n.strip())
 
 
 def _print_counts(counts: CaseCounts, title: str) -> None:
-    ex, fc, pv = counts.explicit, counts.faces, counts.provenance
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("what is counted")
     table.add_column("count", justify="right")
@@ -350,17 +308,10 @@ def _print_counts(counts: CaseCounts, title: str) -> None:
         ("duplicate locations (same bytes found again)", counts.duplicate_locations),
         ("files with errors", counts.errors.total),
         ("files with warnings", counts.warnings.total),
-        ("explicit images (files labelled explicit)", ex.explicit_images),
-        ("suggestive images (files labelled suggestive)", ex.suggestive_images),
-        ("images not checked for explicit content", ex.images_not_analysed),
-        ("faces found (in unique images)", fc.faces),
-        ("  usable for identity", fc.usable_faces),
-        ("unique images with faces", fc.unique_images_with_faces),
-        ("AI-made, confirmed by provenance (files)", pv.confirmed_ai),
-        ("AI-made, indicated by provenance (files)", pv.indicated_ai),
-        ("no provenance signal (files; not proof of real)", pv.no_signal),
-        ("images not checked for provenance", pv.images_not_analysed),
     ]
+    for rule in registry.count_rules():  # each analyzer's rows, in registration order
+        if rule.analyzer in counts.analyzers:
+            rows += rule.summary_rows(counts.analyzers[rule.analyzer].as_dict())
     if counts.pending:
         rows.append(("not yet analysed (re-run the scan)", counts.pending))
     for label, value in rows:
@@ -400,13 +351,11 @@ def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
 
     Exit status: 0 every file got a PDQ; 1 some file did not (see stderr); 2 misuse.
     """
-    from consentry.scan.hash_file import hash_file
-
-    failed = False
+    some_failed = False
     for name in files:
-        result = hash_file(os.fsencode(name))
+        result = hash_image(name)
         if result.error:
-            failed = True
+            some_failed = True
             err.print(
                 f"{shown(name)}: [red]{result.error.code}[/] {shown(result.error.message)}",
                 highlight=False,
@@ -442,7 +391,7 @@ def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
                 f"{plain(name)}\n  pdq     {result.pdq} (quality {result.pdq_quality})\n"
                 f"  md5     {result.md5}\n  sha256  {result.sha256}"
             )
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if some_failed else 0)
 
 
 @main.group("case")
@@ -462,8 +411,11 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Counts of files, images, unique contents and errors by kind."""
-    with read_case(case_dir, db_url) as case:
-        counts = case.store.counts()
+    try:
+        summary = summarize(CaseRef(case_dir, db_url))
+    except ServiceError as exc:
+        failed(exc)
+    counts = summary.counts
     if as_json:
         definitions = {
             "files": "every file found, on disk or inside an archive (a location)",
@@ -473,14 +425,14 @@ def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
         }
         out.print_json(
             data={
-                "case": str(case.path),
-                "case_id": case.case_id,
+                "case": str(summary.case_path),
+                "case_id": summary.case_id,
                 **counts.as_dict(),
                 "definitions": definitions,
             }
         )
         return
-    _print_counts(counts, title=f"Case {shown(case.case_id)}")
+    _print_counts(counts, title=f"Case {shown(summary.case_id)}")
 
 
 @case_group.command(
@@ -495,16 +447,18 @@ Examples:
 @click.option("--json", "as_json", is_flag=True)
 def case_problems(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Every file with a problem: path, stable code, severity, message."""
-    with read_case(case_dir, db_url) as case:
-        rows = case.store.problems_listing()
+    try:
+        rows = list_problems(CaseRef(case_dir, db_url))
+    except ServiceError as exc:
+        failed(exc)
     if as_json:
-        out.print_json(data={"problems": rows})
+        out.print_json(data={"problems": [asdict(r) for r in rows]})
         return
     table = Table(show_header=True, header_style="bold")
     for col in ("path", "code", "severity", "message"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(shown(r["path"]), r["code"], r["severity"], shown(r["message"]))
+        table.add_row(shown(r.path), r.code, r.severity, shown(r.message))
     out.print(table)
 
 

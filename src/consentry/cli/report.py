@@ -1,5 +1,5 @@
 """``consentry report``: write a case's evidence report in one format. Thin: parse, call
-``reports.formats.write_report``, print what was written.
+``services.reports.write_report``, print what was written.
 
 Exit status as for every consentry command: 0 written, 2 misuse (unknown person, format not
 available, an output path inside a source of the case or onto an existing file without
@@ -12,13 +12,15 @@ from pathlib import Path
 
 import click
 
-from consentry.cli.common import EXIT_CASE, EXIT_MISUSE, fail, plain
-from consentry.reports.collect import ReportError
-from consentry.reports.formats import FORMATS, FormatUnavailable, write_report
-from consentry.reports.html_report import UnsafeThumbnail
-from consentry.reports.options import REVERIFY_MODES, ReportOptions
-from consentry.store.case import CaseError
-from consentry.store.output_guard import UnsafeOutput
+from consentry.cli.common import failed, plain
+from consentry.services.case import CaseRef, ServiceError
+from consentry.services.reports import (
+    FORMATS,
+    REVERIFY_MODES,
+    ReportOptions,
+    ReportRequest,
+    write_report,
+)
 
 
 @click.command(
@@ -118,13 +120,9 @@ def report_cmd(
         reverify=reverify,
     )
     try:
-        written = write_report(case_dir, fmt, out, options, db_url, force=force)
-    except CaseError as exc:
-        fail(EXIT_CASE, str(exc))
-    except (ReportError, FormatUnavailable, UnsafeThumbnail, UnsafeOutput) as exc:
-        fail(EXIT_MISUSE, str(exc))
-    except (ValueError, OSError) as exc:
-        fail(EXIT_MISUSE, f"cannot write the {fmt} report: {exc}")
+        written = write_report(ReportRequest(CaseRef(case_dir, db_url), fmt, out, options, force))
+    except ServiceError as exc:
+        failed(exc)
     report = written.report
     scope = f"person {report.scope}" if report.scope else "whole case"
     click.echo(

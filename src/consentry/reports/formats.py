@@ -1,9 +1,11 @@
-"""Which writer makes which format, and the one way a report gets written: collect the case,
-write the file(s), hash them, record the report in the case's audit log.
+"""Which writer makes which format, and the one way a report gets written: collect the open
+case, write the file(s), hash them, record the report in the case's audit log.
 
 Every writer has one signature, ``Writer``: it renders a ``CaseReport`` into ``out`` and returns
 the files it wrote. Writers are imported only when their format is asked for, so a missing
-optional module (or its optional dependency, e.g. WeasyPrint for PDF) is one clear error.
+optional module (or its optional dependency, e.g. WeasyPrint for PDF) is one clear error; the
+collector and the store are imported when a report is written, so a shell can list ``FORMATS``
+without loading either.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from consentry.reports.collect import CaseReport, collect_case
 from consentry.reports.options import ReportOptions
-from consentry.store.case import open_case
-from consentry.store.output_guard import guard_for_case, sidecar
 
-Writer = Callable[[CaseReport, Path, ReportOptions], list[Path]]
+if TYPE_CHECKING:
+    from consentry.reports.collect import CaseReport
+    from consentry.store.case import Case
+
+Writer = Callable[["CaseReport", Path, ReportOptions], list[Path]]
 
 # format -> (module, function); the module is imported on first use
 WRITERS: dict[str, tuple[str, str]] = {
@@ -85,61 +89,64 @@ def sha256_file(path: Path) -> str:
 
 
 def write_report(
-    case_dir: Path,
+    case: Case,
     fmt: str,
+    writer: Writer,
     out: Path,
     options: ReportOptions,
-    db_url: str | None = None,
     force: bool = False,
 ) -> WrittenReport:
-    """Write one report and record it (format, files and their SHA-256, scope, redaction) in
-    the case's audit log. The writer is loaded first (a missing format fails before anything
-    is read), then the case is locked for the whole run, so no scan changes it between what the
-    report says and the audit event that records it. A writer that takes a ``store`` keyword
-    (notices: their state lives in the audit log) gets the case's store.
+    """Write one report of ``case`` with ``writer`` (``writer_for(fmt)``) and record it (format,
+    files and their SHA-256, scope, redaction) in the case's audit log. The caller loads the
+    writer before it opens the case (a missing format fails before anything is read) and holds
+    the case open for writing for the whole run, so no scan changes it between what the report
+    says and the audit event that records it; the report is collected from that same open
+    case. A writer that takes a ``store`` keyword (notices: their state lives in the audit log)
+    gets the case's store.
 
     Where it writes is checked first, against the case's recorded sources
     (``output_guard``): never inside evidence, never over an existing file unless ``force``.
     Single-file formats are checked here; a writer that takes a ``guard`` keyword (hash packs,
     notices: a folder of files) checks each of its files with it before writing any.
-    Raises FormatUnavailable, collect.ReportError, case.CaseError, output_guard.UnsafeOutput."""
-    writer = writer_for(fmt)
+    Raises collect.ReportError, output_guard.UnsafeOutput."""
+    from consentry.reports.collect import collect
+    from consentry.store.output_guard import guard_for_case, sidecar
+
     parameters = inspect.signature(writer).parameters
-    with open_case(case_dir, db_url) as case:
-        guard = guard_for_case(case.store, case.path, force)
-        if "guard" in parameters:
-            guard.check_folder(out)
-        else:
-            guard.check_outputs([out])
-        report = collect_case(case_dir, options, db_url)
-        extra: dict[str, object] = {}
-        if "store" in parameters:
-            extra["store"] = case.store
-        if "guard" in parameters:
-            extra["guard"] = guard
-        else:
-            guard.prepare(out)  # forced: the old file (or a link) goes, none is written through
-        paths = writer(report, out, options, **extra)
-        files = [WrittenFile(p, sha256_file(p)) for p in paths]
-        # A file cannot contain its own hash: each file's SHA-256 goes to the audit log (and
-        # to a .sha256 file beside it), where a reader checks the report was not altered.
-        for f in files:
-            guard.write_text(sidecar(f.path), f"{f.sha256}  {f.path.name}\n")
-        seq = case.store.append_audit(
-            AUDIT_ACTION,
-            options.examiner,
-            {
-                "report_id": report.report_id,
-                "format": fmt,
-                "path": str(files[0].path.absolute()) if files else None,
-                "sha256": files[0].sha256 if files else None,
-                "files": [{"path": str(f.path.absolute()), "sha256": f.sha256} for f in files],
-                "person": options.person,
-                "redact": options.redact,
-                "reverify": options.reverify,
-                "items": len(report.items),
-            },
-        )
+    guard = guard_for_case(case.store, case.path, force)
+    if "guard" in parameters:
+        guard.check_folder(out)
+    else:
+        guard.check_outputs([out])
+    report = collect(case, options)
+    extra: dict[str, object] = {}
+    if "store" in parameters:
+        extra["store"] = case.store
+    if "guard" in parameters:
+        extra["guard"] = guard
+    else:
+        guard.prepare(out)  # forced: the old file (or a link) goes, none is written through
+    paths = writer(report, out, options, **extra)
+    files = [WrittenFile(p, sha256_file(p)) for p in paths]
+    # A file cannot contain its own hash: each file's SHA-256 goes to the audit log (and
+    # to a .sha256 file beside it), where a reader checks the report was not altered.
+    for f in files:
+        guard.write_text(sidecar(f.path), f"{f.sha256}  {f.path.name}\n")
+    seq = case.store.append_audit(
+        AUDIT_ACTION,
+        options.examiner,
+        {
+            "report_id": report.report_id,
+            "format": fmt,
+            "path": str(files[0].path.absolute()) if files else None,
+            "sha256": files[0].sha256 if files else None,
+            "files": [{"path": str(f.path.absolute()), "sha256": f.sha256} for f in files],
+            "person": options.person,
+            "redact": options.redact,
+            "reverify": options.reverify,
+            "items": len(report.items),
+        },
+    )
     return WrittenReport(report, fmt, files, seq)
 
 

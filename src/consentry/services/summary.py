@@ -1,0 +1,50 @@
+"""What a case holds, read without changing it: its counts (``summarize``, the CLI's ``case
+summary``) and every file with a problem (``list_problems``, ``case problems``). Both open the
+case read-only, so they run beside a scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from consentry.services.case import CaseRef, opened_readonly
+
+if TYPE_CHECKING:
+    from consentry.store.case_counts import CaseCounts
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    case_path: Path  # absolute, as opened
+    case_id: str
+    counts: CaseCounts
+
+
+@dataclass(frozen=True)
+class ProblemRow:
+    """One problem of one file: its path as the scan recorded it, the stable code, its
+    severity (error / warning) and the message."""
+
+    path: str
+    code: str
+    severity: str
+    message: str
+
+
+def summarize(ref: CaseRef) -> CaseSummary:
+    """The case's counts: files, images, unique contents, per analyzer, problems by kind."""
+    from consentry.analyzers.registry import count_rules
+
+    with opened_readonly(ref) as case:
+        return CaseSummary(case.path, case.case_id, case.store.counts(count_rules()))
+
+
+def list_problems(ref: CaseRef) -> list[ProblemRow]:
+    """Every file with a problem, sorted by path then code (the store caps each query)."""
+    with opened_readonly(ref) as case:
+        rows = case.store.problems_listing()
+    return [ProblemRow(r["path"], r["code"], r["severity"], r["message"]) for r in rows]
+
+
+__all__ = ["CaseSummary", "ProblemRow", "list_problems", "summarize"]
