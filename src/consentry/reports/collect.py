@@ -27,22 +27,35 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from consentry import __version__
 from consentry.analyzers import registry
-from consentry.analyzers.contract import ErrorRate
 from consentry.media.thumbnails import must_blur
 from consentry.persons.findings import PersonsReport, build_report
 from consentry.persons.refresh import method_description as persons_method
 from consentry.records.items import ThumbnailRecord
 from consentry.reports.counts import Count, case_counts, scoped_counts
 from consentry.reports.methods import method_text
+from consentry.reports.model import (
+    AuditInfo,
+    CaseReport,
+    DerivationLink,
+    ItemFinding,
+    MethodInfo,
+    PersonInfo,
+    ProblemInfo,
+    ReportError,
+    ReportItem,
+    ScanInfo,
+    SourceInfo,
+    _plain,
+)
 from consentry.reports.options import ReportOptions
-from consentry.reports.provenance_info import ProvenanceInfo, with_provenance
+from consentry.reports.provenance_info import with_provenance
 from consentry.reports.redact import Redactor, redact_value
 from consentry.reports.reverify import reverify_sources, source_manifests
 from consentry.reports.visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
@@ -59,193 +72,6 @@ PERSON_CODE = re.compile(r"\b[EU]\d+\b")
 WITHHELD_ACTION = "withheld"  # a person-scoped report's audit event about someone else
 # problems listed (the store's listing is capped per query); the counts hold every one
 PROBLEMS_LIMIT = 1_000_000
-
-
-class ReportError(ValueError):
-    """The report cannot be made as asked (unknown person, ...): one line for the examiner."""
-
-
-@dataclass(frozen=True)
-class ScanInfo:
-    scan_id: int
-    started_at: str
-    finished_at: str | None
-    status: str
-    examiner: str | None
-    host: str
-    timezone: str
-    tool_version: str
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    path: str
-    kind: str  # folder | file
-    files: int  # locations found in it (archive members included)
-    reverified: bool | None  # True all unchanged, False changes found, None not checked
-    method: str  # sha256 | stat | none
-    files_checked: int
-    changed: int
-    missing: int
-    details: tuple[str, ...] = ()  # one line per changed/missing file
-    # SHA-256 of the source's sha256sum-style file list as scanned (reverify.source_manifests)
-    manifest_sha256: str | None = None
-
-
-@dataclass(frozen=True)
-class MethodInfo:
-    analyzer: str
-    version: str
-    model_sha256: tuple[str, ...]
-    thresholds: dict[str, Any]
-    contents: int  # distinct contents (SHA-256) this method produced a result for
-    description: str
-    error_rates: tuple[ErrorRate, ...]
-
-
-@dataclass(frozen=True)
-class ReportItem:
-    """One location (a file on disk or an archive member): duplicates appear once per place."""
-
-    location: str  # locations.path as the scan recorded it (redacted per the options)
-    rel_path: str
-    source: str
-    size: int | None
-    mtime: str | None  # ISO 8601 UTC
-    sha256: str | None
-    md5: str | None
-    sha1: str | None
-    pdq: str | None
-    pdq_quality: int | None
-    mime: str | None
-    width: int | None
-    height: int | None
-    explicit_label: str | None  # None: not analysed
-    explicit_score: float | None
-    provenance_verdict: str | None  # None: not analysed
-    person_codes: tuple[str, ...]
-    thumbnail: str | None  # relative to the case folder; None if absent or not safe to show
-    thumbnail_blurred: bool
-    is_image: bool = False
-    possible_person_codes: tuple[str, ...] = ()
-    visual_group: int | None = None  # items sharing a number are within PDQ distance 31
-    in_archive: bool = False
-    problems: tuple[str, ...] = ()  # problem codes of this location and its content
-    # the evidence behind provenance_verdict: signals, checks, C2PA facts (provenance_info.py)
-    provenance: ProvenanceInfo | None = None
-    # findings of the analyzers without fields of their own in schema 1 (plug-ins), by name
-    findings: tuple[ItemFinding, ...] = field(default=(), metadata={"omit_empty": True})
-
-
-@dataclass(frozen=True)
-class ItemFinding:
-    """One analyzer's label and score for an item's content (``Analyzer.dedicated_report_fields``
-    false: every analyzer but the built-ins)."""
-
-    analyzer: str
-    label: str | None
-    score: float | None
-
-
-@dataclass(frozen=True)
-class PersonInfo:
-    code: str
-    kind: str  # enrolled | unidentified
-    name: str | None  # None when redacted, scoped out or unidentified
-    images: int  # image locations showing the person (duplicates once per location)
-    unique_images: int
-    explicit_images: int
-    folders: tuple[tuple[str, int], ...]  # (folder, images)
-    similarity_min: float | None
-    similarity_max: float | None
-    weak: bool
-    evidence: str
-    consent: str | None = None  # enrolled: valid | expired | missing
-    possible_images: int = 0
-    likely_enrolled: str | None = None
-
-
-@dataclass(frozen=True)
-class DerivationLink:
-    derived_sha256: str
-    source_sha256: str | None
-    details: dict[str, Any]
-    # the pass's picture of the derived image with the changed region outlined (relative to
-    # the case folder); None when absent or not safe to show under the blur rule
-    mask_render: str | None = None
-
-
-@dataclass(frozen=True)
-class ProblemInfo:
-    location: str
-    code: str
-    severity: str
-    message: str
-
-
-@dataclass(frozen=True)
-class AuditInfo:
-    seq: int
-    ts: str
-    action: str
-    actor: str | None
-    payload: dict[str, Any]  # {} when withheld
-    hash: str
-    prev_hash: str
-    withheld: bool = False
-
-
-@dataclass
-class CaseReport:
-    report_id: str
-    generated_at: str  # ISO 8601 UTC
-    generated_tz: str  # the writing machine's time zone, e.g. "CET+0100"
-    generated_local: str  # the same instant on the local clock, with offset
-    generated_host: str
-    tool_version: str
-    case_id: str
-    case_name: str
-    case_dir: str  # absolute; writers read thumbnails (already blurred) from here
-    scope: str | None  # person code, or None for the whole case
-    redacted: bool
-    examiners: list[str]
-    requested_by: str | None
-    purpose: str | None
-    scans: list[ScanInfo]
-    sources: list[SourceInfo]
-    methods: list[MethodInfo]
-    counts: dict[str, Count]
-    items: list[ReportItem]
-    persons: list[PersonInfo]
-    links: list[DerivationLink]
-    links_status: str  # "not run" | "ok" | "unavailable: ..."
-    problems: list[ProblemInfo]
-    audit: list[AuditInfo]
-    audit_intact: bool
-    audit_findings: list[str]
-    limitations: list[str] = field(default_factory=list)
-    persons_up_to_date: bool = True
-    incomplete: str | None = None  # why the case is not complete; None when it is
-
-    def as_dict(self) -> dict[str, Any]:
-        return _plain(self)
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        # a field marked omit_empty appears only when it holds something (ReportItem.findings:
-        # a case without plug-in analyzers reads as it always has)
-        return {
-            f.name: _plain(getattr(value, f.name))
-            for f in fields(value)
-            if not (f.metadata.get("omit_empty") and not getattr(value, f.name))
-        }
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # -- entry point ---------------------------------------------------------------------------------

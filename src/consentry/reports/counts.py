@@ -8,31 +8,18 @@ was searched), so it holds no count about anyone else.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from consentry.analyzers import registry
 from consentry.persons.findings import DEFINITIONS as PERSON_DEFINITIONS
 from consentry.persons.findings import PersonsReport
 from consentry.records.analyzer_counts import FindingCounts
+from consentry.reports.model import Count, Inferred
 from consentry.reports.visual import PDQ_MATCH_DISTANCE
 from consentry.store.case_counts import CaseCounts
 
 if TYPE_CHECKING:
-    from consentry.reports.collect import ReportItem
-
-
-@dataclass(frozen=True)
-class Count:
-    value: int
-    what: str  # what exactly is counted, in words
-    # "observed": exact measurement (files, bytes, hashes, decoding); "inferred": a model's or a
-    # similarity rule's judgement (labels, faces, persons, near-duplicates, derivation)
-    basis: str = "observed"
-
-
-def Inferred(value: int, what: str) -> Count:  # noqa: N802 - reads like the class
-    return Count(value, what, basis="inferred")
+    from consentry.reports.model import ReportItem
 
 
 def case_counts(

@@ -15,84 +15,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from consentry.analyzers.provenance.c2pa import SDK_STATES, is_identity_code
 from consentry.analyzers.provenance.policy import signal_name
+from consentry.reports.model import (
+    C2paActionInfo,
+    C2paInfo,
+    ProvenanceCheckInfo,
+    ProvenanceInfo,
+    ProvenanceSignalInfo,
+)
 from consentry.reports.redact import Redactor
 
 if TYPE_CHECKING:
-    from consentry.reports.collect import ReportItem
+    from consentry.reports.model import ReportItem
 
 MAX_SIGNALS = 50
 MAX_TEXT = 500
-
-
-@dataclass(frozen=True)
-class ProvenanceSignalInfo:
-    kind: str  # SignalKind value: c2pa_ai_claim, watermark, generator_metadata, ...
-    name: str  # a few words: "ComfyUI workflow metadata"
-    strength: str  # confirms | indicates | context
-    detail: str
-    source: str  # where in the file: c2pa, watermark:sdxl, png:prompt, ...
-
-
-@dataclass(frozen=True)
-class ProvenanceCheckInfo:
-    name: str  # c2pa | metadata | full_resolution | watermark | stealth | detector
-    status: str  # checked | not_checked | error
-    detail: str
-
-
-@dataclass(frozen=True)
-class C2paActionInfo:
-    action: str
-    digital_source_type: str | None
-    software_agent: str | None
-    active: bool  # in the active manifest, not an ingredient's
-
-
-@dataclass(frozen=True)
-class C2paInfo:
-    present: bool  # a manifest store (or a remote reference to one) is in the file
-    state: str | None  # trusted | valid_untrusted | invalid; None: not validated (remote)
-    sdk_state: str | None  # c2pa-rs's own: Trusted | Valid | Invalid
-    codes: tuple[str, ...]  # the failure codes the SDK stated
-    identity_codes: tuple[str, ...]  # the CAWG identity ones among them (who signed)
-    claim_signer_trusted: bool
-    trust_anchors_configured: bool
-    claim_generator: str | None
-    digital_source_types: tuple[str, ...]
-    actions: tuple[C2paActionInfo, ...]
-    signer: str | None
-    signed_at: str | None
-    title: str | None
-    remote_url: str | None
-    manifests: int
-
-
-@dataclass(frozen=True)
-class ProvenanceInfo:
-    verdict: str  # confirmed | indicated | no_signal
-    signals: tuple[ProvenanceSignalInfo, ...]
-    checks: tuple[ProvenanceCheckInfo, ...]
-    c2pa: C2paInfo | None  # None: C2PA not checked (see checks)
-    error: str | None = None
-
-    @property
-    def counted(self) -> tuple[ProvenanceSignalInfo, ...]:
-        """The signals the verdict rests on: confirming ones for confirmed, indicating ones for
-        indicated; none for no_signal."""
-        want = {"confirmed": "confirms", "indicated": "indicates"}.get(self.verdict)
-        return tuple(s for s in self.signals if s.strength == want)
-
-    @property
-    def summary(self) -> str:
-        """The verdict with the names of the signals behind it: "indicated: ComfyUI workflow
-        metadata"."""
-        names = list(dict.fromkeys(s.name for s in self.counted))
-        return f"{self.verdict}: {'; '.join(names)}" if names else self.verdict
 
 
 def provenance_info(payload: dict[str, Any], redactor: Redactor) -> ProvenanceInfo:
