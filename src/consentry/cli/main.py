@@ -26,7 +26,6 @@ from rich.progress import (
 from rich.table import Table
 
 from consentry import __version__
-from consentry.analyzers import registry
 from consentry.cli.audit_sign import tampered
 from consentry.cli.common import (
     EXIT_MISUSE,  # noqa: F401 - scripts and tests read the exit statuses here
@@ -37,9 +36,9 @@ from consentry.cli.common import (
 )
 from consentry.services.audit import AuditTampered, audit_events, take_anchor, verify_audit
 from consentry.services.case import CaseRef, ServiceError
-from consentry.services.scan import ScanProgress, ScanRequest, hash_image
+from consentry.services.scan import BUILTIN_ANALYZERS, ScanProgress, ScanRequest, hash_image
 from consentry.services.scan import scan as scan_sources
-from consentry.services.summary import list_problems, summarize
+from consentry.services.summary import analyzer_rows, list_problems, summarize
 
 if TYPE_CHECKING:
     from consentry.services.summary import CaseCounts
@@ -172,8 +171,8 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     "--only",
     default=None,
     metavar="A,B",
-    help=f"Run only these analyzers ({', '.join(registry.BUILTIN_NAMES)}, or an installed "
-    f"plug-in's) [default: {', '.join(registry.BUILTIN_NAMES)} and the plug-ins'].",
+    help=f"Run only these analyzers ({', '.join(BUILTIN_ANALYZERS)}, or an installed "
+    f"plug-in's) [default: {', '.join(BUILTIN_ANALYZERS)} and the plug-ins'].",
 )
 @click.option("--skip", default=None, metavar="A,B", help="Skip these analyzers.")
 @click.option(
@@ -309,9 +308,7 @@ def _print_counts(counts: CaseCounts, title: str) -> None:
         ("files with errors", counts.errors.total),
         ("files with warnings", counts.warnings.total),
     ]
-    for rule in registry.count_rules():  # each analyzer's rows, in registration order
-        if rule.analyzer in counts.analyzers:
-            rows += rule.summary_rows(counts.analyzers[rule.analyzer].as_dict())
+    rows += analyzer_rows(counts)  # each analyzer's rows, in registration order
     if counts.pending:
         rows.append(("not yet analysed (re-run the scan)", counts.pending))
     for label, value in rows:

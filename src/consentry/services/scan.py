@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from consentry.scan.verify_sources import SourceChange
     from consentry.store.case_counts import CaseCounts
 
+# the analyzers that come with consentry (names only: nothing is imported), for a shell's help
+BUILTIN_ANALYZERS = registry.BUILTIN_NAMES
 # what a missing model's message adds: the way out (leave the analyzer out of the scan)
 MODEL_HINT = "(install it, or scan with --skip to leave it out)"
 
@@ -171,6 +173,7 @@ def hash_image(name: str) -> FileHashes:
 
 
 __all__ = [
+    "BUILTIN_ANALYZERS",
     "ScanProgress",
     "ScanRequest",
     "ScanResult",

@@ -40,6 +40,18 @@ def summarize(ref: CaseRef) -> CaseSummary:
         return CaseSummary(case.path, case.case_id, case.store.counts(count_rules()))
 
 
+def analyzer_rows(counts: CaseCounts) -> list[tuple[str, int]]:
+    """The summary's rows for each analyzer's counts, as the analyzer words them (its count
+    rule), in registration order: a plug-in's findings get rows without the shell knowing it."""
+    from consentry.analyzers.registry import count_rules
+
+    rows: list[tuple[str, int]] = []
+    for rule in count_rules():
+        if rule.analyzer in counts.analyzers:
+            rows += rule.summary_rows(counts.analyzers[rule.analyzer].as_dict())
+    return rows
+
+
 def list_problems(ref: CaseRef) -> list[ProblemRow]:
     """Every file with a problem, sorted by path then code (the store caps each query)."""
     with opened_readonly(ref) as case:
@@ -47,4 +59,4 @@ def list_problems(ref: CaseRef) -> list[ProblemRow]:
     return [ProblemRow(r["path"], r["code"], r["severity"], r["message"]) for r in rows]
 
 
-__all__ = ["CaseSummary", "ProblemRow", "list_problems", "summarize"]
+__all__ = ["CaseSummary", "ProblemRow", "analyzer_rows", "list_problems", "summarize"]
