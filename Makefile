@@ -47,6 +47,8 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	# the layer contracts in pyproject.toml [tool.importlinter] (docs/architecture.md)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
 	# the built wheel alone, no extras, in a fresh virtualenv: starts and scans
 	PYTHON=$(PYTHON) bash scripts/check_plain_install.sh
