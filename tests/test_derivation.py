@@ -203,7 +203,7 @@ def test_renders_are_blurred_when_explicit(
     score: float, edited_case_evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        image_analysis, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(score))
+        "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(FixedScorer(score))
     )
     case = tmp_path / "case"
     _scan(edited_case_evidence, case, "--skip", "faces")

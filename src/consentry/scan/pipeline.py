@@ -16,19 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from consentry import __version__
+from consentry.analyzers import registry
+from consentry.analyzers.plan import AnalysisPlan, ProvenanceSettings
 from consentry.analyzers.runner import (
-    AnalysisPlan,
-    ProvenanceSettings,
     describe_plan,
+    expected_model_keys,
     init_process,
     reset_process,
 )
-from consentry.derivation.link_pass import link_derivations
 from consentry.execution import WorkerInit, local_kind, make_executor
 from consentry.media import archives
 from consentry.persons import refresh_identities
 from consentry.records.items import WorkItem, WorkResult
 from consentry.records.locations import LocationRef, display_bytes_path
+from consentry.records.progress import Progress
 from consentry.scan.executor import analysis_mapper
 from consentry.scan.inventory import SourceError, source_root, walk_source
 from consentry.scan.verify_sources import SourceChange, check_sources
@@ -39,15 +40,6 @@ from consentry.store.case_counts import CaseCounts
 INVENTORY_BATCH = 500
 RECORD_EVERY_S = 0.5
 RECORD_BATCH = 256
-
-
-class Progress:
-    """What the pipeline tells its caller (the CLI draws a progress bar from it)."""
-
-    def inventory(self, files_found: int) -> None: ...
-    def analysis_total(self, total: int) -> None: ...
-    def analysed(self, n: int) -> None: ...
-    def phase(self, name: str) -> None: ...
 
 
 @dataclass
@@ -190,6 +182,9 @@ def _scan_body(
     analysed = _analyse(store, plan, workers, progress)
     refresh_identities(store, case.path, examiner)  # matches and clusters; cheap if unchanged
     if link:
+        # imported here: the pass pulls in OpenCV and faiss, which --no-links scans never use
+        from consentry.derivation.link_pass import link_derivations
+
         link_derivations(store, case.path, examiner, workers, progress)  # cheap if unchanged
 
     progress.phase("verify")
@@ -205,7 +200,7 @@ def _scan_body(
                 ],
             },
         )
-    counts = store.counts()
+    counts = store.counts(registry.count_rules())
     elapsed = time.monotonic() - started
     summary = {
         "elapsed_s": round(elapsed, 3),
@@ -231,15 +226,6 @@ def _scan_body(
     return ScanOutcome(scan_id, elapsed, new_locations, analysed, counts, changes)
 
 
-def _expected_models(plan: AnalysisPlan) -> dict[str, str | None]:
-    """Analyzers whose findings are redone when made with another model: provenance, whose
-    "models" are the operator's optional detector and C2PA trust anchors (a new
-    --detector-model adds its signal; other --c2pa-trust-anchors redo the C2PA trust)."""
-    if "provenance" not in plan.analyzers:
-        return {}
-    return {"provenance": plan.provenance.findings_model_key()}
-
-
 def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -> int:
     """Analyse pending locations, then add newly enabled analyzers' findings to old content.
 
@@ -252,7 +238,7 @@ def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -
         items = store.reanalysis_items(
             plan.analyzers,
             want_thumbnails=plan.case_dir is not None,
-            models=_expected_models(plan),
+            models=expected_model_keys(plan),
         )
         if items:
             progress.phase("reanalysis")
