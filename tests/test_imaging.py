@@ -360,3 +360,21 @@ def codes(result: WorkResult) -> list[str]:
     """Problem codes, without low_pdq_quality (small noise pictures may or may not get it)."""
     found = (p.code.value for p in result.location_problems + result.content_problems)
     return sorted(c for c in found if c != "low_pdq_quality")
+
+
+def test_a_truncated_jpeg_is_reported_even_after_weasyprint_allowed_truncation() -> None:
+    """WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import; a scan in the same
+    process (services called by one front end) must still record a cut-short file."""
+    from PIL import ImageFile
+
+    rng = np.random.default_rng(7)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(buf, "JPEG")
+    whole = buf.getvalue()
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        with pytest.raises(ItemError) as caught:
+            decode_image(whole[: len(whole) // 3])
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+    assert caught.value.code is Code.TRUNCATED_IMAGE

@@ -27,7 +27,14 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import ExifTags, Image, Jpeg2KImagePlugin, PngImagePlugin, UnidentifiedImageError
+from PIL import (
+    ExifTags,
+    Image,
+    ImageFile,
+    Jpeg2KImagePlugin,
+    PngImagePlugin,
+    UnidentifiedImageError,
+)
 
 from consentry.records.problems import Code, ItemError, Problem
 
@@ -102,6 +109,10 @@ def decode_image(data: bytes, max_side: int = ANALYSIS_SIDE) -> DecodedImage:
     """Decode ``data`` for analysis; raise ItemError with a stable code when it cannot be.
 
     Never raises anything else for any input (see the module docstring)."""
+    # A truncated picture is evidence of a cut-short file and gets ``truncated_image``. Pillow's
+    # process-wide switch says otherwise once WeasyPrint is imported (it sets it True when a PDF
+    # report is written), which a shell that scans and reports in one process would inherit.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         return _decode_guarded(data, max_side)
     except ItemError as exc:
