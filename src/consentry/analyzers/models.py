@@ -15,12 +15,13 @@ image.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from consentry.records.file_hash import sha256_of_file
 
 
 class ModelUnavailable(RuntimeError):
@@ -191,14 +192,6 @@ def verify_file(spec: ModelSpec, path: Path) -> ModelFile:
     return model
 
 
-def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def clear_cache() -> None:
     """Forget computed digests (tests that replace files use this)."""
     with _lock:
@@ -225,6 +218,5 @@ __all__ = [
     "is_installed",
     "locate",
     "package_dir",
-    "sha256_of_file",
     "verify_file",
 ]

@@ -27,8 +27,8 @@ class ProvenanceSettings:
     def findings_model_key(self) -> str | None:
         """The ``model_sha256`` provenance findings made under these settings carry: another
         detector or other trust anchors redo them (``analyzers.provenance.findings_model_key``)."""
-        from consentry.analyzers.models import sha256_of_file
         from consentry.analyzers.provenance import findings_model_key
+        from consentry.records.file_hash import sha256_of_file
 
         model = self.detector_model
         return findings_model_key(

@@ -10,7 +10,6 @@ without loading either.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consentry.records.file_hash import sha256_of_file
 from consentry.reports.options import ReportOptions
 
 if TYPE_CHECKING:
@@ -80,14 +80,6 @@ class WrittenReport:
     audit_seq: int
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_report(
     case: Case,
     fmt: str,
@@ -127,7 +119,7 @@ def write_report(
     else:
         guard.prepare(out)  # forced: the old file (or a link) goes, none is written through
     paths = writer(report, out, options, **extra)
-    files = [WrittenFile(p, sha256_file(p)) for p in paths]
+    files = [WrittenFile(p, sha256_of_file(p)) for p in paths]
     # A file cannot contain its own hash: each file's SHA-256 goes to the audit log (and
     # to a .sha256 file beside it), where a reader checks the report was not altered.
     for f in files:
@@ -158,7 +150,6 @@ __all__ = [
     "WrittenFile",
     "WrittenReport",
     "Writer",
-    "sha256_file",
     "write_report",
     "writer_for",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consentry.analyzers.models import sha256_of_file
+from consentry.records.file_hash import sha256_of_file
 from consentry.records.text_safety import spreadsheet_safe
 from consentry.store.output_guard import OutputGuard, unguarded
 

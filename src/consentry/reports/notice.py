@@ -28,7 +28,6 @@ heading, code or HTML to a notice or to the disposal schedule meant for a court.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from consentry.records.file_hash import sha256_of_file
 from consentry.records.text_safety import markdown_escaped as md
 from consentry.records.text_safety import spreadsheet_safe
 from consentry.store import audit
@@ -168,7 +168,7 @@ def create_notices(
     for notice_id, platform, urls, path in planned:
         text = render_notice(notice_id, platform, urls, items, left_out, report, options)
         guard.write_text(path, text)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_of_file(path)
         notices.append(Notice(notice_id, platform, person, urls, items, path, digest))
     guard.write_text(schedule_md, render_disposal_schedule(items, report, person))
     guard.write_text(schedule_csv, disposal_csv(items))

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from consentry.analyzers.models import ModelUnavailable, sha256_of_file
+from consentry.analyzers.models import ModelUnavailable
+from consentry.records.file_hash import sha256_of_file
 
 # An operator-provided detector's score at or above this counts as "indicated" (never confirmed:
 # a learned detector is a guess, and this one was not validated by us).
