@@ -48,6 +48,16 @@ EDITOR_WORDS = ("photoshop", "gimp", "snapseed", "facetune", "faceapp", "picsart
                 "stable diffusion", "comfyui", "automatic1111", "canva", "remini")  # fmt: skip
 
 
+# Below this the direction is not stated: "copies of each other, direction unknown" (the link's
+# source / derived fields then only name the pair). 0.5 is "no evidence at all".
+STATED_CONFIDENCE = 0.6
+
+
+def direction_stated(confidence: float) -> bool:
+    """Whether a link's direction confidence supports saying which picture was made from which."""
+    return confidence >= STATED_CONFIDENCE
+
+
 @dataclass
 class Cue:
     name: str

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consentry.derivation.direction import direction_stated
 from consentry.services.case import CaseRef, ErrorCode, ServiceError, opened
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class LinkView:
     face_swap: bool | None  # True another person's face, False the same, None cannot tell
     face: dict[str, Any]
     confidence: float  # of the direction (which one is the original)
+    # "stated": the evidence says which picture was made from which; "unknown": copies of each
+    # other, direction unknown (``derived`` / ``source`` then only name the two pictures)
+    direction: str
     evidence: dict[str, Any]
     other_possible_sources: list[OtherSource]
     render_dir: str | None  # relative to the case folder
@@ -123,6 +127,7 @@ def _view(link: LinkRecord, paths: dict[str, list[str]]) -> LinkView:
         face_swap=link.face_swap,
         face=json.loads(link.face),
         confidence=link.confidence,
+        direction="stated" if direction_stated(link.confidence) else "unknown",
         evidence=json.loads(link.evidence),
         other_possible_sources=[
             OtherSource(sha, next(iter(paths.get(sha, [])), None)) for sha in _alternatives(link)
