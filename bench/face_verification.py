@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from consentry.analyzers import faces as faces_mod
 from consentry.analyzers.faces import FaceAnalyzer
@@ -43,6 +44,48 @@ MATCH_FAR = 0.001
 POSSIBLE_FAR = 0.01
 
 
+# Re-shared social-media copies (issue 13; bench/victim_count.py uses the same function)
+RESHARED_SIDE = (320, 640)  # long side of a re-shared copy (px), when the photo is larger
+RESHARED_SMALL_FACTOR = (0.75, 1.0)  # photos already smaller are shrunk by this factor
+RESHARED_BLUR = (0.4, 1.4)  # Gaussian blur radius (px, at the copy's size)
+RESHARED_QUALITY = (35, 70)  # JPEG quality
+RESHARED_CROP = 0.08  # at most this share of each side cut away (drawn per side)
+
+
+def reshared_copy(image: Image.Image, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A re-shared social-media copy of a photo: cropped a little, shrunk (320-640 px long side,
+    or by 0.75-1x when already smaller), blurred, JPEG q35-70. Returns the JPEG bytes and a
+    short description of what was done."""
+    import io
+
+    from PIL import ImageFilter
+
+    rgb = image.convert("RGB")
+    w, h = rgb.size
+    cuts = rng.uniform(0, RESHARED_CROP, 4)
+    box = (
+        int(w * cuts[0]),
+        int(h * cuts[1]),
+        max(int(w * cuts[0]) + 8, w - int(w * cuts[2])),
+        max(int(h * cuts[1]) + 8, h - int(h * cuts[3])),
+    )
+    rgb = rgb.crop(box)
+    long_side = max(rgb.size)
+    wanted = int(rng.integers(RESHARED_SIDE[0], RESHARED_SIDE[1] + 1))
+    if long_side > wanted:
+        factor = wanted / long_side
+    else:
+        factor = float(rng.uniform(*RESHARED_SMALL_FACTOR))
+    size = (max(8, round(rgb.size[0] * factor)), max(8, round(rgb.size[1] * factor)))
+    rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+    radius = float(rng.uniform(*RESHARED_BLUR))
+    rgb = rgb.filter(ImageFilter.GaussianBlur(radius))
+    quality = int(rng.integers(RESHARED_QUALITY[0], RESHARED_QUALITY[1] + 1))
+    out = io.BytesIO()
+    rgb.save(out, "JPEG", quality=quality, subsampling=2)
+    return out.getvalue(), f"{size[0]}x{size[1]} blur {radius:.1f} q{quality}"
+
+
 @dataclass
 class Sample:
     dataset: str
@@ -50,6 +93,9 @@ class Sample:
     path: str
     embedding: np.ndarray
     usable: bool
+    sharpness: float = float("nan")
+    size_px: float = float("nan")
+    flags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -109,8 +155,142 @@ def embed(
                 found = [max(found, key=lambda f: f.quality.size_px)]
             for face in found:
                 assert face.embedding is not None
-                samples.append(Sample(dataset, identity, str(path), face.embedding, face.usable))
+                samples.append(
+                    Sample(
+                        dataset,
+                        identity,
+                        str(path),
+                        face.embedding,
+                        face.usable,
+                        face.quality.sharpness,
+                        face.quality.size_px,
+                        face.flags,
+                    )
+                )
     return samples, images, no_face
+
+
+def embed_reshared(
+    analyzer: FaceAnalyzer,
+    dataset: str,
+    people: dict[str, list[Path]],
+    seed: int,
+    max_side: int = ANALYSIS_SIDE,
+) -> list[Sample]:
+    """The largest face of one re-shared copy of every image (``reshared_copy``; the copy of
+    each file is fixed by ``seed`` and the file's path)."""
+    import zlib
+
+    samples: list[Sample] = []
+    for identity, paths in people.items():
+        for path in paths:
+            rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
+            with Image.open(path) as image:
+                data, _ = reshared_copy(image, rng)
+            rgb = decode_image(data, max_side).rgb
+            found = [f for f in analyzer.analyze(rgb).faces if f.embedding is not None]
+            if not found:
+                continue
+            face = max(found, key=lambda f: f.quality.size_px)
+            assert face.embedding is not None
+            samples.append(
+                Sample(
+                    dataset,
+                    identity,
+                    str(path),
+                    face.embedding,
+                    face.usable,
+                    face.quality.sharpness,
+                    face.quality.size_px,
+                    face.flags,
+                )
+            )
+    return samples
+
+
+def cross_pairs(references: list[Sample], copies: list[Sample]) -> Pairs:
+    """A usable clean face (as an enrolled reference) against a re-shared copy of another image:
+    genuine when the same person, impostor when two people of the same dataset."""
+    genuine: list[float] = []
+    impostor: list[float] = []
+    for dataset in sorted({s.dataset for s in copies}):
+        refs = [s for s in references if s.dataset == dataset and s.usable]
+        cops = [s for s in copies if s.dataset == dataset]
+        if not refs or not cops:
+            continue
+        sims = np.stack([c.embedding for c in cops]) @ np.stack([r.embedding for r in refs]).T
+        same = (
+            np.array([c.identity for c in cops])[:, None]
+            == np.array([r.identity for r in refs])[None, :]
+        )
+        same_image = (
+            np.array([c.path for c in cops])[:, None] == np.array([r.path for r in refs])[None, :]
+        )
+        genuine.extend(sims[same & ~same_image].tolist())
+        impostor.extend(sims[~same].tolist())
+    return Pairs(np.array(genuine), np.array(impostor))
+
+
+def reshared_check(
+    analyzer: FaceAnalyzer,
+    real: dict[str, dict[str, list[Path]]],
+    calibration: list[Sample],
+    held_out: list[Sample],
+    seed: int,
+    max_side: int,
+) -> None:
+    """Clean usable references against re-shared copies, by the copy's quality: which quality
+    gate keeps the FAR of the match threshold on re-shared copies? Gates are chosen on the
+    calibration identities; held-out rows are for checking only."""
+    started = time.perf_counter()
+    copies: list[Sample] = []
+    for name, people in real.items():
+        copies += embed_reshared(analyzer, name, people, seed, max_side)
+    cal_keys = {(s.dataset, s.identity) for s in calibration}
+    cal_copies = [c for c in copies if (c.dataset, c.identity) in cal_keys]
+    held_copies = [c for c in copies if (c.dataset, c.identity) not in cal_keys]
+    usable = sum(c.usable for c in copies)
+    flags = defaultdict(int)
+    for c in copies:
+        for f in c.flags:
+            flags[f] += 1
+    print(
+        f"\nRe-shared copies (reshared_copy, seed {seed}): {len(copies)} copies with a face, "
+        f"{usable} usable; flags {dict(flags)} ({time.perf_counter() - started:.0f} s)"
+    )
+    print("Clean usable faces (references) against re-shared copies of other images;")
+    print("rows by the copy's quality (sharpness: variance of the Laplacian on the aligned crop)")
+    print(HEADER)
+    match_c, possible_c = faces_mod.MATCH_SIMILARITY, faces_mod.POSSIBLE_MATCH_SIMILARITY
+    others = {faces_mod.TOO_SMALL, faces_mod.NOT_FRONTAL, faces_mod.NOT_EMBEDDED}
+
+    def only_blurry(c: Sample, low: float) -> bool:
+        return faces_mod.BLURRY in c.flags and not (set(c.flags) & others) and c.sharpness >= low
+
+    for split, refs, cops in (
+        ("calibration", calibration, cal_copies),
+        ("held-out", held_out, held_copies),
+    ):
+        print(
+            row(
+                f"{split}: usable copies",
+                cross_pairs(refs, [c for c in cops if c.usable]),
+                match_c,
+                possible_c,
+            )
+        )
+        for low in (20.0, 15.0, 10.0, 5.0, 0.0):
+            subset = [c for c in cops if only_blurry(c, low)]
+            print(
+                row(
+                    f"{split}: blurry, sharp >= {low:g}",
+                    cross_pairs(refs, subset),
+                    match_c,
+                    possible_c,
+                )
+            )
+        small = [c for c in cops if faces_mod.TOO_SMALL in c.flags and c.embedding is not None]
+        print(row(f"{split}: too small (24-47 px)", cross_pairs(refs, small), match_c, possible_c))
 
 
 def split_identities(samples: list[Sample], seed: int) -> tuple[list[Sample], list[Sample]]:
@@ -262,6 +442,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--no-padding-check", action="store_true")
     parser.add_argument(
+        "--degrade",
+        choices=["none", "reshared"],
+        default="none",
+        help="reshared: also embed one re-shared copy of every image (smaller, blurred, JPEG "
+        "q35-70, cropped) and report clean references against them by the copy's quality",
+    )
+    parser.add_argument(
         "--max-side",
         type=int,
         default=ANALYSIS_SIDE,
@@ -337,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Targets on real held-out, usable faces (AUC >= 0.99, TAR >= 0.90 at FAR 0.1%): {verdict}"
     )
 
+    if args.degrade == "reshared":
+        reshared_check(analyzer, real, calibration, held_out, args.seed, args.max_side)
     if not args.no_padding_check:
         padding_check(FaceAnalyzer, real)
     return 0

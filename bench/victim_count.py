@@ -25,6 +25,22 @@ held-out``; openpeople and FFHQ, never used for calibration, are halved the same
 figure comes from identities a threshold was chosen on. ``--split calibration`` is the half
 for development.
 
+Re-shared copies (``--degrade reshared``, the default since issue 13): about half of the scanned
+photos of people (``RESHARED_SHARE``, drawn by the seed) are replaced by what a social-media
+re-share makes of them: cropped by up to 8 % a side, shrunk to a long side of 320-640 px (photos
+already smaller, like the 92-250 px labelled faces, by 0.75-1x), Gaussian blur of radius
+0.4-1.4 px, JPEG quality 35-70 with 4:2:0 chroma; 10 % of the photos are also found as one or
+two further re-shares of different sizes. ``--degrade none`` lays out the same case (same people,
+photos and folders) without them. Recall is also shown apart for re-shared copies and for
+photos as they are, and every missed (person, image) pair is explained from the case store
+(no face found, face not usable and why, only ``possible``, matched to someone else).
+
+Seeds (issue 13): 7-13 were used before. The rules added for re-shared copies were developed on
+the tuning seeds 20-22 with ``--split calibration`` only; the reporting seeds 30-33 with
+``--split held-out`` (the default) were run once, at the end. ``--seeds 30,31,32,33`` runs several
+in one go and prints one table row per seed, with "bounds contain truth: yes/no" (does the
+persons count's [lower, upper] contain the true number of persons).
+
 ``--enroll-from real`` enrolls only identities with real faces: the synthetic openpeople
 persons look alike (``analyzers/faces.py``: FAR 6-10 % at the match threshold), and the default
 ``all`` keeps them in to show what that costs.
@@ -33,8 +49,8 @@ persons look alike (``analyzers/faces.py``: FAR 6-10 % at the match threshold), 
 against 1,000 enrolled persons (2 templates each, decryption included) and clustering 10,000
 faces, plus a full ``refresh_identities`` on a case store holding them.
 
-Usage: python bench/victim_count.py [--split held-out|calibration] [--seed N] [--keep DIR]
-                                   [--enroll-from all|real]
+Usage: python bench/victim_count.py [--split held-out|calibration] [--seed N | --seeds N,M,..]
+                                   [--degrade reshared|none] [--keep DIR] [--enroll-from all|real]
        python bench/victim_count.py --synthetic-speed
 """
 
@@ -92,6 +108,7 @@ class Placed:
     truth: str  # identity key, "distractor:<n>", or "" (no person)
     sheets: bool
     misfiled: bool = False  # put in another identity's folder
+    reshared: str = ""  # what the re-shared copy went through ("" = the photo as it is)
 
 
 def split_people(data: Path, split: str) -> tuple[list[Identity], list[Path]]:
@@ -158,8 +175,39 @@ def no_people_image(seed: int) -> Image.Image:
     return img
 
 
+RESHARED_SHARE = 0.5  # of the scanned photos of people: replaced by a re-shared copy
+EXTRA_RESHARES_SHARE = 0.1  # of the people's photos: also found as 1-2 further re-shares
+RESHARED_SIDE, RESHARED_SMALL_FACTOR = fv.RESHARED_SIDE, fv.RESHARED_SMALL_FACTOR
+RESHARED_BLUR, RESHARED_QUALITY, RESHARED_CROP = (
+    fv.RESHARED_BLUR,
+    fv.RESHARED_QUALITY,
+    fv.RESHARED_CROP,
+)
+reshared_copy = fv.reshared_copy
+
+
+def place_photo(
+    photo: Path, target: Path, degrade: bool, rng: np.random.Generator
+) -> tuple[Path, str]:
+    """Copy ``photo`` to ``target`` as it is, or as a re-shared copy (then saved as .jpg)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not degrade:
+        shutil.copyfile(photo, target)
+        return target, ""
+    with Image.open(photo) as image:
+        data, what = reshared_copy(image, rng)
+    target = target.with_suffix(".jpg")
+    target.write_bytes(data)
+    return target, what
+
+
 def build_case(
-    data: Path, split: str, seed: int, root: Path, enroll_from: str = "all"
+    data: Path,
+    split: str,
+    seed: int,
+    root: Path,
+    enroll_from: str = "all",
+    degrade: str = "reshared",
 ) -> tuple[list[Identity], dict[str, Placed], int]:
     """Lay out the evidence under root/evidence; returns identities, truth per file, distractors."""
     people, ffhq = split_people(data, split)
@@ -190,27 +238,47 @@ def build_case(
         plan += [(person, p) for p in pool[:count]]
     # misfile a share of the images into another victim's folder
     keys = [v.key for v in victims]
+    # the degradations have their own generator, so that --degrade none lays out the same case
+    # (same people, photos, folders) as before they existed
+    drng = np.random.default_rng([seed, 13])
+    reshare = degrade == "reshared"
     for n, (person, photo) in enumerate(plan):
         folder = folder_of[person.key]
         if rng.random() < MISFILED_SHARE:
             other = keys[int(rng.integers(len(keys)))]
             folder = folder_of[other] if other != person.key else folder
-        target = folder / f"{n:04d}{photo.suffix.lower()}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(photo, target)
-        truth[str(target)] = Placed(person.key, person.sheets, folder != folder_of[person.key])
+        misfiled = folder != folder_of[person.key]
+        target, what = place_photo(
+            photo,
+            folder / f"{n:04d}{photo.suffix.lower()}",
+            reshare and drng.random() < RESHARED_SHARE,
+            drng,
+        )
+        truth[str(target)] = Placed(person.key, person.sheets, misfiled, what)
+        if reshare and drng.random() < EXTRA_RESHARES_SHARE:
+            # the same photo found again as further re-shares at other sizes
+            for copy in range(int(drng.integers(1, 3))):
+                extra_target, what = place_photo(
+                    photo, folder / f"{n:04d}_reshare{copy + 1}.jpg", True, drng
+                )
+                truth[str(extra_target)] = Placed(person.key, person.sheets, misfiled, what)
     distractors = 0
     misc = evidence / "misc"
     misc.mkdir(parents=True, exist_ok=True)
     for n, photo in enumerate(ffhq[:FFHQ_DISTRACTORS]):
-        target = misc / f"ffhq_{n:03d}.jpg"
-        shutil.copyfile(photo, target)
-        truth[str(target)] = Placed(f"distractor:ffhq:{n}", False)
+        target, what = place_photo(
+            photo, misc / f"ffhq_{n:03d}.jpg", reshare and drng.random() < RESHARED_SHARE, drng
+        )
+        truth[str(target)] = Placed(f"distractor:ffhq:{n}", False, reshared=what)
         distractors += 1
     for person in extra:
-        target = misc / f"other_{person.key.replace('/', '_')}{person.images[0].suffix.lower()}"
-        shutil.copyfile(person.images[0], target)
-        truth[str(target)] = Placed(person.key, person.sheets)
+        target, what = place_photo(
+            person.images[0],
+            misc / f"other_{person.key.replace('/', '_')}{person.images[0].suffix.lower()}",
+            reshare and drng.random() < RESHARED_SHARE,
+            drng,
+        )
+        truth[str(target)] = Placed(person.key, person.sheets, reshared=what)
         distractors += 1
     dcim = evidence / "DCIM" / "Camera"
     dcim.mkdir(parents=True, exist_ok=True)
@@ -292,17 +360,106 @@ def bcubed(true_of: dict[object, str], pred_of: dict[object, str]) -> tuple[floa
     return precision / len(items), recall / len(items)
 
 
-def run_case(args: argparse.Namespace) -> int:
+@dataclass
+class SeedResult:
+    seed: int
+    precision: float
+    recall: float
+    recall_visible: float
+    tp: int
+    fp: int
+    fn: int
+    b_precision: float
+    b_recall: float
+    truth: int
+    estimate: int
+    lower: int
+    upper: int
+    reshared_recall: float
+    clean_recall: float
+
+    @property
+    def bounds_contain_truth(self) -> bool:
+        return self.lower <= self.truth <= self.upper
+
+    @property
+    def met(self) -> bool:
+        return (
+            self.precision >= 0.99
+            and self.recall >= 0.95
+            and self.fp == 0
+            and self.bounds_contain_truth
+        )
+
+
+def miss_reasons(
+    case: Path, truth: dict[str, Placed], misses: list[tuple[str, str, str]]
+) -> Counter[str]:
+    """Why each missed (person, image) was missed, read from the case store: no face found,
+    the person's face not usable (which flags), only ``possible`` (similarity; demoted by its
+    group when the similarity reached ``match``), matched to someone else, or below
+    ``possible``."""
+    from consentry.analyzers.faces import MATCH_SIMILARITY
+
+    db = sqlite3.connect(case / "case.sqlite")
+    sha_of = dict(db.execute("SELECT path, sha256 FROM locations WHERE sha256 IS NOT NULL"))
+    faces: dict[str, list[tuple[int, float, int, str]]] = defaultdict(list)
+    for sha, index, size, usable, flags in db.execute(
+        "SELECT sha256, face_index, size_px, usable, flags FROM faces"
+    ):
+        faces[sha].append((index, size, usable, flags or ""))
+    codes = dict(db.execute("SELECT id, code FROM persons"))
+    matches = {
+        (s, i): (codes[p], level, sim)
+        for s, i, p, level, sim in db.execute(
+            "SELECT sha256, face_index, person_id, level, similarity FROM face_matches"
+        )
+    }
+    out: Counter[str] = Counter()
+    for code, _key, path in misses:
+        placed = truth[path]
+        tag = "re-shared" if placed.reshared else "as is"
+        sha = sha_of.get(path)
+        found = faces.get(sha or "", [])
+        if not found:
+            out[f"{tag}: no face found"] += 1
+            continue
+        candidates = found if placed.sheets else [max(found, key=lambda f: f[1])]
+        said = [matches.get((sha, f[0])) for f in candidates]
+        mine = [m for m in said if m and m[0] == code]
+        if mine:
+            best = max(mine, key=lambda m: m[2])
+            face = candidates[[m is best for m in said].index(True)]
+            if not face[2]:
+                out[f"{tag}: possible, face not usable ({face[3]})"] += 1
+            elif best[2] >= MATCH_SIMILARITY:
+                out[f"{tag}: possible, demoted by its group"] += 1
+            else:
+                out[f"{tag}: possible (similarity below match)"] += 1
+        elif any(m and m[1] == "match" for m in said):
+            out[f"{tag}: matched to another person"] += 1
+        elif not any(f[2] for f in candidates):
+            flags = ",".join(sorted({fl for f in candidates for fl in f[3].split(",") if fl}))
+            out[f"{tag}: face not usable ({flags}), below possible"] += 1
+        else:
+            out[f"{tag}: usable face below possible"] += 1
+    return out
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> SeedResult:
     data = args.data
-    if not (data / "faces").is_dir():
-        print(f"skipped: no labelled faces under {data / 'faces'}", file=sys.stderr)
-        return 0
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="victim_count-"))
+    root = (
+        Path(args.keep) / f"seed{seed}"
+        if args.keep
+        else Path(tempfile.mkdtemp(prefix="victim_count-"))
+    )
     if root.exists() and args.keep:
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    victims, truth, distractors = build_case(data, args.split, args.seed, root, args.enroll_from)
+    victims, truth, distractors = build_case(
+        data, args.split, seed, root, args.enroll_from, args.degrade
+    )
     case = root / "case"
     t0 = time.perf_counter()
     consentry("scan", root / "evidence", "--case", case, "--workers", str(args.workers), "-q")
@@ -344,6 +501,8 @@ def run_case(args: argparse.Namespace) -> int:
     # enrolled precision / recall per image location
     tp = fp = fn = 0
     false_paths: list[str] = []
+    misses: list[tuple[str, str, str]] = []
+    by_kind = {True: [0, 0], False: [0, 0]}  # re-shared? -> [found, positives]
     reported = {p["id"]: set(p["items"]) for p in report["persons"] if p["kind"] == "enrolled"}
     for code, key in enrolled_key.items():
         for path, placed in truth.items():
@@ -351,11 +510,19 @@ def run_case(args: argparse.Namespace) -> int:
             said = path in reported.get(code, set())
             tp += positive and said
             fn += positive and not said
+            if positive:
+                by_kind[bool(placed.reshared)][0] += said
+                by_kind[bool(placed.reshared)][1] += 1
+            if positive and not said:
+                misses.append((code, key, path))
             if said and not positive:
                 fp += 1
                 false_paths.append(f"{code} ({key}) reported for {path} ({placed.truth or '-'})")
     precision = tp / (tp + fp) if tp + fp else float("nan")
     recall = tp / (tp + fn) if tp + fn else float("nan")
+
+    def share(pair: list[int]) -> float:
+        return pair[0] / pair[1] if pair[1] else float("nan")
 
     # B-cubed over the usable faces of people who are not enrolled
     true_of, pred_of, paths_of = face_truth(case, truth)
@@ -381,16 +548,43 @@ def run_case(args: argparse.Namespace) -> int:
     estimate = count["estimate"]
     error = (estimate - true_total) / true_total
     images = sum(1 for p in truth.values())
+    reshared = sum(1 for p in truth.values() if p.reshared)
+    result = SeedResult(
+        seed,
+        precision,
+        recall,
+        recall_visible,
+        tp,
+        fp,
+        fn,
+        b_precision,
+        b_recall,
+        true_total,
+        estimate,
+        count["lower_bound"],
+        count["upper_bound"],
+        share(by_kind[True]),
+        share(by_kind[False]),
+    )
+    degraded = (
+        f"{reshared} of them re-shared copies (downscaled to {RESHARED_SIDE[0]}-"
+        f"{RESHARED_SIDE[1]} px long side or by {RESHARED_SMALL_FACTOR[0]}-"
+        f"{RESHARED_SMALL_FACTOR[1]}x when smaller, cropped <= {RESHARED_CROP:.0%} a side, "
+        f"blur radius {RESHARED_BLUR[0]}-{RESHARED_BLUR[1]} px, JPEG q{RESHARED_QUALITY[0]}-"
+        f"{RESHARED_QUALITY[1]}; {EXTRA_RESHARES_SHARE:.0%} of photos also as 1-2 further "
+        "re-shares)"
+        if args.degrade == "reshared"
+        else "no degradation"
+    )
     lines = [
-        f"# Victim count benchmark ({args.split} identities, seed {args.seed}, enrolled "
-        f"from {'all identities' if args.enroll_from == 'all' else 'real faces only'})",
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",
+        f"## seed {seed} ({seed_role(seed)}; {args.split} identities, enrolled from "
+        f"{'all identities' if args.enroll_from == 'all' else 'real faces only'}, "
+        f"degrade {args.degrade})",
         f"case: {len(victims)} identities with {MIN_IMAGES}-{MAX_IMAGES} images "
         f"({sum(v.enrolled for v in victims)} enrolled with {REFERENCES} reference photos each, "
         f"not among the scanned), {distractors} distractor persons (1 image each), "
         f"{NO_PEOPLE_IMAGES} images without people; {images} images, "
-        f"{MISFILED_SHARE:.0%} misfiled on average",
+        f"{MISFILED_SHARE:.0%} misfiled on average; {degraded}",
         f"timing: scan {scan_s:.1f} s ({args.workers} workers), enrollment {enroll_s:.1f} s, "
         f"total {time.perf_counter() - started:.1f} s",
         "",
@@ -399,6 +593,10 @@ def run_case(args: argparse.Namespace) -> int:
         f"| enrolled precision (per image, match level) | {precision:.3f} ({tp}/{tp + fp}) "
         f"| >= 0.99 |",
         f"| enrolled recall (per image) | {recall:.3f} ({tp}/{tp + fn}) | >= 0.95 |",
+        f"| enrolled recall, re-shared copies | {result.reshared_recall:.3f} "
+        f"({by_kind[True][0]}/{by_kind[True][1]}) | |",
+        f"| enrolled recall, photos as they are | {result.clean_recall:.3f} "
+        f"({by_kind[False][0]}/{by_kind[False][1]}) | |",
         f"| enrolled recall, images where their face is usable | {recall_visible:.3f} "
         f"({tp_v}/{tp_v + fn_v}) | |",
         f"| enrolled persons reported for an image they are not in | {fp} | 0 |",
@@ -407,7 +605,7 @@ def run_case(args: argparse.Namespace) -> int:
         f"| persons depicted (truth: {len(victims_present)} identities + "
         f"{true_total - len(victims_present)} distractors) | {true_total} | |",
         f"| estimated persons [lower, upper] | {estimate} [{count['lower_bound']}, "
-        f"{count['upper_bound']}] | within +-10% |",
+        f"{count['upper_bound']}] | bounds contain truth |",
         f"| estimate error | {error:+.1%} | |",
         f"| count detail | {count['enrolled_matched']} enrolled matched, "
         f"{count['unidentified_strong']} groups 2+ images, {count['unidentified_weak']} "
@@ -415,12 +613,17 @@ def run_case(args: argparse.Namespace) -> int:
         f"{count['unattributed_faces']} faces unattributed | |",
         f"| truth with 2+ images vs lower bound | {len(victims_present)} vs "
         f"{count['lower_bound']} | |",
+        "",
+        f"bounds contain truth: {'yes' if result.bounds_contain_truth else 'no'} "
+        f"({true_total} in [{count['lower_bound']}, {count['upper_bound']}])",
+        f"targets {'met' if result.met else 'NOT met'}",
     ]
-    met = precision >= 0.99 and recall >= 0.95 and fp == 0 and abs(error) <= 0.10
-    lines.append("")
-    lines.append(f"targets {'met' if met else 'NOT met'}")
     for line in false_paths[:10]:
         lines.append(f"  false: {line}")
+    reasons = miss_reasons(case, truth, misses)
+    if reasons:
+        lines.append("missed (person, image) pairs, why:")
+        lines += [f"  {n:>3}  {why}" for why, n in sorted(reasons.items())]
     # misfiled images: a person's images outside the folder holding most of them
     flagged = set()
     for p in report["persons"]:
@@ -435,11 +638,81 @@ def run_case(args: argparse.Namespace) -> int:
     )
     kinds = Counter(i["kind"] for i in report["inconsistencies"])
     lines.append(f"folder reconciliation: {dict(kinds)}")
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     else:
         print(f"case kept in {root}")
+    print()
+    return result
+
+
+# Seeds and what they are for (issue 13). 7-13 were used before the re-shared degradation existed
+# (docs/benchmarks.md). Rules and thresholds added for re-shared copies were developed on the
+# tuning seeds only (20-22, calibration split); the reporting seeds (30-33, held-out split) were
+# run once, at the end, with the final code.
+TUNING_SEEDS = (20, 21, 22)
+REPORTING_SEEDS = (30, 31, 32, 33)
+EARLIER_SEEDS = tuple(range(7, 14))
+
+
+def seed_role(seed: int) -> str:
+    if seed in TUNING_SEEDS:
+        return "tuning seed"
+    if seed in REPORTING_SEEDS:
+        return "reporting seed, held out from tuning"
+    if seed in EARLIER_SEEDS:
+        return "seed used before issue 13"
+    return "seed of no declared role"
+
+
+def run_case(args: argparse.Namespace) -> int:
+    if not (args.data / "faces").is_dir():
+        print(f"skipped: no labelled faces under {args.data / 'faces'}", file=sys.stderr)
+        return 0
+    seeds = args.seeds or [args.seed]
+    print(
+        f"# Victim count benchmark ({args.split} identities, enrolled from "
+        f"{'all identities' if args.enroll_from == 'all' else 'real faces only'}, "
+        f"degrade {args.degrade}, seeds {', '.join(map(str, seeds))})"
+    )
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M %Z')}"
+    )
+    print(
+        f"tuning seeds {', '.join(map(str, TUNING_SEEDS))} (calibration split); reporting seeds "
+        f"{', '.join(map(str, REPORTING_SEEDS))} (held-out split); face thresholds from "
+        f"bench/face_verification.py calibration identities (seed {fv.SEED})"
+    )
+    print()
+    results = [run_seed(args, seed) for seed in seeds]
+    print(
+        "| seed | role | precision | recall | recall re-shared / as is | wrong at match | "
+        "B-cubed P / R | estimate [low, high] vs truth | bounds contain truth | targets |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r.seed} | {seed_role(r.seed)} | {r.precision:.3f} ({r.tp}/{r.tp + r.fp}) | "
+            f"{r.recall:.3f} ({r.tp}/{r.tp + r.fn}) | {r.reshared_recall:.3f} / "
+            f"{r.clean_recall:.3f} | {r.fp} | {r.b_precision:.3f} / {r.b_recall:.3f} | "
+            f"{r.estimate} [{r.lower}, {r.upper}] vs {r.truth} | "
+            f"{'yes' if r.bounds_contain_truth else 'no'} | {'met' if r.met else 'NOT met'} |"
+        )
+    tp, fp, fn = (sum(getattr(r, k) for r in results) for k in ("tp", "fp", "fn"))
+    if len(results) > 1:
+        print(
+            f"| all | | {tp / max(1, tp + fp):.3f} ({tp}/{tp + fp}) | "
+            f"{tp / max(1, tp + fn):.3f} ({tp}/{tp + fn}) | | {fp} | | | "
+            f"{'yes' if all(r.bounds_contain_truth for r in results) else 'no'} | "
+            f"{sum(r.met for r in results)}/{len(results)} met |"
+        )
+    print(
+        f"bounds contain truth: "
+        f"{'yes' if all(r.bounds_contain_truth for r in results) else 'no'} "
+        f"(in {sum(r.bounds_contain_truth for r in results)} of {len(results)} runs)"
+    )
     return 0
 
 
@@ -578,7 +851,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", choices=["held-out", "calibration"], default="held-out")
-    parser.add_argument("--seed", type=int, default=7, help="case composition seed")
+    parser.add_argument("--seed", type=int, default=30, help="case composition seed")
+    parser.add_argument(
+        "--seeds",
+        type=lambda text: [int(v) for v in text.replace(",", " ").split()],
+        default=None,
+        help="several seeds in one go, e.g. '30,31,32,33' (one table row each); overrides --seed",
+    )
+    parser.add_argument(
+        "--degrade",
+        choices=["none", "reshared"],
+        default="reshared",
+        help="reshared (default): about half the scanned photos of people are re-shared "
+        "social-media copies (smaller, blurred, harder JPEG, cropped), a few found several "
+        "times at different sizes; none: the photos as they are",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--enroll-from",
