@@ -4,6 +4,12 @@ printed: ``shown`` for a Rich console (markup escaped, control characters as ``\
 ``plain`` for ``click.echo``. A file name is never read as markup and never reaches the
 terminal as an escape sequence.
 
+How it is laid out: ``OutputConsole`` folds lines to the terminal's width on a terminal and
+never folds them in a pipe or a file (a table written to ``| tee log`` keeps whole lines, no
+path is broken inside); ``print_json`` writes JSON whose strings hold no raw control or
+direction character; ``SourcePaths`` shows evidence paths relative to the case's sources,
+naming each source once.
+
 Exit status: 0 the command completed (per-file errors are counted, not fatal); 2 misuse (bad
 option, missing source, an output path inside a source or onto an existing file without
 ``--force``); 3 the case folder is unusable; 4 ``audit verify`` found tampering;
@@ -13,14 +19,25 @@ option, missing source, an output path inside a source or onto an existing file 
 
 from __future__ import annotations
 
+import json
+import re
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+from rich.console import Console, ConsoleDimensions, RenderableType
+from rich.highlighter import JSONHighlighter
 from rich.markup import escape
+from rich.padding import Padding
+from rich.text import Text
 
 from consentry.records.text_safety import control_escaped
 from consentry.services.case import ErrorCode, ServiceError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from consentry.services.summary import CaseSource
 
 EXIT_MISUSE = 2
 EXIT_CASE = 3
@@ -46,6 +63,112 @@ def shown(value: object, lines: bool = False) -> str:
     if lines:
         return "\n".join(escape(plain(line)) for line in str(value).split("\n"))
     return escape(plain(value))
+
+
+# the width of a pipe or a file: wide enough that no line of a table or a message is folded
+UNFOLDED_WIDTH = 100_000
+
+
+class OutputConsole(Console):
+    """A Rich console that folds to the terminal's width only on a terminal. Written to a
+    pipe or a file it is ``UNFOLDED_WIDTH`` wide, whatever ``COLUMNS`` says: tables keep their
+    natural width and a line is never broken inside a path (Rich's default there is 80)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(UNFOLDED_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+def fits(console: Console, renderable: RenderableType) -> bool:
+    """Whether ``renderable`` (a table) fits ``console``'s width at its natural width."""
+    natural = console.measure(renderable, options=console.options.update_width(UNFOLDED_WIDTH))
+    return natural.maximum <= console.width
+
+
+def indented(markup: str, indent: int) -> Padding:
+    """A line of Rich markup indented by ``indent``; on a terminal its folded lines keep the
+    indent (evidence-derived parts must already be ``shown``)."""
+    return Padding(Text.from_markup(markup), (0, 0, 0, indent), expand=False)
+
+
+# json.dumps escapes C0 inside strings itself (a newline outside one is the layout's): DEL and
+# every non-ASCII character is a candidate, control_escaped decides which to escape
+_NOT_ASCII = re.compile(r"[^\x00-\x7e]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return char if control_escaped(char) == char else f"\\u{ord(char):04x}"
+
+
+def json_text(data: object) -> str:
+    """``data`` as indented JSON in which no string holds a raw control or direction character
+    (DEL, C1, U+202E and the other characters ``control_escaped`` names are written ``\\uNNNN``,
+    which JSON reads back as the same character); other characters stay as they are."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _NOT_ASCII.sub(_json_escape, text)
+
+
+def print_json(console: Console, data: object) -> None:
+    """JSON on ``console``'s stream: highlighted on a terminal, plain in a pipe; never read as
+    markup, never folded (Rich's own ``print_json`` writes U+202E raw)."""
+    text = json_text(data)
+    if console.is_terminal:
+        console.print(JSONHighlighter()(Text(text)), soft_wrap=True)
+    else:
+        click.echo(text, err=console.stderr)
+
+
+class SourcePaths:
+    """Evidence paths shown relative to the case's sources, each source named once (in
+    ``header``): below the folder holding the source, so every path starts with its source's
+    name (``evidence/Avery_Lane``, ``phone.zip!/Camera``; the source folder itself is
+    ``evidence``) and paths of different sources never look alike. A path outside every source,
+    or in one of two sources of the same name, is shown whole."""
+
+    def __init__(self, sources: Sequence[CaseSource]) -> None:
+        roots = {s.path.rstrip("/") for s in sources} - {""}
+        names = [r.rpartition("/")[2] for r in roots]
+        # (root, its name), longest first so a source inside another one is matched first
+        self._bases = sorted(
+            ((r, r.rpartition("/")[2]) for r in roots if names.count(r.rpartition("/")[2]) == 1),
+            key=lambda base: len(base[0]),
+            reverse=True,
+        )
+
+    @property
+    def header(self) -> str:
+        """Where the paths below are, or "" when they are shown whole."""
+        if not self._bases:
+            return ""
+        folders = sorted({root.rpartition("/")[0] or "/" for root, _ in self._bases})
+        sources = sorted(name for _, name in self._bases)
+        return (
+            f"paths below {', '.join(folders)} "
+            f"(source{'s' if len(sources) > 1 else ''}: {', '.join(sources)})"
+        )
+
+    def below(self, path: str) -> str:
+        """``path`` relative to the folder holding its source (whole when it is in none)."""
+        for root, name in self._bases:
+            if path == root or (path.startswith(root) and path[len(root)] in "/!"):
+                return name + path[len(root) :]
+        return path
+
+    def in_text(self, text: str) -> str:
+        """``text`` (a message quoting evidence paths) with each path below a source shortened
+        as ``below`` does; the rest of the text unchanged."""
+        for root, name in self._bases:
+            pattern = r"(?<![^\s(,:;])" + re.escape(root) + r"(?=[/!]|$|[\s,:;()])"
+            text = re.sub(pattern, lambda _, name=name: name, text)
+        return text
 
 
 def fail(code: int, message: str) -> NoReturn:

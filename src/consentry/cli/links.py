@@ -6,20 +6,29 @@ Exit status as for every consentry command: 0 done, 2 misuse, 3 the case folder 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from consentry.cli.common import failed, shown
+from consentry.cli.common import (
+    OutputConsole,
+    SourcePaths,
+    failed,
+    fits,
+    indented,
+    print_json,
+    shown,
+)
 from consentry.services.case import CaseRef, ServiceError
 from consentry.services.links import LinksRequest, update_links
+from consentry.services.summary import case_sources
 
-out = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from consentry.services.links import LinkView
+
+out = OutputConsole()
 
 
 @click.command(
@@ -34,9 +43,12 @@ Examples:
 Each link says: DERIVED was made from SOURCE by this crop / scale / rotation / mirror; this
 share of it was changed (regions as boxes, in DERIVED's pixels); whether the face is the same
 person as in SOURCE (face_swap: true = another person's face, false = same, null = cannot
-tell); and how confident the direction (which one is the original) is. SOURCE is the most
-original picture DERIVED still matches; other_possible_sources lists pictures it matches as
-well that nothing shows to be copies either (no evidence which is the original). Pictures of
+tell); and the direction confidence: how sure it is which of the two is the original (0.50 =
+no evidence either way). When the evidence does not say, the link's direction is "unknown"
+and the two are shown as copies of each other, direction unknown (DERIVED and SOURCE then only
+name the pair). SOURCE is the most original picture DERIVED still matches;
+other_possible_sources lists pictures it matches as well that nothing shows to be copies
+either (no evidence which of them is the source). Pictures of
 each link (source, derived, change mask; blurred unless labelled not explicit) are in
 CASE_DIR/derivation/. Links are computed at the end of every scan; this command brings them up
 to date first (only new images cost time).""",
@@ -70,54 +82,108 @@ def links_cmd(
         failed(exc)
     links = result.links
     if as_json:
-        out.print_json(
-            data={
+        print_json(
+            out,
+            {
                 "case": str(result.case_path),
                 "images": result.images,
                 "images_failed": result.images_failed,
                 "method": result.method,
                 "links": [link.as_dict() for link in links],
-            }
+            },
         )
         return
-    # paths below the folder all linked images share, so the table stays readable
-    shared = _common_folder([p for x in links for p in (x.derived, x.source) if p])
-    title = f"paths below {shown(shared)}" if shared else None
-    table = Table(show_header=True, header_style="bold", title=title)
-    for col in ("derived", "source", "transform", "changed", "face swap", "confidence"):
-        table.add_column(col, overflow="fold")
-    for link in links:
-        others = len(link.other_possible_sources)
-        table.add_row(
-            shown(_below(link.derived, shared)),
-            shown(_below(link.source, shared)) + (f" (or {others} other)" if others else ""),
-            _transform_text(link.transform),
-            f"{link.changed_fraction:.0%}",
-            {True: "yes", False: "no", None: "?"}[link.face_swap],
-            f"{link.confidence:.2f}",
-        )
-    out.print(table)
+    try:
+        paths = SourcePaths(case_sources(request.case))
+    except ServiceError as exc:
+        failed(exc)
+    _print_links(links, paths)
+    unknown = sum(1 for x in links if x.direction != "stated")
     out.print(
-        f"{len(links)} link(s) among {result.images} image(s); pictures in "
-        f"{shown(result.case_path / 'derivation')} (blurred unless labelled not explicit)."
+        f"{len(links)} link(s) among {result.images} image(s): {len(links) - unknown} made "
+        f"from another picture, {unknown} pair(s) of copies with the direction unknown",
+        highlight=False,
+    )
+    if result.images_failed:
+        out.print(
+            f"{result.images_failed} image(s) could not be compared (see `consentry links "
+            "--json`, images_failed)",
+            highlight=False,
+        )
+    out.print(
+        f"pictures of each link: {shown(result.case_path / 'derivation')} (blurred unless "
+        "labelled not explicit)",
+        highlight=False,
     )
 
 
-def _common_folder(paths: list[str]) -> str:
-    """The deepest folder holding all ``paths`` ("" when there is none worth naming)."""
-    if not paths:
-        return ""
-    try:
-        folder = os.path.commonpath([os.path.dirname(p) for p in paths])
-    except ValueError:  # relative and absolute paths mixed, or other drives
-        return ""
-    return "" if folder in ("", os.sep) else folder
+COLUMNS = ("picture", "relation to the other picture", "transform", "changed", "face swapped",
+           "direction confidence")  # fmt: skip
 
 
-def _below(path: str | None, folder: str) -> str:
-    if not path:
-        return "?"
-    return os.path.relpath(path, folder) if folder and path.startswith(folder) else path
+def _print_links(links: list[LinkView], paths: SourcePaths) -> None:
+    if not links:
+        out.print("no links: no image of the case was made from another one found in it")
+        return
+    if paths.header:
+        out.print(shown(paths.header), highlight=False)
+    rows = [_row(link, paths) for link in links]
+    table = Table(show_header=True, header_style="bold")
+    for col in COLUMNS:  # paths fold only on a terminal too narrow for them; a pipe keeps lines
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    if fits(out, table):
+        out.print(table)
+    else:  # a narrow terminal: one block per link, nothing cut
+        for picture, relation, transform, changed, swapped, confidence in rows:
+            out.print(f"[bold]{picture}[/]", highlight=False)
+            out.print(indented(relation, 4))
+            out.print(
+                indented(
+                    f"{transform}; changed {changed}; face swapped: {swapped}; direction "
+                    f"confidence {confidence}",
+                    4,
+                )
+            )
+    out.print(
+        indented(
+            "direction confidence: how sure it is which picture is the original (0.50: no "
+            "evidence either way); transform and changed: from the other picture to the "
+            "picture",
+            0,
+        )
+    )
+
+
+def _row(link: LinkView, paths: SourcePaths) -> tuple[str, ...]:
+    """A link's cells (Rich markup, evidence-derived text escaped)."""
+    others = len(link.other_possible_sources)
+    other = shown(_below(link.source, paths))
+    if link.direction == "stated":
+        relation = f"made from {other}"
+        confidence = f"{link.confidence:.2f}"
+        if others:  # the direction holds, the source does not: one of several pictures
+            relation += f" or {others} other(s) (no evidence which)"
+            confidence += f" (source: one of {others + 1})"
+    else:
+        relation = f"copies of each other, direction unknown: {other}"
+        if others:
+            relation += f" (and {others} other(s))"
+        confidence = f"{link.confidence:.2f} (direction unknown)"
+    swapped = {True: "yes", False: "no", None: "cannot tell"}[link.face_swap]
+    return (
+        shown(_below(link.derived, paths)),
+        relation,
+        _transform_text(link.transform),
+        f"{link.changed_fraction:.0%}",
+        swapped,
+        confidence,
+    )
+
+
+def _below(path: str | None, paths: SourcePaths) -> str:
+    return paths.below(path) if path else "(path unknown)"
 
 
 def _transform_text(t: dict[str, Any]) -> str:

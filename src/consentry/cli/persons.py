@@ -13,10 +13,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from consentry.cli.common import EXIT_MISUSE, fail, failed, plain, shown
+from consentry.cli.common import (
+    EXIT_MISUSE,
+    OutputConsole,
+    SourcePaths,
+    fail,
+    failed,
+    fits,
+    indented,
+    plain,
+    print_json,
+    shown,
+)
 from consentry.services.case import CaseRef, ServiceError
 from consentry.services.persons import (
     EnrollRequest,
@@ -32,11 +42,12 @@ from consentry.services.persons import (
     show_person,
     split_person,
 )
+from consentry.services.summary import case_sources
 
 if TYPE_CHECKING:
-    from consentry.persons.findings import PersonsReport
+    from consentry.persons.findings import PersonsReport, PersonSummary
 
-out = Console()
+out = OutputConsole()
 
 CASE_OPTION = click.option(
     "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
@@ -125,8 +136,9 @@ def person_add(
         title=f"{code} {shown(enrolled.name)}: {len(enrolled.references)} template(s)",
         header_style="bold",
     )
-    for col in ("photo", "face", "size px", "detector", "sharpness", "frontal", "faces in photo"):
-        table.add_column(col)
+    table.add_column("photo", overflow="fold")  # a path: folded only on a narrow terminal
+    for col in ("face", "size px", "detector", "sharpness", "frontal", "faces in photo"):
+        table.add_column(col, no_wrap=True)
     for r in enrolled.references:
         q = r.quality
         table.add_row(
@@ -178,11 +190,12 @@ def person_list(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     except ServiceError as exc:
         failed(exc)
     if as_json:
-        out.print_json(
-            data={
+        print_json(
+            out,
+            {
                 "enrolled": [asdict(p) for p in listing.enrolled],
                 "unidentified": list(listing.unidentified),
-            }
+            },
         )
         return
     table = Table(header_style="bold")
@@ -212,7 +225,7 @@ def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: boo
     except ServiceError as exc:
         failed(exc)
     if as_json:
-        out.print_json(data=data)
+        print_json(out, data)
         return
     for key, value in data.items():
         if isinstance(value, list | dict):
@@ -401,47 +414,99 @@ definitions}, folders, inconsistencies, method (thresholds).""",
 def persons_cmd(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     """Every person depicted in the case: enrolled (matched by consented templates) and
     unidentified (groups of faces), with image counts, folders, and the count with its bounds."""
+    ref = CaseRef(case_dir, db_url)
     try:
-        report = persons_report(CaseRef(case_dir, db_url))
+        report = persons_report(ref)
+        paths = SourcePaths(() if as_json else case_sources(ref))
     except ServiceError as exc:
         failed(exc)
     if as_json:
-        out.print_json(data={"case": str(case_dir.absolute()), **report.as_dict()})
+        print_json(out, {"case": str(case_dir.absolute()), **report.as_dict()})
         return
-    _print_report(report)
+    _print_report(report, paths)
 
 
-def _print_report(report: PersonsReport) -> None:
+FOLDERS_SHOWN = 3  # folders listed in a person's row; `person show` lists them all
+
+
+def _row(s: PersonSummary, paths: SourcePaths) -> tuple[str, ...]:
+    """One person's cells (Rich markup, evidence-derived text escaped)."""
+    sim = f"{s.similarity['min']:.2f}-{s.similarity['max']:.2f}" if s.similarity else "-"
+    images = str(s.images)
+    if s.unique_images != s.images:  # copies of one picture count once per location
+        images += f" ({s.unique_images} distinct)"
+    if s.possible_images:
+        images += f", +{s.possible_images} possible"
+    folders = [f"{shown(paths.below(f['folder']))} ({f['images']})" for f in s.folders]
+    if len(folders) > FOLDERS_SHOWN:
+        more = len(folders) - FOLDERS_SHOWN
+        folders = [*folders[:FOLDERS_SHOWN], f"and {more} more (`person show {s.id}`)"]
+    return (
+        s.id,
+        s.kind,
+        shown(s.name or ""),
+        images,
+        str(s.explicit_images),
+        "\n".join(folders) or "-",
+        sim,
+        ("[yellow]weak[/]: " if s.weak else "") + shown(s.evidence),
+    )
+
+
+def _print_report(report: PersonsReport, paths: SourcePaths) -> None:
+    if paths.header:
+        out.print(shown(paths.header), highlight=False)
+    rows = [_row(s, paths) for s in report.persons]
     table = Table(title="Persons", header_style="bold")
-    for col in ("id", "kind", "name", "images", "explicit", "folders", "similarity", "evidence"):
-        table.add_column(col, overflow="fold")
-    for s in report.persons:
-        sim = f"{s.similarity['min']:.2f}-{s.similarity['max']:.2f}" if s.similarity else "-"
-        table.add_row(
-            s.id,
-            s.kind,
-            shown(s.name or ""),
-            str(s.images) + (f" (+{s.possible_images} possible)" if s.possible_images else ""),
-            str(s.explicit_images),
-            ", ".join(f"{shown(f['folder'])} ({f['images']})" for f in s.folders[:3])
-            + (" ..." if len(s.folders) > 3 else ""),
-            sim,
-            ("[yellow]weak[/]: " if s.weak else "") + shown(s.evidence),
-        )
-    out.print(table)
+    # short values never wrap; names, folders (one per line) and evidence wrap on a terminal,
+    # a path folded only when it is wider than its column; a pipe or a file folds nothing
+    for col in ("id", "kind"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("images", overflow="fold")
+    table.add_column("explicit", no_wrap=True, justify="right")
+    table.add_column("folders (images)", overflow="fold")
+    table.add_column("similarity", no_wrap=True)
+    table.add_column("evidence", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    if fits(out, table):
+        out.print(table)
+    else:  # a terminal too narrow for the table: one block per person, nothing cut
+        out.print("[bold]Persons[/]")
+        for id_, kind, name, images, explicit, folders, sim, evidence in rows:
+            out.print(
+                f"[bold]{id_}[/] {kind}" + (f" {name}" if name else "") + f"; images {images}; "
+                f"explicit {explicit}; similarity {sim}",
+                highlight=False,
+            )
+            out.print(indented(f"folders: {folders.replace(chr(10), ', ')}", 4))
+            out.print(indented(f"evidence: {evidence}", 4))
     c = report.count
     out.print(
-        f"[bold]persons depicted: {c.estimate}[/] (between {c.lower_bound} and {c.upper_bound})"
-        f" = {c.enrolled_matched} enrolled matched + {c.unidentified_strong} unidentified seen "
-        f"in 2+ images + {c.unidentified_weak} seen once; {c.unidentified_likely_enrolled} "
-        f"group(s) likely an enrolled person; {c.unattributed_faces} face(s) in "
-        f"{c.images_with_unattributed_faces} image(s) too poor to attribute",
+        f"[bold]persons depicted: {c.estimate}[/] (at least {c.lower_bound}, at most "
+        f"{c.upper_bound})",
         highlight=False,
+    )
+    out.print(
+        indented(
+            f"= {c.enrolled_matched} enrolled person(s) matched + {c.unidentified_strong} "
+            f"unidentified seen in 2+ images + {c.unidentified_weak} seen in one image only",
+            2,
+        )
+    )
+    out.print(
+        indented(
+            f"{c.unidentified_likely_enrolled} group(s) likely an enrolled person; "
+            f"{c.unattributed_faces} face(s) in {c.images_with_unattributed_faces} image(s) "
+            "too poor to attribute",
+            2,
+        )
     )
     if report.inconsistencies:
         out.print("[bold]Folders[/]")
         for issue in report.inconsistencies:
-            out.print(f"  {issue.kind}: {shown(issue.message)}", highlight=False)
+            out.print(indented(f"{issue.kind}: {shown(paths.in_text(issue.message))}", 2))
     if not report.up_to_date:
         out.print(
             "[bold red]not up to date[/]: run `consentry person refresh` (with the template key)"

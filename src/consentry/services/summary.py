@@ -1,6 +1,7 @@
 """What a case holds, read without changing it: its counts (``summarize``, the CLI's ``case
-summary``) and every file with a problem (``list_problems``, ``case problems``). Both open the
-case read-only, so they run beside a scan."""
+summary``), every file with a problem (``list_problems``, ``case problems``) and the sources
+its scans were given (``case_sources``: a shell shows evidence paths relative to them). All open
+the case read-only, so they run beside a scan."""
 
 from __future__ import annotations
 
@@ -32,6 +33,23 @@ class ProblemRow:
     message: str
 
 
+@dataclass(frozen=True)
+class CaseSource:
+    """A source given to a scan of the case: its absolute path as recorded, and whether it is
+    a folder or a file (an archive, an image); every location found in it starts with
+    ``path`` followed by ``/`` (in a folder) or ``!/`` (in an archive)."""
+
+    path: str
+    kind: str  # folder | file
+
+
+def case_sources(ref: CaseRef) -> tuple[CaseSource, ...]:
+    """Every source the case's scans were given, sorted by path."""
+    with opened_readonly(ref) as case:
+        rows = case.store.sources().values()
+    return tuple(sorted({CaseSource(r.path, r.kind) for r in rows}, key=lambda s: s.path))
+
+
 def summarize(ref: CaseRef) -> CaseSummary:
     """The case's counts: files, images, unique contents, per analyzer, problems by kind."""
     from consentry.analyzers.registry import count_rules
@@ -59,4 +77,12 @@ def list_problems(ref: CaseRef) -> list[ProblemRow]:
     return [ProblemRow(r["path"], r["code"], r["severity"], r["message"]) for r in rows]
 
 
-__all__ = ["CaseSummary", "ProblemRow", "analyzer_rows", "list_problems", "summarize"]
+__all__ = [
+    "CaseSource",
+    "CaseSummary",
+    "ProblemRow",
+    "analyzer_rows",
+    "case_sources",
+    "list_problems",
+    "summarize",
+]
