@@ -32,6 +32,12 @@ import numpy as np
 LINKAGE_SIMILARITY = 0.46
 KNN = 40
 BLOCK = 1024
+# Sub-clusters (persons report, upper bound and review flags only; groups are never split here):
+# a group's faces re-clustered with the same average linkage at this stricter similarity. Chosen
+# on the calibration split of bench/victim_count.py (seeds 1, 20-22): the highest value of the
+# grid 0.50/0.55/0.60/0.65/0.70 at which no group holding one person's faces split into two
+# sub-clusters of >= 2 images each (0.60 split an LFW identity photographed over years).
+SUBCLUSTER_SIMILARITY = 0.55
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,28 @@ def cluster_faces(
     return Clustering(labels, len(roots))
 
 
+def subclusters(embeddings: np.ndarray, threshold: float = SUBCLUSTER_SIMILARITY) -> np.ndarray:
+    """Labels 0..k-1 (largest sub-cluster first) of one group's faces re-clustered at the
+    stricter ``threshold``: where a group that may hold several look-alike persons splits."""
+    if len(embeddings) == 0:
+        return np.zeros(0, dtype=np.int64)
+    result = cluster_faces(embeddings, threshold=threshold)
+    return (-1 - result.labels).astype(np.int64)
+
+
+def average_similarity(sums: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Average-linkage similarity between every two groups, from each group's sum of unit
+    embeddings (``sums``, g x d) and face count (``sizes``): the measure the clustering joins on.
+    The diagonal is -inf (a group is not compared with itself)."""
+    sums = np.asarray(sums, dtype=np.float64)
+    sizes = np.asarray(sizes, dtype=np.float64)
+    if len(sums) == 0:
+        return np.zeros((0, 0))
+    links = (sums @ sums.T) / np.outer(sizes, sizes)
+    np.fill_diagonal(links, -np.inf)
+    return links
+
+
 def _candidate_pairs(
     x: np.ndarray, new: np.ndarray, node_of_face: np.ndarray, threshold: float, knn: int
 ) -> list[tuple[int, int]]:
@@ -171,4 +199,12 @@ def _candidate_pairs(
     return pairs
 
 
-__all__ = ["KNN", "LINKAGE_SIMILARITY", "Clustering", "cluster_faces"]
+__all__ = [
+    "KNN",
+    "LINKAGE_SIMILARITY",
+    "SUBCLUSTER_SIMILARITY",
+    "Clustering",
+    "average_similarity",
+    "cluster_faces",
+    "subclusters",
+]

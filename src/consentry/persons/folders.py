@@ -12,6 +12,11 @@ many images it holds and which persons appear, and flag what does not add up:
 - ``named_person_missing``: a folder named after an enrolled person in which that person is not
   found (or is not the main person).
 
+The persons count reads the folders too (``held_folders``): a person who is the main person of
+several folders named like *different* people may be several persons the face model cannot
+separate (synthetic look-alikes crowd together), and a group that fills a folder named after an
+enrolled person may be that person. Both are claims to review, never identifications.
+
 Pure functions: the caller passes what the store holds; nothing is read or written here.
 """
 
@@ -64,6 +69,48 @@ class Inconsistency:
     message: str
     folders: tuple[str, ...] = ()
     persons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HeldFolder:
+    """A folder named like a person in which one person is the main one (``held_folders``)."""
+
+    folder: str
+    name: str  # the folder's name as words ("devon price"): folders with one name are one person
+    images: int  # the person's images in it
+    images_with_faces: int  # the folder's images that show faces
+    named_after: tuple[str, ...] = ()  # enrolled codes whose name the folder's name matches
+
+
+def folder_base(folder: str) -> str:
+    """The last part of a folder's path (``a/b/Jane_Doe`` -> ``Jane_Doe``, ``x.zip!/Jane``
+    -> ``Jane``)."""
+    return folder.rstrip("/").rpartition("/")[2].rpartition("!")[2] or folder
+
+
+def held_folders(
+    code: str, reports: Sequence[FolderReport], main_share: float = 0.5
+) -> list[HeldFolder]:
+    """Folders named like a person (or after an enrolled one) in which ``code`` is the main
+    person: it shows in the most images of the folder, and in at least ``main_share`` of its
+    images with faces. Sorted by folder."""
+    out = []
+    for r in reports:
+        if not (r.name_like or r.named_after) or code not in r.persons:
+            continue
+        mine = r.persons[code]
+        if mine < max(r.persons.values()) or mine < main_share * max(1, r.images_with_faces):
+            continue
+        out.append(
+            HeldFolder(
+                r.folder,
+                " ".join(name_tokens(folder_base(r.folder))),
+                mine,
+                r.images_with_faces,
+                tuple(r.named_after),
+            )
+        )
+    return sorted(out, key=lambda h: h.folder)
 
 
 def folder_of(path: str) -> str:
@@ -120,7 +167,7 @@ def reconcile(
             persons.update(image.persons)
             for code in image.persons:
                 person_folders[code][folder] += 1
-        base = folder.rstrip("/").rpartition("/")[2].rpartition("!")[2] or folder
+        base = folder_base(folder)
         report = FolderReport(
             folder=folder,
             images=len(items),
@@ -205,9 +252,12 @@ def codes_sorted(codes: Iterable[str]) -> list[str]:
 __all__ = [
     "FolderImage",
     "FolderReport",
+    "HeldFolder",
     "Inconsistency",
     "codes_sorted",
+    "folder_base",
     "folder_of",
+    "held_folders",
     "looks_like_a_name",
     "name_tokens",
     "named_after",
