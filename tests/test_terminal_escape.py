@@ -51,7 +51,9 @@ def run(*args: str | Path) -> str:
 def test_case_problems_prints_markup_and_escapes_as_text(case: Path) -> None:
     output = run("case", "problems", "--case", case)
     assert "bad[/]\\x1b[31m\\x07.jpg" in output, output
-    assert "ev[/]x" in output
+    # the source (folder "]x" in folder "ev[") is named once, paths start with its name
+    assert "/ev[ (source: ]x)" in output and "\n]x/" not in output, output
+    assert "│ ]x/Avery_Lane/bad[/]" in output, output
 
 
 def test_persons_and_person_show_print_folder_and_file_names_literally(case: Path) -> None:

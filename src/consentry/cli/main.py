@@ -10,41 +10,45 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from consentry import __version__
 from consentry.cli.audit_sign import tampered
 from consentry.cli.common import (
     EXIT_MISUSE,  # noqa: F401 - scripts and tests read the exit statuses here
     EXIT_TAMPERED,
+    OutputConsole,
+    SourcePaths,
     failed,
     plain,
+    print_json,
     shown,
 )
 from consentry.services.audit import AuditTampered, audit_events, take_anchor, verify_audit
 from consentry.services.case import CaseRef, ServiceError
 from consentry.services.scan import BUILTIN_ANALYZERS, ScanProgress, ScanRequest, hash_image
 from consentry.services.scan import scan as scan_sources
-from consentry.services.summary import analyzer_rows, list_problems, summarize
+from consentry.services.summary import analyzer_rows, case_sources, list_problems, summarize
 
 if TYPE_CHECKING:
     from consentry.services.summary import CaseCounts
 
-err = Console(stderr=True)
-out = Console()
+err = OutputConsole(stderr=True)
+out = OutputConsole()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -62,68 +66,125 @@ def main() -> None:
     """
 
 
-class _RateColumn(TextColumn):
-    """Files per second of the current phase."""
+class _CountColumn(ProgressColumn):
+    """Done / total in the task's unit ("46/46 files", "12 files" while the total is unknown,
+    "nothing to do" for a phase that had none)."""
 
-    def __init__(self) -> None:
-        super().__init__("")
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit", "")
+        if task.total is None:
+            return Text(f"{task.completed:,.0f} {unit}")
+        if task.total == 0:
+            return Text("nothing to do")
+        return Text(f"{task.completed:,.0f}/{task.total:,.0f} {unit}")
 
-    def render(self, task: Any) -> Any:  # noqa: ANN401 - rich's own type
+
+class _RateColumn(ProgressColumn):
+    """Items per second of the phase, in its unit; nothing when the phase had nothing to do."""
+
+    def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        self.text_format = f"{speed:,.1f} files/s" if speed else ""
-        return super().render(task)
+        if not speed or not task.completed:
+            return Text("")
+        return Text(f"{speed:,.1f} {task.fields.get('unit', '')}/s")
+
+
+class _EtaColumn(ProgressColumn):
+    """The time left while a phase with a known total runs; nothing once it is over."""
+
+    max_refresh = 0.5
+
+    def render(self, task: Task) -> Text:
+        if task.finished or not task.total or task.time_remaining is None:
+            return Text("")
+        minutes, seconds = divmod(int(task.time_remaining), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"eta {hours}:{minutes:02d}:{seconds:02d}")
 
 
 class _BarProgress(ScanProgress):
     """The scan's progress on stderr, drawn from when the scan starts (after every misuse
-    check) until ``stop``; ``quiet`` draws nothing."""
+    check) until ``stop``; ``quiet`` draws nothing. Each phase counts in its own unit: the
+    inventory and the analysis files, the derivation pass first the images whose features it
+    computes, then the pairs of images it verifies (not files: 339 pairs for 42 images).
+
+    The derivation pass reports both through one total: ``analysis_total(images)``, the
+    images, then ``analysis_total(images + pairs)`` once they are done; a total that grows
+    after the images are done starts the pairs (a ``pairs`` phase, when the pass names it,
+    does the same). ``done`` keeps what each phase did, for the summary."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.bar: Progress | None = None
+        self.done: dict[str, int] = {}  # phase -> items done (files, images, pairs)
+        self._phase = ""
+        self._pairs_offset: int | None = None  # derivation: images counted before the pairs
 
     def started(self) -> None:
         columns = [
             SpinnerColumn(),
-            TextColumn("{task.description:<9}"),
+            TextColumn("{task.description:<12}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            _CountColumn(),
             _RateColumn(),
             TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
+            _EtaColumn(),
         ]
         self.bar = Progress(*columns, console=err, disable=self.quiet, transient=False)
         self.bar.start()
-        self.inv = self.bar.add_task("inventory", total=None)
-        self.ana = self.bar.add_task("analysis", total=None, start=False)
+        self.inv = self.bar.add_task("inventory", total=None, unit="files")
+        self.ana = self.bar.add_task("analysis", total=None, start=False, unit="files")
 
     def stop(self) -> None:
         if self.bar is not None:
+            self._close(self.ana)
             self.bar.stop()
             self.bar = None
 
+    def _close(self, task_id: TaskID) -> None:
+        """A phase is over: its total is what it did (so nothing reads as unfinished)."""
+        assert self.bar is not None
+        task = self.bar.tasks[task_id]
+        if task.total is None or task.completed < task.total:
+            self.bar.update(task_id, total=task.completed)
+
     def phase(self, name: str) -> None:
         assert self.bar is not None
-        if name in ("reanalysis", "derivation"):
-            self.bar.update(self.ana, total=self.bar.tasks[self.ana].completed)
-            label = "new findings" if name == "reanalysis" else "links"
-            self.ana = self.bar.add_task(label, total=None)
         if name == "analysis":
-            self.bar.update(self.inv, total=self.bar.tasks[self.inv].completed)
+            self._close(self.inv)
             self.bar.start_task(self.ana)
+        elif name in ("reanalysis", "derivation", "pairs"):
+            self._close(self.ana)
+            label, unit = {
+                "reanalysis": ("new findings", "files"),
+                "derivation": ("link: images", "images"),
+                "pairs": ("link: pairs", "pairs"),
+            }[name]
+            self.ana = self.bar.add_task(label, total=None, unit=unit)
+            self._pairs_offset = 0 if name == "pairs" else None
+        self._phase = name
 
     def inventory(self, files_found: int) -> None:
         assert self.bar is not None
         self.bar.update(self.inv, completed=files_found)
+        self.done["inventory"] = files_found
 
     def analysis_total(self, total: int) -> None:
         assert self.bar is not None
-        self.bar.update(self.ana, total=total)
+        task = self.bar.tasks[self.ana]
+        images_done = task.total is not None and task.completed >= task.total < total
+        if self._phase == "derivation" and self._pairs_offset is None and images_done:
+            images = int(task.completed)  # the images are done; the rest of the total are pairs
+            self.phase("pairs")
+            self._phase, self._pairs_offset = "derivation", images
+        offset = self._pairs_offset or 0
+        self.bar.update(self.ana, total=max(total - offset, 0))
 
     def analysed(self, n: int) -> None:
         assert self.bar is not None
         self.bar.advance(self.ana, n)
+        key = "pairs" if self._pairs_offset is not None else self._phase
+        self.done[key] = self.done.get(key, 0) + n
 
 
 @main.command(
@@ -257,8 +318,9 @@ def scan(
         bar.stop()
     counts = result.counts
     if as_json:
-        out.print_json(
-            data={
+        print_json(
+            out,
+            {
                 "case": str(result.case_path),
                 "scan_id": result.scan_id,
                 "elapsed_s": round(result.elapsed_s, 3),
@@ -266,16 +328,12 @@ def scan(
                 "new_locations": result.new_locations,
                 "source_changes": [c.path for c in result.source_changes],
                 **counts.as_dict(),
-            }
+            },
         )
         return
-    _print_counts(
-        counts,
-        title=f"Scan {result.scan_id} finished in {result.elapsed_s:.1f} s "
-        f"({result.analysed} files analysed now)",
-    )
-    rate = result.analysed / result.elapsed_s if result.elapsed_s > 0 else 0.0
-    out.print(f"rate: {rate:.1f} files/s with {result.workers} workers")
+    _print_counts(counts, title=f"Scan {result.scan_id} finished in {result.elapsed_s:.1f} s")
+    for line in _work_lines(result.analysed, result.elapsed_s, result.workers, bar.done):
+        out.print(line, highlight=False)
     if result.source_changes:
         out.print(
             f"[bold red]{len(result.source_changes)} source file(s) changed during the "
@@ -284,6 +342,29 @@ def scan(
     else:
         out.print("read-only check: every source file is unchanged (size, mtime)")
     out.print(f"case: {shown(result.case_path)}")
+
+
+def _work_lines(analysed: int, elapsed_s: float, workers: int, done: dict[str, int]) -> list[str]:
+    """What this run did, in the units it did it in; a run with nothing to do says so (no
+    "0.0 files/s"). The rate is over the whole run (inventory, analysis, persons, links)."""
+    processes = f"{workers} worker{'s' if workers != 1 else ''}"
+    if analysed:
+        lines = [
+            f"analysed now: {analysed:,} file(s) in {elapsed_s:.1f} s with {processes} "
+            f"({analysed / elapsed_s:,.1f} files/s over the whole scan)"
+            if elapsed_s > 0
+            else f"analysed now: {analysed:,} file(s) with {processes}"
+        ]
+    else:
+        lines = ["nothing new to analyse: every file found was analysed by an earlier scan"]
+    if done.get("reanalysis"):
+        lines.append(f"new findings added to {done['reanalysis']:,} file(s) analysed before")
+    images, pairs = done.get("derivation", 0), done.get("pairs", 0)
+    if images or pairs:
+        lines.append(
+            f"links: features of {images:,} new image(s), {pairs:,} pair(s) of images verified"
+        )
+    return lines
 
 
 def _names(text: str | None) -> frozenset[str] | None:
@@ -420,13 +501,14 @@ def case_summary(case_dir: Path, db_url: str | None, as_json: bool) -> None:
             "unique_contents": "distinct SHA-256 among all files",
             "errors": "files with at least one error-level problem, by problem code",
         }
-        out.print_json(
-            data={
+        print_json(
+            out,
+            {
                 "case": str(summary.case_path),
                 "case_id": summary.case_id,
                 **counts.as_dict(),
                 "definitions": definitions,
-            }
+            },
         )
         return
     _print_counts(counts, title=f"Case {shown(summary.case_id)}")
@@ -449,13 +531,26 @@ def case_problems(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     except ServiceError as exc:
         failed(exc)
     if as_json:
-        out.print_json(data={"problems": [asdict(r) for r in rows]})
+        print_json(out, {"problems": [asdict(r) for r in rows]})
         return
+    try:
+        paths = SourcePaths(case_sources(CaseRef(case_dir, db_url)))
+    except ServiceError as exc:
+        failed(exc)
+    if not rows:
+        out.print("no problems: every file was read, hashed and analysed")
+        return
+    if paths.header:
+        out.print(shown(paths.header), highlight=False)
     table = Table(show_header=True, header_style="bold")
-    for col in ("path", "code", "severity", "message"):
-        table.add_column(col, overflow="fold")
+    table.add_column("path", overflow="fold")  # folded only on a terminal too narrow for it
+    table.add_column("code", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("message", overflow="fold")
     for r in rows:
-        table.add_row(shown(r.path), r.code, r.severity, shown(r.message))
+        table.add_row(
+            shown(paths.below(r.path)), r.code, r.severity, shown(paths.in_text(r.message))
+        )
     out.print(table)
 
 
@@ -591,8 +686,9 @@ def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
     except ServiceError as exc:
         failed(exc)
     if as_json:
-        out.print_json(
-            data={
+        print_json(
+            out,
+            {
                 "events": [
                     {
                         "seq": e.seq,
@@ -604,17 +700,25 @@ def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
                     }
                     for e in events
                 ]
-            }
+            },
         )
         return
     table = Table(show_header=True, header_style="bold")
-    for col in ("seq", "time", "action", "actor", "details"):
-        table.add_column(col, overflow="fold")
+    for col in ("seq", "time", "action", "actor"):
+        table.add_column(col, no_wrap=col in ("seq", "time"))
+    table.add_column("details", overflow="fold")
     for e in events:
+        details = e.payload
+        if len(details) > AUDIT_DETAILS_SHOWN:  # said, never cut silently
+            left = len(details) - AUDIT_DETAILS_SHOWN
+            details = f"{details[:AUDIT_DETAILS_SHOWN]} ... (+{left} characters: --json)"
         table.add_row(
-            str(e.seq), shown(e.ts), shown(e.action), shown(e.actor or ""), shown(e.payload[:200])
+            str(e.seq), shown(e.ts), shown(e.action), shown(e.actor or ""), shown(details)
         )
     out.print(table)
+
+
+AUDIT_DETAILS_SHOWN = 200  # characters of an event's details in the table; --json has them all
 
 
 from consentry.cli.audit_sign import audit_keygen, audit_sign  # noqa: E402
