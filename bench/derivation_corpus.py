@@ -14,7 +14,30 @@ several derived copies, one edit each:
 then a random crop (<= 20 % of the area), resize (0.5-1.5x), mirror (half of them), a quarter
 turn (one in ten) and a JPEG re-encode (quality 60-95). The true mask is the edited region,
 carried through the same geometry. The grey face sets (Yale B, ORL) and the colour photos not
-drawn as sources are the unrelated images.
+drawn as sources are the unrelated images (at most 30 % of ``total``: all 600 of them at the
+full size of 2,000, fewer in small development runs).
+
+Added for issue 13, drawn from their own random stream (``seed`` + 1000) after the above, so the
+corpus above is the same for a seed as before:
+
+- ``face_paste_small`` (positive): a face paste as above, then reduced to 0.4-0.6x (small faces:
+  few features outside the face are left to align on); one per five sources;
+- ``resized_copy`` (positive, no change): the source reduced, without crop, to 200 px on its long
+  side or to half its size, saved without metadata (JPEG q85-95); one per five sources. Only
+  resolution says which one is the original: mostly the direction must be "unknown";
+- ``burst_*`` (negative): another shot of a source photo, simulated: a smooth random non-rigid
+  displacement of 0.4-1 % of the long side everywhere (a 4x4 grid of normal offsets, bicubic
+  upsampled), a camera shake (shift <= 1 %, rotation <= 1 degree), a smooth lighting change
+  everywhere (gain field 1 +- 8-20 % from a 3x3 grid, plus a global gain 0.9-1.1), sensor noise
+  (sigma 2) and a JPEG re-encode (q80-95); one per ten sources. It is not made from the photo:
+  any link to it is wrong;
+- ``template_*`` (negative): the ``openpeople`` package's synthetic people, one shot of each
+  kind (studio_posture, studio_portrait, amateur_posture, amateur_selfie) per person: shots of
+  *different* people made from one template (same pose, backdrop, clothes). Persons P001-P005
+  go into the tuning seeds (TUNING_SEEDS), P006-P010 into every other seed; each is cropped
+  (<= 10 %), resized to 600-1,100 px on its long side and re-encoded (JPEG q75-95), drawn by
+  seed. Any link between two of them is wrong; a face-swap verdict on one is the error the
+  issue is about.
 """
 
 from __future__ import annotations
@@ -30,6 +53,9 @@ from PIL import Image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EDITS = ("region_inpaint", "region_texture", "face_paste", "recolour")
+TUNING_SEEDS = (1, 2)  # template persons P001-P005 go into these; P006-P010 into the others
+TEMPLATE_KINDS = ("studio_posture", "studio_portrait", "amateur_posture", "amateur_selfie")
+UNRELATED_SHARE = 0.3  # of ``total``, at most
 
 
 @dataclass
@@ -161,7 +187,10 @@ def _edit(
 
 
 def _geometry(
-    rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    scale_range: tuple[float, float] = (0.5, 1.5),
 ) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
     h, w = rgb.shape[:2]
     keep = rng.uniform(0.8, 1.0)  # area kept
@@ -172,7 +201,7 @@ def _geometry(
     y0 = int(rng.integers(0, h - ch_px + 1))
     rgb = rgb[y0 : y0 + ch_px, x0 : x0 + cw_px]
     mask = mask[y0 : y0 + ch_px, x0 : x0 + cw_px]
-    scale = float(rng.uniform(0.5, 1.5))
+    scale = float(rng.uniform(*scale_range))
     size = (max(8, round(cw_px * scale)), max(8, round(ch_px * scale)))
     rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
@@ -222,7 +251,13 @@ def build_corpus(
         source_names.append(name)
         pictures[name] = _load_rgb(path)
         face_boxes[name] = _face_box(detector, pictures[name]) if detector else None
-    for i, path in enumerate([*spare_colour, *grey]):
+    spare = [*spare_colour, *grey]
+    n_unrelated = min(len(spare), int(round(total * UNRELATED_SHARE)))
+    # evenly spread, without drawing from rng (the rest of the corpus stays as it was)
+    picked = (
+        sorted({int(i) for i in np.linspace(0, len(spare) - 1, n_unrelated)}) if n_unrelated else []
+    )
+    for i, path in enumerate(spare[k] for k in picked):
         name = f"other_{i:04d}{path.suffix.lower()}"
         (evidence / name).write_bytes(path.read_bytes())
         unrelated_names.append(name)
@@ -264,6 +299,11 @@ def build_corpus(
                 mask=mask_name,
             )
         )
+    extra_truths, negatives = _issue13_extras(
+        evidence, truth_dir, seed, source_names, pictures, face_boxes, len(truths)
+    )
+    truths += extra_truths
+    unrelated_names += negatives
     (out / "truth.json").write_text(
         json.dumps(
             {
@@ -276,6 +316,141 @@ def build_corpus(
         )
     )
     return truths, source_names, unrelated_names
+
+
+def _save_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, "JPEG", quality=quality)
+    path.write_bytes(buffer.getvalue())  # written from pixels: no metadata
+
+
+def burst(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Another shot of the same scene, simulated (see the module docstring): non-rigid motion
+    and a lighting change everywhere, a camera shake and sensor noise."""
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    amplitude = rng.uniform(0.004, 0.01) * side
+    field = [
+        cv2.resize(rng.normal(0, 1, (4, 4)).astype(np.float32), (w, h),
+                   interpolation=cv2.INTER_CUBIC) * amplitude
+        for _ in range(2)
+    ]  # fmt: skip
+    angle = np.deg2rad(rng.uniform(-1, 1))
+    shift = rng.uniform(-0.01, 0.01, 2) * side
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = w / 2, h / 2
+    map_x = cx + (xx - cx) * np.cos(angle) - (yy - cy) * np.sin(angle) + shift[0] + field[0]
+    map_y = cy + (xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle) + shift[1] + field[1]
+    moved = cv2.remap(rgb, map_x.astype(np.float32), map_y.astype(np.float32),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+    strength = rng.uniform(0.08, 0.2)
+    light = cv2.resize(rng.uniform(-1, 1, (3, 3)).astype(np.float32), (w, h),
+                       interpolation=cv2.INTER_CUBIC)  # fmt: skip
+    gain = (1 + strength * light) * rng.uniform(0.9, 1.1)
+    out = moved.astype(np.float32) * gain[..., None] + rng.normal(0, 2, moved.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _template_shot(path: Path, rng: np.random.Generator) -> np.ndarray:
+    rgb = _load_rgb(path)
+    h, w = rgb.shape[:2]
+    keep_w, keep_h = rng.uniform(0.95, 1.0), rng.uniform(0.95, 1.0)
+    cw, ch = int(w * keep_w), int(h * keep_h)
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    rgb = rgb[y0 : y0 + ch, x0 : x0 + cw]
+    long_side = rng.uniform(600, 1100)
+    k = long_side / max(cw, ch)
+    size = (max(8, round(cw * k)), max(8, round(ch * k)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def template_persons(seed: int) -> list[Path]:
+    """The openpeople persons whose template shots go into this seed's corpus."""
+    try:
+        from openpeople.io import get_curated_dir
+    except ImportError:  # pragma: no cover
+        raise SystemExit(
+            "the benchmark needs the `openpeople` package (pip install openpeople)"
+        ) from None
+    people = sorted(p for p in Path(get_curated_dir()).iterdir() if (p / "assets").is_dir())
+    return people[:5] if seed in TUNING_SEEDS else people[5:10]
+
+
+def _issue13_extras(
+    evidence: Path,
+    truth_dir: Path,
+    seed: int,
+    source_names: list[str],
+    pictures: dict[str, np.ndarray],
+    face_boxes: dict[str, tuple[int, int, int, int] | None],
+    first_index: int,
+) -> tuple[list[DerivedTruth], list[str]]:
+    """Small-face swaps, resized copies, bursts and template shots (module docstring)."""
+    rng = np.random.default_rng(seed + 1000)
+    truths: list[DerivedTruth] = []
+    n = len(source_names)
+
+    def add(name: str, src: str, edit: str, rgb: np.ndarray, mask: np.ndarray,
+            params: dict[str, object], quality: int) -> None:  # fmt: skip
+        _save_jpeg(evidence / name, rgb, quality)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(truth_dir / f"{name}.mask.png")
+        truths.append(
+            DerivedTruth(
+                derived=name,
+                source=src,
+                edit=edit,
+                crop=tuple(int(v) for v in params["crop"]),  # type: ignore[arg-type]
+                scale=float(params["scale"]),  # type: ignore[arg-type]
+                mirrored=bool(params["mirrored"]),
+                quarter_turns=int(params["quarter_turns"]),  # type: ignore[call-overload]
+                quality=quality,
+                mask=f"{name}.mask.png",
+            )
+        )
+
+    # small-face swaps
+    wanted, attempts = n // 5, 0
+    while sum(t.edit == "face_paste_small" for t in truths) < wanted and attempts < wanted * 10:
+        attempts += 1
+        src = source_names[int(rng.integers(n))]
+        donor = source_names[int(rng.integers(n))]
+        if donor == src:
+            continue
+        result = _edit("face_paste", pictures[src], rng, pictures[donor],
+                       face_boxes[src], face_boxes[donor])  # fmt: skip
+        if result is None:
+            continue
+        rgb, mask, params = _geometry(*result, rng, scale_range=(0.4, 0.6))
+        name = f"derived_{first_index + len(truths):05d}.jpg"
+        add(name, src, "face_paste_small", rgb, mask, params, int(rng.integers(60, 96)))
+    # resized copies without metadata, no crop
+    for src in [source_names[int(i)] for i in rng.choice(n, size=n // 5, replace=False)]:
+        rgb = pictures[src]
+        h, w = rgb.shape[:2]
+        scale = 200 / max(h, w) if rng.random() < 0.5 else 0.5
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        params = {"crop": (0, 0, w, h), "scale": scale, "mirrored": False, "quarter_turns": 0}
+        name = f"derived_{first_index + len(truths):05d}.jpg"
+        add(name, src, "resized_copy", small, np.zeros(small.shape[:2], bool), params,
+            int(rng.integers(85, 96)))  # fmt: skip
+    negatives: list[str] = []
+    # bursts: other shots of a source photo
+    for k, i in enumerate(rng.choice(n, size=max(1, n // 10), replace=False)):
+        src = source_names[int(i)]
+        name = f"burst_{k:04d}_of_{Path(src).stem}.jpg"
+        _save_jpeg(evidence / name, burst(pictures[src], rng), int(rng.integers(80, 96)))
+        negatives.append(name)
+    # template shots of different people
+    for person in template_persons(seed):
+        for kind in TEMPLATE_KINDS:
+            path = person / "assets" / f"{kind}.jpg"
+            if not path.exists():
+                continue
+            name = f"template_{person.name}_{kind}.jpg"
+            _save_jpeg(evidence / name, _template_shot(path, rng), int(rng.integers(75, 96)))
+            negatives.append(name)
+    return truths, negatives
 
 
 def load_truth(out: Path) -> tuple[list[DerivedTruth], list[str], list[str]]:

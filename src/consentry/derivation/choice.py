@@ -260,6 +260,7 @@ def link_record(
         faces_in_work(faces.get(c.source, [])),
         derived_to_source,
         mask,
+        rest_agreement=float(body.get("agreement", 1.0)),
     )
     k = 1.0 / fd.work_scale
     return LinkRecord(

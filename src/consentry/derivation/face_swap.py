@@ -5,8 +5,17 @@ picture: where is it in the source (through the alignment), how much of it chang
 mask), and how similar are the two faces' identity embeddings (SFace, the scan's thresholds)?
 
 - face pixels unchanged (under UNCHANGED_SHARE of the box): same face, not a swap;
+- the rest of the picture not the same pixels (detail agreement outside the changes below
+  SWAP_MIN_AGREEMENT): no swap is stated (None). A face swap keeps everything but the face,
+  pixel for pixel up to re-encoding; two shots of different people from one template (same
+  pose, backdrop, clothes) differ in body, folds and shading everywhere;
 - changed, and similarity below the possible-match threshold: a swap;
-- changed, and similarity at or above the match threshold: same person (edited face);
+- changed a little (under CHANGED_SHARE), similarity at or above the match threshold: same
+  person (a local edit that touches the face);
+- replaced (CHANGED_SHARE or more of the face changed): same person only at a similarity of
+  REPLACED_SAME_PERSON or more. Below that the face model cannot decide (None, with the reason):
+  a face pasted from a look-alike keeps much of the target's outline and hair, and the face
+  model then scores it above its match threshold (the demo's synthetic people: 0.69);
 - in between, or no embedding on either side: undecided (None).
 """
 
@@ -21,6 +30,17 @@ from consentry.derivation.features import WORK_SIDE
 
 UNCHANGED_SHARE = 0.15
 CHANGED_SHARE = 0.35
+# A face replaced in place is "the same person" only when the face model is sure. Measured (a
+# tuning experiment on 73 faces of the benchmark's colour photos, ../shared/data): a retouched
+# face (skin smoothed, brightened, inside the face ellipse) scored 0.86-0.99 against its
+# original (5th percentile 0.90); the inner face of another person pasted on the landmarks and
+# blended (as the demo's face-swap does) scored at most 0.46 on these real faces, and 0.69 on
+# the demo's synthetic look-alikes.
+REPLACED_SAME_PERSON = 0.8
+# The unchanged rest of a face swap is the same pixels: detail agreement of a face paste and its
+# source on benchmark seed 1 (tuning) was >= 0.93 on the right links; template shots of
+# different people that aligned reached at most 0.83 (openpeople persons P001-P005).
+SWAP_MIN_AGREEMENT = 0.9
 
 
 @dataclass(frozen=True)
@@ -43,7 +63,12 @@ class FaceVerdict:
             "similarity": None if self.similarity is None else round(self.similarity, 4),
             "reason": self.reason,
             "derived_face": self.derived_face,
-            "thresholds": {"match": MATCH_SIMILARITY, "possible": POSSIBLE_MATCH_SIMILARITY},
+            "thresholds": {
+                "match": MATCH_SIMILARITY,
+                "possible": POSSIBLE_MATCH_SIMILARITY,
+                "replaced_same_person": REPLACED_SAME_PERSON,
+                "swap_min_rest_agreement": SWAP_MIN_AGREEMENT,
+            },
         }
 
 
@@ -60,8 +85,10 @@ def judge(
     source_faces: list[FaceBox],
     derived_to_source: np.ndarray,
     mask: np.ndarray,
+    rest_agreement: float = 1.0,
 ) -> FaceVerdict:
-    """The verdict for the derived picture's most changed face (work pixels throughout)."""
+    """The verdict for the derived picture's most changed face (work pixels throughout).
+    ``rest_agreement``: the pair's detail agreement over what did not change (change_mask)."""
     if not derived_faces:
         return FaceVerdict(None, None, "no face found in the derived picture")
     verdicts = []
@@ -79,6 +106,13 @@ def judge(
         )
         verdicts.append((share, index, _one(share, face, partner)))
     share, index, verdict = max(verdicts, key=lambda v: v[0])
+    if verdict.face_swap and rest_agreement < SWAP_MIN_AGREEMENT:
+        reason = (
+            f"{verdict.reason}; but the rest of the picture is not the same pixels (detail "
+            f"agreement {rest_agreement:.2f} < {SWAP_MIN_AGREEMENT}): another shot or a "
+            "template of a different person, not shown to be a face swap"
+        )
+        return FaceVerdict(None, verdict.similarity, reason, index)
     return FaceVerdict(verdict.face_swap, verdict.similarity, verdict.reason, index)
 
 
@@ -100,6 +134,20 @@ def _one(share: float, face: FaceBox, partner: FaceBox | None) -> FaceVerdict:
             f"(similarity {similarity:.2f} < {POSSIBLE_MATCH_SIMILARITY})"
         )
         return FaceVerdict(True, similarity, reason)
+    if share >= CHANGED_SHARE:
+        if similarity >= REPLACED_SAME_PERSON:
+            reason = (
+                f"{share:.0%} of the face changed, same person "
+                f"(similarity {similarity:.2f} >= {REPLACED_SAME_PERSON})"
+            )
+            return FaceVerdict(False, similarity, reason)
+        reason = (
+            f"{share:.0%} of the face was replaced, the rest kept; the face model cannot tell "
+            f"whether it is another person: similarity {similarity:.2f}, between "
+            f"{POSSIBLE_MATCH_SIMILARITY} (another person) and {REPLACED_SAME_PERSON} (the same "
+            "person edited); a face pasted from a look-alike scores so"
+        )
+        return FaceVerdict(None, similarity, reason)
     if similarity >= MATCH_SIMILARITY:
         reason = f"same person (similarity {similarity:.2f} >= {MATCH_SIMILARITY})"
         return FaceVerdict(False, similarity, reason)
@@ -115,4 +163,12 @@ def _changed_share(box: tuple[float, float, float, float], mask: np.ndarray) -> 
     return float(mask[y0:y1, x0:x1].mean())
 
 
-__all__ = ["FaceBox", "FaceVerdict", "judge", "to_work"]
+__all__ = [
+    "CHANGED_SHARE",
+    "REPLACED_SAME_PERSON",
+    "SWAP_MIN_AGREEMENT",
+    "FaceBox",
+    "FaceVerdict",
+    "judge",
+    "to_work",
+]
