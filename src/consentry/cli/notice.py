@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from consentry.cli.common import EXIT_MISUSE, fail, failed, plain, shown
+from consentry.cli.common import EXIT_MISUSE, OutputConsole, fail, failed, plain, print_json, shown
 from consentry.services.case import CaseRef, ServiceError
 from consentry.services.notices import mark_notice_sent, notice_states
 
-out = Console()
+out = OutputConsole()
 
 CASE_OPTION = click.option(
     "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
@@ -70,7 +69,7 @@ def notice_list(case_dir: Path, db_url: str | None, as_json: bool, as_of: str | 
     except ServiceError as exc:
         failed(exc)
     if as_json:
-        out.print_json(data={"as_of": now.isoformat(), "notices": [asdict(s) for s in states]})
+        print_json(out, {"as_of": now.isoformat(), "notices": [asdict(s) for s in states]})
         return
     if not states:
         out.print(
