@@ -33,6 +33,7 @@ out = OutputConsole()
 
 @click.command(
     "links",
+    short_help="Which images were made from which, and what changed.",
     epilog="""\b
 Examples:
   consentry links --case ./case-17
@@ -44,14 +45,18 @@ Each link says: DERIVED was made from SOURCE by this crop / scale / rotation / m
 share of it was changed (regions as boxes, in DERIVED's pixels); whether the face is the same
 person as in SOURCE (face_swap: true = another person's face, false = same, null = cannot
 tell); and the direction confidence: how sure it is which of the two is the original (0.50 =
-no evidence either way). When the evidence does not say, the link's direction is "unknown"
-and the two are shown as copies of each other, direction unknown (DERIVED and SOURCE then only
-name the pair). SOURCE is the most original picture DERIVED still matches;
-other_possible_sources lists pictures it matches as well that nothing shows to be copies
-either (no evidence which of them is the source). Pictures of
-each link (source, derived, change mask; blurred unless labelled not explicit) are in
-CASE_DIR/derivation/. Links are computed at the end of every scan; this command brings them up
-to date first (only new images cost time).""",
+no evidence either way). Where the evidence does not say (direction "unknown"), the two are
+shown as copies of each other, direction unknown; DERIVED and SOURCE then only name the pair.
+SOURCE is the most original picture DERIVED still matches; other_possible_sources lists
+pictures it matches as well that nothing shows to be copies either (no evidence which of them
+is the source). Pictures of each link (source, derived, change mask; blurred unless labelled
+not explicit) are in CASE_DIR/derivation/. Links are computed at the end of every scan; this
+command brings them up to date first (only new images cost time).
+
+\b
+JSON: images, images_failed, method (thresholds), links [{derived, source, derived_paths,
+source_paths, transform, changed_fraction, changed_boxes, face_swap, face, confidence,
+direction (stated|unknown), evidence, other_possible_sources, render_dir}].""",
 )
 @click.option(
     "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."

@@ -60,9 +60,14 @@ def main() -> None:
     Typical investigation:
       consentry scan /mnt/seized --case cases/2026-017 --examiner "J. Doe"
       consentry case summary --case cases/2026-017
+      consentry person add --case cases/2026-017 --name "Jane Doe" --consent jane.json ref.jpg
+      consentry persons --case cases/2026-017
+      consentry links --case cases/2026-017
       consentry audit verify --case cases/2026-017
+      consentry report --case cases/2026-017 --format html --out report.html
 
-    Evidence is only ever read. Every action on a case is appended to a hash-chained audit log.
+    Evidence is only ever read. Every action on a case is appended to an audit log whose events
+    are chained by their hashes. `consentry COMMAND --help` shows each command's examples.
     """
 
 
@@ -188,6 +193,7 @@ class _BarProgress(ScanProgress):
 
 
 @main.command(
+    short_help="Inventory, hash and analyse SOURCES into a case.",
     epilog="""\b
 Examples:
   consentry scan ./seized --case ./case-17 --examiner "A. Examiner"
@@ -205,7 +211,7 @@ Examples:
 
 Re-running after an interruption (even kill -9) finishes the missing work only; the store then
 holds exactly what one uninterrupted run would. Per-file problems (corrupt, encrypted, bombs,
-unreadable...) are recorded with a stable code and the scan goes on; see `case summary`."""
+unreadable...) are recorded with a stable code and the scan goes on; see `case summary`.""",
 )
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option(

@@ -26,7 +26,7 @@ CASE_OPTION = click.option(
 DB_OPTION = click.option("--db", "db_url", default=None, help="Store URL if not SQLite.")
 
 
-@click.group("notice")
+@click.group("notice", short_help="Takedown notices: when each was sent, when removal is due.")
 def notice_group() -> None:
     """Takedown notices (US TAKE IT DOWN Act): when each was sent, when removal is due.
 

@@ -58,7 +58,7 @@ EXAMINER_OPTION = click.option(
 )
 
 
-@click.group("person")
+@click.group("person", short_help="Enroll (with consent), show, merge, split or erase persons.")
 def person_group() -> None:
     """Enrolled persons (with consent) and unidentified persons of a case.
 
@@ -398,6 +398,7 @@ def person_keygen() -> None:
 
 @click.command(
     "persons",
+    short_help="Every person depicted, with the count and its bounds.",
     epilog="""\b
 Examples:
   consentry persons --case ./case-17
