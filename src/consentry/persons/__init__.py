@@ -9,7 +9,8 @@ One module per job:
 - ``clustering``: usable faces of unknown people into numbered groups that never renumber;
 - ``refresh``: the case-level pass that runs both after each scan and each enrollment change;
 - ``folders``: folder reconciliation (who is filed where, folders named like people);
-- ``report``: the persons list and the count, with what each number counts.
+- ``findings``: the persons list and the count (estimate, bounds, the reason for each person
+  between them, review flags), with what each number counts.
 
 All SQL lives in ``store/persons_store.py``; the actions a shell asks for (enroll, erase,
 merge, split, refresh) are ``services/persons.py``, the commands ``cli/persons.py``.

@@ -25,7 +25,12 @@ import numpy as np
 
 from consentry.analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
 from consentry.persons import erasure
-from consentry.persons.clustering import KNN, LINKAGE_SIMILARITY, cluster_faces
+from consentry.persons.clustering import (
+    KNN,
+    LINKAGE_SIMILARITY,
+    SUBCLUSTER_SIMILARITY,
+    cluster_faces,
+)
 from consentry.persons.consent import record_from_json
 from consentry.persons.matching import (
     GROUP_MIN_FACES,
@@ -231,6 +236,12 @@ def method_description() -> dict[str, object]:
         "cluster_linkage_similarity": LINKAGE_SIMILARITY,
         "cluster_candidates_knn": KNN,
         "clusters_from": "usable faces only (>= 48 px, sharp, frontal)",
+        "subcluster_similarity": SUBCLUSTER_SIMILARITY,
+        "subclusters_used_for": (
+            "the persons count's upper bound and review flags only: a group whose faces split "
+            "at this stricter average linkage may hold several look-alike persons; groups are "
+            "never split automatically"
+        ),
     }
 
 
