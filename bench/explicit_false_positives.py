@@ -32,7 +32,7 @@ Recall on explicit images cannot be measured here: no explicit material may ente
 repository. See docs/benchmarks.md for the models' published figures.
 
 Usage: python bench/explicit_false_positives.py [--split tuning|held-out|all] [--seed 13]
-           [--data ../shared/data] [--out FILE]
+           [--no-regions] [--data ../shared/data] [--out FILE]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,21 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".pgm", ".webp", ".heic", ".tif", ".t
 SEED = 13  # the split the rules were tuned on (tuning half only)
 SPLITS = ("tuning", "held-out")
 TARGET_SUGGESTIVE = 0.01
+# the samples scikit-image ships in its wheel (the others would be downloaded: never here)
+SKIMAGE_SAMPLES = (
+    "astronaut",
+    "camera",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "cat",
+    "coins",
+    "page",
+    "horse",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "motorcycle_left",
+)
 
 
 @dataclass
@@ -80,10 +95,11 @@ class Outcome:
     picture: Picture
     finding: explicit_mod.ExplicitFinding | None  # None: not decodable
     v1: str = ""  # label under version 1 of the rule
-    extra: dict[str, object] = field(default_factory=dict)
 
 
-def _file_pictures(set_name: str, files: Sequence[Path], identity: Callable[[Path], str]):
+def _file_pictures(
+    set_name: str, files: Sequence[Path], identity: Callable[[Path], str]
+) -> list[Picture]:
     return [Picture(set_name, str(f), identity(f), f.read_bytes) for f in files]
 
 
@@ -160,7 +176,7 @@ def demo_set(openpeople: list[Picture], work: Path) -> list[Picture]:
                 "demo evidence",
                 str(f.relative_to(target)),
                 person,
-                lambda d=data: d,
+                _const(data),
                 split_set="openpeople",
             )
         )
@@ -173,20 +189,22 @@ def skimage_set() -> list[Picture]:
     from skimage import data as skdata
 
     out = []
-    for name in sorted(getattr(skdata, "__all__", [])):
-        if name in ("download_all", "lbp_frontal_face_cascade_filename", "data_dir"):
-            continue
+    for name in SKIMAGE_SAMPLES:
         try:
             array = np.asarray(getattr(skdata, name)())
-        except Exception:  # noqa: BLE001 - a sample not shipped with this version (no download)
+        except Exception:  # noqa: BLE001 - a sample missing from this scikit-image version
             continue
         if array.dtype != np.uint8 or array.ndim not in (2, 3) or min(array.shape[:2]) < 16:
             continue
         if array.ndim == 3 and array.shape[2] not in (3, 4):
             continue
         png = _png(array)
-        out.append(Picture("scikit-image samples", name, name, lambda d=png: d))
+        out.append(Picture("scikit-image samples", name, name, _const(png)))
     return out
+
+
+def _const(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
 
 
 def icon_set() -> list[Picture]:
@@ -230,15 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--limit", type=int, default=0, help="at most N images per set (dev)")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo builder's set")
+    parser.add_argument(
+        "--no-regions", action="store_true", help="Open-NSFW only (the default install)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the output here")
     args = parser.parse_args(argv)
     lines: list[str] = []
 
-    def say(text: str = "") -> None:
+    def say(text: str = "") -> None:  # print and keep for --out
         print(text, flush=True)
         lines.append(text)
 
-    analyzer = explicit_mod.ExplicitAnalyzer.load()
+    analyzer = explicit_mod.ExplicitAnalyzer.load(use_regions=False if args.no_regions else None)
     with tempfile.TemporaryDirectory(prefix="consentry-explicit-fp-") as tmp:
         sets = list(shared_sets(args.data))
         root = openpeople_root()
@@ -294,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                 analysed += 1
                 outcomes.append(Outcome(p, finding, label_v1(finding.score, finding.regions)))
         elapsed = time.perf_counter() - started
-        _table(say, sets, outcomes, splits, wanted)
+        _table(say, sets, outcomes)
         say(f"\nanalysis time: {elapsed / max(analysed, 1) * 1000:.1f} ms per image (one process)")
         _details(say, outcomes)
     if args.out:
@@ -303,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _table(say, sets, outcomes, splits, wanted) -> None:  # type: ignore[no-untyped-def]
+def _table(say: Callable[[str], None], sets: list[list[Picture]], outcomes: list[Outcome]) -> None:
     say(
         "| set | identities | images | explicit | suggestive | rate | v1 explicit | "
         "v1 suggestive | v1 rate | max score | max intimate region |"
@@ -345,7 +366,7 @@ def _table(say, sets, outcomes, splits, wanted) -> None:  # type: ignore[no-unty
     )
 
 
-def _details(say, outcomes: list[Outcome]) -> None:  # type: ignore[no-untyped-def]
+def _details(say: Callable[[str], None], outcomes: list[Outcome]) -> None:
     flagged = [
         o for o in outcomes if o.finding and o.finding.label.value in ("explicit", "suggestive")
     ]

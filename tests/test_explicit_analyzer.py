@@ -17,8 +17,10 @@ import pytest
 from consentry.analyzers import explicit, models
 from consentry.analyzers.explicit import (
     EXPLICIT_FROM,
+    REGION_ALONE_FROM,
     REGION_EXPLICIT_FROM,
     SAFE_BELOW,
+    SUPPORT_FROM,
     ExplicitAnalyzer,
     Label,
     Region,
@@ -109,7 +111,15 @@ def test_intimate_region_makes_a_middle_band_image_explicit() -> None:
 def test_intimate_region_against_a_safe_score_is_only_suggestive() -> None:
     # NudeNet alone is not enough for "explicit": it fires on some tight face crops
     assert label_for(SAFE_BELOW - 0.01, [region("ANUS_EXPOSED", 0.99)]) is Label.SUGGESTIVE
-    assert label_for(0.0, [region("FEMALE_BREAST_EXPOSED", 0.2)]) is Label.SUGGESTIVE
+    assert label_for(0.0, [region("FEMALE_BREAST_EXPOSED", REGION_ALONE_FROM)]) is Label.SUGGESTIVE
+
+
+def test_a_weak_region_alone_needs_open_nsfw_support() -> None:
+    # version 2: a region under REGION_ALONE_FROM counts only with Open-NSFW >= SUPPORT_FROM
+    weak = [region("FEMALE_BREAST_EXPOSED", REGION_ALONE_FROM - 0.01)]
+    assert label_for(0.0, weak) is Label.NONE
+    assert label_for(SUPPORT_FROM - 0.001, weak) is Label.NONE
+    assert label_for(SUPPORT_FROM, weak) is Label.SUGGESTIVE
 
 
 @pytest.mark.parametrize(
@@ -128,7 +138,8 @@ def test_non_intimate_regions_do_not_raise_the_label(name: str) -> None:
         (0.95, [], Label.EXPLICIT),
         (0.3, [region("ANUS_EXPOSED", 0.9)], Label.EXPLICIT),
         (0.05, [region("ANUS_EXPOSED", 0.9)], Label.SUGGESTIVE),
-        (0.05, [region("FEMALE_BREAST_EXPOSED", 0.3)], Label.SUGGESTIVE),
+        (0.05, [region("FEMALE_BREAST_EXPOSED", 0.3)], Label.NONE),  # weak, alone: set aside
+        (0.15, [region("FEMALE_BREAST_EXPOSED", 0.3)], Label.SUGGESTIVE),  # with support
     ],
 )
 def test_stand_in_models_drive_each_label(
@@ -138,7 +149,10 @@ def test_stand_in_models_drive_each_label(
     finding = analyzer.analyze(gradient())
     assert finding.label is label
     assert finding.score == pytest.approx(score)
-    assert finding.regions == tuple(regions)
+    assert [(r.class_name, r.box, r.score) for r in finding.regions] == [
+        (r.class_name, r.box, r.score) for r in regions
+    ]
+    assert finding.reason  # the rule that gave the label, in words
     assert finding.model_sha256 == "0" * 64
     assert finding.regions_model_sha256 == "1" * 64
     assert finding.error is None

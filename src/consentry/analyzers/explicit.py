@@ -233,14 +233,19 @@ def _in_neckline(box: Sequence[float], face: Box) -> bool:
     )
 
 
+def as_box(values: Sequence[float]) -> Box:
+    x, y, w, h = (float(v) for v in values)
+    return (x, y, w, h)
+
+
 def face_boxes(regions: Sequence[Region], faces: Sequence[Box] = ()) -> tuple[Box, ...]:
     """The faces a region is weighed against: the given boxes and NudeNet's own face boxes."""
     own = tuple(
-        tuple(float(v) for v in r.box)
+        as_box(r.box)
         for r in regions
         if r.class_name in ("FACE_FEMALE", "FACE_MALE") and r.score >= FACE_MIN_SCORE
     )
-    return tuple(faces) + own  # type: ignore[return-value]
+    return tuple(faces) + own
 
 
 def set_aside_reason(region: Region, score: float, faces: Sequence[Box]) -> str | None:
@@ -348,7 +353,7 @@ class YuNetFaces:
         finding = self._analyzer.analyze(rgb)
         if finding.error:
             raise RuntimeError(f"face detection failed: {finding.error}")
-        return [tuple(float(v) for v in face.box) for face in finding.faces]
+        return [as_box(face.box) for face in finding.faces]
 
 
 def _session(model: ModelFile) -> Any:
@@ -586,6 +591,7 @@ __all__ = [
     "Decision",
     "FaceBoxModel",
     "YuNetFaces",
+    "as_box",
     "decide",
     "face_boxes",
     "set_aside_reason",

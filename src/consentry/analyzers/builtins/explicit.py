@@ -21,8 +21,9 @@ from consentry.records.analyzer_counts import CountedLabel, CountRule, FindingCo
 
 BENCHMARK = (
     "docs/benchmarks.md, 'Explicit content: false positives' "
-    "(bench/explicit_false_positives.py, 2026-11-26)"
+    "(bench/explicit_false_positives.py --split held-out, seed 13, DATE)"
 )
+HELD_OUT_SUGGESTIVE = "TBD"
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,25 @@ class ExplicitPayload:
     regions: tuple[engine_mod.Region, ...]
     regions_checked: bool  # False: NudeNet not installed, regions were not looked for
     error: str | None
+    reason: str = ""  # the rule that gave the label, in words (version 2 on)
+    faces: tuple[engine_mod.Box, ...] = ()  # face boxes the regions were weighed against
 
     def to_json(self) -> dict[str, Any]:
         return {
             "regions": [
-                {"class": r.class_name, "box": list(r.box), "score": round(r.score, 4)}
+                {
+                    "class": r.class_name,
+                    "box": list(r.box),
+                    "score": round(r.score, 4),
+                    # only intimate regions are weighed: None = counted (or not intimate)
+                    "set_aside": r.set_aside,
+                }
                 for r in self.regions
             ],
             "regions_checked": self.regions_checked,
             "error": self.error,
+            "reason": self.reason,
+            "faces": [[round(v, 1) for v in box] for box in self.faces],
         }
 
 
@@ -49,17 +60,23 @@ class ExplicitContentAnalyzer(Analyzer):
     dedicated_report_fields = True
     method: ClassVar[MethodDescription] = MethodDescription(
         "Yahoo Open-NSFW whole-image score (and NudeNet 320n body regions when installed): "
-        "explicit (score >= 0.8, or an exposed intimate region >= 0.5 with score >= 0.2), "
-        "suggestive (score >= 0.2 or any exposed intimate region), none, unknown.",
+        "explicit (score >= 0.8, or an exposed intimate region that counts >= 0.5 with score "
+        ">= 0.2), suggestive (score >= 0.2 or any exposed intimate region that counts), none, "
+        "unknown. A region does not count when half of it or more lies on a face (YuNet or "
+        "NudeNet face box): an intimate part is not a face, and a face taken for one is the "
+        "detector's known false positive; nor, when the score is under 0.1, when it is centred "
+        "in the neckline band just below a face or scores under 0.5. The trade-off: an explicit "
+        "image whose only evidence is such a region, and which Open-NSFW scores low, is no "
+        "longer flagged; neither model publishes the recall this costs.",
         (
             ErrorRate(
                 "harmless images labelled explicit (false positives)",
-                "0 of 921 (0.000), with and without NudeNet",
+                "0 of 932 held-out images (0.000), with NudeNet; tuning half 0 of 476",
                 BENCHMARK,
             ),
             ErrorRate(
                 "harmless images labelled suggestive",
-                "2 of 921 (0.22 %) default install; 12 of 921 (1.30 %) with NudeNet",
+                HELD_OUT_SUGGESTIVE,
                 BENCHMARK,
             ),
             ErrorRate(
@@ -82,6 +99,8 @@ class ExplicitContentAnalyzer(Analyzer):
         files = [ModelDigest("open_nsfw", self.engine.model_sha256)]
         if self.engine.regions_model_sha256 is not None:
             files.append(ModelDigest("nudenet", self.engine.regions_model_sha256))
+        if self.engine.faces_model_sha256 is not None:
+            files.append(ModelDigest("yunet", self.engine.faces_model_sha256))
         return tuple(files)
 
     def thresholds(self) -> tuple[Threshold, ...]:
@@ -89,14 +108,21 @@ class ExplicitContentAnalyzer(Analyzer):
             Threshold("safe_below", engine_mod.SAFE_BELOW),
             Threshold("explicit_from", engine_mod.EXPLICIT_FROM),
             Threshold("region_explicit_from", engine_mod.REGION_EXPLICIT_FROM),
+            Threshold("region_on_face_fraction", engine_mod.ON_FACE_FRACTION),
+            Threshold("region_neckline_depth", engine_mod.NECKLINE_DEPTH),
+            Threshold("region_alone_from", engine_mod.REGION_ALONE_FROM),
+            Threshold("region_support_from", engine_mod.SUPPORT_FROM),
+            Threshold("face_min_score", engine_mod.FACE_MIN_SCORE),
         )
 
     def describe(self) -> dict[str, Any]:
-        # the form scans have always recorded (audit logs of older cases read the same)
+        # the form scans have always recorded (audit logs of older cases read the same), plus
+        # the face detector the region rule weighs regions against (version 2 on)
         return {
             "version": self.version,
             "open_nsfw_sha256": self.engine.model_sha256,
             "nudenet_sha256": self.engine.regions_model_sha256,
+            "yunet_sha256": self.engine.faces_model_sha256,
             "thresholds": {t.name: t.value for t in self.thresholds()},
         }
 
@@ -107,7 +133,11 @@ class ExplicitContentAnalyzer(Analyzer):
             label=finding.label.value,
             score=finding.score,
             payload=ExplicitPayload(
-                tuple(finding.regions), finding.regions_model_sha256 is not None, finding.error
+                tuple(finding.regions),
+                finding.regions_model_sha256 is not None,
+                finding.error,
+                finding.reason,
+                finding.faces,
             ),
             model_key=",".join(models),
             error=bool(finding.error) and finding.score is None,
