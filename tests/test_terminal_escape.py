@@ -61,6 +61,7 @@ def test_persons_and_person_show_print_folder_and_file_names_literally(case: Pat
     assert "[/]dir" in output, output
     listing = CliRunner().invoke(main, ["persons", "--case", str(case), "--json"]).output
     assert "\x1b" not in listing  # JSON escapes control characters itself (\u001b)
+    assert "\u202e" not in listing  # and the CLI the direction override (Rich wrote it raw)
     codes = [p["id"] for p in json.loads(listing)["persons"]]
     shown_all = "".join(run("person", "show", code, "--case", case) for code in codes)
     assert "[link=https:x]innocent[/link].jpg" in shown_all
