@@ -92,7 +92,8 @@ def test_redactor_rules() -> None:
     red = Redactor(enrolled, scope=None, redact=True, roots=roots)
     assert red.path("/mnt/seized/Jane_Doe/IMG_1.jpg") == "/mnt/seized/[E1]/IMG_1.jpg"
     assert red.path("/mnt/seized/Mary_Major/x.jpg") == "/mnt/seized/[name withheld 1]/x.jpg"
-    assert red.path("/mnt/seized/DCIM/ann_lee_03.jpg") == "/mnt/seized/DCIM/[E2].jpg"
+    # the name is replaced where it stands: ann_lee_03 and ann_lee_04 stay two files (issue 13)
+    assert red.path("/mnt/seized/DCIM/ann_lee_03.jpg") == "/mnt/seized/DCIM/[E2]_03.jpg"
     assert red.text("enrolled Jane  Doe; jane_doe") == "enrolled [E1]; [E1]"
     scoped = Redactor(enrolled, scope="E1", redact=False, roots=roots)
     assert scoped.path("/mnt/seized/Jane_Doe/a.jpg") == "/mnt/seized/Jane_Doe/a.jpg"

@@ -34,12 +34,13 @@ from typing import Any
 
 from consentry import __version__
 from consentry.analyzers import registry
+from consentry.derivation.direction import direction_stated
 from consentry.media.thumbnails import must_blur
 from consentry.persons.findings import PersonsReport, build_report
 from consentry.persons.refresh import method_description as persons_method
 from consentry.records.items import ThumbnailRecord
 from consentry.reports.counts import Count, case_counts, scoped_counts
-from consentry.reports.methods import method_text
+from consentry.reports.methods import method_text, rates_of, title
 from consentry.reports.model import (
     AuditInfo,
     CaseReport,
@@ -500,7 +501,15 @@ def _method(
 ) -> MethodInfo:
     text = method_text(analyzer)
     return MethodInfo(
-        analyzer, version, models, thresholds, int(contents), text.description, text.rates
+        analyzer,
+        version,
+        models,
+        thresholds,
+        int(contents),
+        text.description,
+        text.rates,
+        title=title(analyzer),
+        measured_rates=rates_of(analyzer),
     )
 
 
@@ -539,7 +548,17 @@ def _derivation_links(
                 others = [x for x in others if x in in_scope]
             data["evidence"] = {**evidence, "other_possible_sources": others}
         mask = _safe_mask_render(link, labels.get(derived)) if source is not None else None
-        links.append(DerivationLink(derived, source, data, mask))
+        stated = direction_stated(float(link.confidence))
+        links.append(
+            DerivationLink(
+                derived,
+                source,
+                data,
+                mask,
+                direction="stated" if stated else "unknown",
+                direction_confidence=round(float(link.confidence), 4) if stated else None,
+            )
+        )
     return "ok" if links else "run: no image was found to be made from another", links
 
 

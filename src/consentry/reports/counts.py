@@ -70,7 +70,9 @@ def case_counts(
             pc.unattributed_faces, PERSON_DEFINITIONS["unattributed_faces"]
         ),
         "derivation_links": Inferred(
-            links, "images linked to the source photo they were made from"
+            links,
+            "images linked to another picture of the case: made from it, or copies of each "
+            "other where the direction is unknown",
         ),
         **_provenance(items, "image files"),
         **_plug_ins(items, "image files"),
@@ -108,7 +110,9 @@ def scoped_counts(c: CaseCounts, items: Sequence[ReportItem], links: int) -> dic
             "this person's image files labelled suggestive",
         ),
         "folders": Inferred(len(folders), "folders holding this person's image files"),
-        "derivation_links": Inferred(links, "of this person's images linked to a source photo"),
+        "derivation_links": Inferred(
+            links, "of this person's images linked to another picture (made from it, or a copy)"
+        ),
         **_provenance(items, "this person's image files"),
         **_plug_ins(items, "this person's image files"),
     }

@@ -9,15 +9,22 @@ blurred. The evidence is never read to render anything sharper.
 from __future__ import annotations
 
 import base64
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from consentry.media.thumbnails import THUMB_DIR, must_blur
 from consentry.reports.collect import CaseReport, Count, PersonInfo, ReportItem
 from consentry.reports.options import ReportOptions
+from consentry.reports.readable import (
+    SourcePaths,
+    breakable,
+    link_rows,
+    payload_view,
+    settings_rows,
+    when,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -131,18 +138,22 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["compact"] = lambda v, n=400: _compact(v, n)
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else ("–" if v is None else v)
+    env.filters["settings"] = settings_rows
+    env.filters["payload"] = payload_view
+    env.filters["when"] = when
+    env.filters["breakable"] = breakable
     return env
-
-
-def _compact(value: Any, limit: int) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _person_items(report: CaseReport, person: PersonInfo) -> list[ReportItem]:
     return [i for i in report.items if person.code in i.person_codes]
+
+
+def _possible_items(report: CaseReport, person: PersonInfo) -> list[ReportItem]:
+    """The images with a face at the ``possible`` level for the person (not the person's own
+    images): listed in the person's section for review."""
+    return [i for i in report.items if person.code in i.possible_person_codes]
 
 
 def render_html(report: CaseReport, for_print: bool = False) -> str:
@@ -170,21 +181,19 @@ def render_html(report: CaseReport, for_print: bool = False) -> str:
             galleries=galleries,
             other_gallery=tiles(unattributed, thumbs),
             provenance=provenance,
+            paths=SourcePaths(report.sources),
+            links=link_rows(report.links, report.items),
+            possible={
+                p.code: tiles(_possible_items(report, p), thumbs)
+                for p in report.persons
+                if any(p.code in i.possible_person_codes for i in report.items)
+            },
             gallery_limit=GALLERY_LIMIT,
             annex_limit=ANNEX_LIMIT,
             label_counts=_label_counts(report.items),
-            locations=_locations(report.items),
             masks={link.derived_sha256: renders.uri(link.mask_render) for link in report.links},
         )
     )
-
-
-def _locations(items: list[ReportItem]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for i in items:
-        if i.sha256:
-            out[i.sha256].append(i.location)
-    return out
 
 
 def _label_counts(items: list[ReportItem]) -> dict[str, Count]:

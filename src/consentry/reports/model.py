@@ -124,6 +124,23 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class MeasuredRate:
+    """One error rate the methods section quotes, with where it was measured (a line of
+    ``reports/measured_rates.json``)."""
+
+    id: str
+    method: str  # the report's method name: analyzer or case-level pass
+    measure: str  # what was measured, in words
+    value: str  # the figure as published in docs/benchmarks.md
+    measured_on: str  # the data: corpus and split
+    seed: str | None  # the benchmark seed or split seed; None: no seed (a definition, a test)
+    held_out: bool | None  # True: no rule or threshold was tuned on it; None: not applicable
+    date: str | None  # of the run (ISO date)
+    command: str | None  # the benchmark command that produced it
+    section: str | None  # the section of docs/benchmarks.md
+
+
+@dataclass(frozen=True)
 class MethodInfo:
     analyzer: str
     version: str
@@ -132,6 +149,9 @@ class MethodInfo:
     contents: int  # distinct contents (SHA-256) this method produced a result for
     description: str
     error_rates: tuple[ErrorRate, ...]
+    title: str = ""  # the method's name in words ("File hashes"); a plug-in's own name
+    # the rates above with their runs (measured_rates.json); empty for a plug-in's own rates
+    measured_rates: tuple[MeasuredRate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +224,12 @@ class DerivationLink:
     # the pass's picture of the derived image with the changed region outlined (relative to
     # the case folder); None when absent or not safe to show under the blur rule
     mask_render: str | None = None
+    # "stated": the evidence says which picture was made from which; "unknown": copies of each
+    # other, direction unknown (derived / source then only name the two pictures)
+    direction: str = "unknown"
+    # the confidence of the direction (which one is the original), not of the link; None when
+    # the direction is unknown
+    direction_confidence: float | None = None
 
 
 @dataclass(frozen=True)

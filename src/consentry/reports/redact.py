@@ -111,9 +111,13 @@ class Redactor:
             c for c, words in self._words.items() if tokens & words
         )
 
-    def segment(self, seg: str, folder_rules: bool, is_file: bool) -> str:
+    def segment(
+        self, seg: str, folder_rules: bool, is_file: bool, sha256: str | None = None
+    ) -> str:
         stem, ext = os.path.splitext(seg) if is_file else (seg, "")
         codes = self._enrolled_in(stem)
+        if codes and is_file:
+            return self._file_name(stem, ext, sha256)
         if codes:
             if self.scope in codes:
                 return f"[{self.scope}]{ext}" if self.redact else seg
@@ -123,6 +127,37 @@ class Redactor:
             n = self._withheld.setdefault(stem, f"[name withheld {len(self._withheld) + 1}]")
             return n
         return seg
+
+    def _replacement(self, code: str) -> str | None:
+        """What replaces ``code``'s name in a file name: None keeps it."""
+        if code == self.scope:
+            return f"[{code}]" if self.redact else None
+        return self._who(code)
+
+    def _file_name(self, stem: str, ext: str, sha256: str | None) -> str:
+        """A file name that names an enrolled person: the name replaced where it stands, the rest
+        kept (``Jane_Doe_beach_2.jpg`` -> ``[E1]_beach_2.jpg``), so that files named after one
+        person stay distinguishable. Where nothing else is left of the name (``Jane Doe.jpg``)
+        or the name cannot be told apart from the rest, the first 8 hex of the file's SHA-256
+        follow the code."""
+        out = stem
+        for code, pattern in self._patterns:
+            who = self._replacement(code)
+            if who is not None:
+                out = pattern.sub(who, out)
+        for code, words in self._words.items():
+            who = self._replacement(code)
+            if who is None:
+                continue
+            for w in sorted(words, key=len, reverse=True):
+                out = re.sub(rf"(?<![^\W\d_]){re.escape(w)}(?![^\W\d_])", who, out, flags=re.I)
+        left = [w for c in self._enrolled_in(out) if (w := self._replacement(c)) is not None]
+        if left:  # a spelling the patterns did not catch (accents, ...): the name goes whole
+            out = "".join(dict.fromkeys(left))
+        rest = re.sub(r"\[[^\]]*\]", "", out)
+        if not re.search(r"[^\W_]", rest) and sha256:
+            out = f"{out} {sha256[:8]}"
+        return out + ext
 
     def _identifier(self, kind: str, original: str, sha256: str | None = None) -> str:
         key = (kind, original, sha256 or "")  # same-named files with other bytes: other names
@@ -166,8 +201,9 @@ class Redactor:
                 for i, p in enumerate(parts)
             )
         else:
+            sha = sha256 or self.file_hashes.get(value)
             tail_out = "/".join(
-                self.segment(p, True, not folder and i == len(parts) - 1) if p else p
+                self.segment(p, True, not folder and i == len(parts) - 1, sha) if p else p
                 for i, p in enumerate(parts)
             )
         return (head_out if head else "") + tail_out
