@@ -32,7 +32,9 @@ are equal only when nothing is uncertain.
   enrolled person + each group split at its seams (the most of: the person-named folders it is
   the main person of, its sub-clusters at the stricter ``SUBCLUSTER_SIMILARITY``) + folders
   named like other people that an enrolled person's matches fill + one person per image whose
-  faces are all unattributed (no usable face, no match: nobody counted is seen in it).
+  faces are all unattributed (no usable face, no match: nobody counted is seen in it). Faces
+  too poor to attribute *beside* a counted person (background people, or more faces of the same
+  person) are not added: the count block states how many there are, in how many images.
 
 Faces that are too small, blurred or in profile join no group; they may show further persons,
 so the count block states how many there are and in how many images.
@@ -228,7 +230,8 @@ DEFINITIONS = {
     "duplicates count once per location",
     "unattributed_faces": "faces in no group and matching nobody (too small, blurred, in "
     "profile, not embedded, or erased with a person who withdrew consent): they may show "
-    "persons not counted here",
+    "persons not counted here; the upper bound adds one person per image in which all faces "
+    "are unattributed (images_only_unattributed), not the faces beside a counted person",
     "widened": "why each bound differs from the estimate: 'lower' lines are counted in the "
     "estimate but not sure, 'upper' lines could be further persons",
 }
@@ -607,7 +610,8 @@ def count_persons(
                 images_only_unattributed,
                 (),
                 f"{images_only_unattributed} image(s) whose faces are all too poor to attribute "
-                "(nobody counted is seen in them): one more person each at most",
+                "(nobody counted is seen in them): one more person each (an image may show "
+                "more)",
             )
         )
     upper = estimate + sum(upper_extra.values()) + images_only_unattributed
