@@ -22,7 +22,6 @@ from consentry.cli.common import (
     shown,
 )
 from consentry.services.case import CaseRef, ServiceError
-from consentry.services.links import LinksRequest, update_links
 from consentry.services.summary import case_sources
 
 if TYPE_CHECKING:
@@ -80,6 +79,10 @@ def links_cmd(
     workers: int | None,
 ) -> None:
     """Show which images were derived from which (source / derived / change mask)."""
+    # here, not at the top: services.links imports the derivation package (`--help` and every
+    # other command start without it; tests/test_startup.py)
+    from consentry.services.links import LinksRequest, update_links
+
     request = LinksRequest(CaseRef(case_dir, db_url), examiner, workers, rebuild)
     try:
         result = update_links(request)
