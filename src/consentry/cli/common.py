@@ -167,7 +167,7 @@ class SourcePaths:
         as ``below`` does; the rest of the text unchanged."""
         for root, name in self._bases:
             pattern = r"(?<![^\s(,:;])" + re.escape(root) + r"(?=[/!]|$|[\s,:;()])"
-            text = re.sub(pattern, lambda _, name=name: name, text)
+            text = re.sub(pattern, name.replace("\\", "\\\\"), text)
         return text
 
 
