@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,8 @@ from consentry.cli.common import (
     OutputConsole,
     SourcePaths,
     failed,
+    fits,
+    indented,
     plain,
     print_json,
     shown,
@@ -709,19 +712,34 @@ def audit_show(case_dir: Path, db_url: str | None, as_json: bool) -> None:
             },
         )
         return
-    table = Table(show_header=True, header_style="bold")
-    for col in ("seq", "time", "action", "actor"):
-        table.add_column(col, no_wrap=col in ("seq", "time"))
-    table.add_column("details", overflow="fold")
+    rows = []
     for e in events:
         details = e.payload
         if len(details) > AUDIT_DETAILS_SHOWN:  # said, never cut silently
             left = len(details) - AUDIT_DETAILS_SHOWN
             details = f"{details[:AUDIT_DETAILS_SHOWN]} ... (+{left} characters: --json)"
-        table.add_row(
-            str(e.seq), shown(e.ts), shown(e.action), shown(e.actor or ""), shown(details)
-        )
-    out.print(table)
+        rows.append((str(e.seq), shown(_seconds(e.ts)), shown(e.action), shown(e.actor or ""),
+                     shown(details)))  # fmt: skip
+    table = Table(show_header=True, header_style="bold")
+    for col in ("seq", "time", "action", "actor"):
+        table.add_column(col, no_wrap=col in ("seq", "time"))
+    table.add_column("details", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    if fits(out, table):
+        out.print(table)
+        return
+    for seq, ts, action, actor, details in rows:  # a narrow terminal: one block per event
+        out.print(f"[bold]{seq}[/] {ts} {action}" + (f" by {actor}" if actor else ""))
+        out.print(indented(details, 4))
+
+
+def _seconds(ts: str) -> str:
+    """An audit time to the second (the event itself keeps the microseconds: --json)."""
+    try:
+        return datetime.fromisoformat(ts).isoformat(timespec="seconds")
+    except ValueError:
+        return ts
 
 
 AUDIT_DETAILS_SHOWN = 200  # characters of an event's details in the table; --json has them all
