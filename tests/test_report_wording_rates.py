@@ -85,3 +85,16 @@ def test_built_in_methods_take_their_rates_from_the_file_not_their_own_text() ->
     # a plug-in's own text is kept (its rates are its own, marked so in the report)
     assert "brightness" not in {r.method for r in measured_rates()}
     assert registry.get("explicit").method.description == method_text("explicit").description
+
+
+def test_limitations_quote_no_rate_of_their_own() -> None:
+    """A rate quoted outside the methods section would be one the file does not hold."""
+    from types import SimpleNamespace
+
+    from consentry.reports.collect import _limitations
+    from consentry.reports.options import ReportOptions
+
+    persons = SimpleNamespace(up_to_date=True)
+    for options in (ReportOptions(), ReportOptions(redact=True, person="E1")):
+        for line in _limitations(options, persons, "ok", {}):  # type: ignore[arg-type]
+            assert not re.search(r"\d+(?:\.\d+)? ?%|\b0\.\d+", line), line

@@ -559,7 +559,7 @@ def _derivation_links(
                 direction_confidence=round(float(link.confidence), 4) if stated else None,
             )
         )
-    return "ok" if links else "run: no image was found to be made from another", links
+    return "ok" if links else "run: no image in this report is linked to another picture", links
 
 
 def _safe_mask_render(link: LinkRecord, label_now: str | None) -> str | None:
@@ -595,8 +595,9 @@ def _limitations(
     out = [
         "Recall of the explicit-content label was not measured (no explicit material may be "
         "used to test this software): an image labelled 'none' may still be explicit.",
-        "A face match is evidence for an examiner to review, not an identification; on "
-        "AI-generated people 6 % of impostor pairs passed the match threshold.",
+        "A face match is evidence for an examiner to review, not an identification: on "
+        "AI-generated people, pairs of different people pass the match threshold far more "
+        "often than on real faces (the measured rates are in the methods section).",
         "The person count is a range (lower bound to upper bound): faces too small, blurred or "
         "in profile join no person and may show further persons.",
         "Absence of a provenance signal (C2PA, watermark, generator metadata) does not mean "
@@ -607,7 +608,8 @@ def _limitations(
     if not any(a == "provenance" for _s, a in findings):
         out.append("The provenance analyzer was not run on this case (it is opt-in).")
     if not links_status.startswith("ok"):
-        out.append(f"Derivation linking (fake to source photo): {links_status}.")
+        said = links_status.replace("run: ", "ran: ", 1)
+        out.append(f"Derivation linking (which image was made from which) {said}.")
     if not persons.up_to_date:
         out.append(
             "Person matches are older than the newest scan or enrollment: run "

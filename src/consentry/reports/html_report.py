@@ -24,6 +24,7 @@ from consentry.reports.readable import (
     payload_view,
     settings_rows,
     when,
+    when_utc,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ class Tile:
     locations: list[str]
     provenance: str | None
     persons: tuple[str, ...]
+
+    @property
+    def files(self) -> int:
+        """Locations holding this image (a file found twice counts twice)."""
+        return len(self.locations)
 
 
 class Thumbnails:
@@ -142,6 +148,7 @@ def _environment() -> Environment:
     env.filters["settings"] = settings_rows
     env.filters["payload"] = payload_view
     env.filters["when"] = when
+    env.filters["when_utc"] = when_utc
     env.filters["breakable"] = breakable
     return env
 

@@ -40,8 +40,11 @@ def value_words(value: Any) -> str:
         return "yes"
     if value is False:
         return "no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key_words(k)} {value_words(v)}" for k, v in sorted(value.items()))
     if isinstance(value, list | tuple):
-        return ", ".join(value_words(v) for v in value) if value else "none"
+        sep = "; " if any(isinstance(v, Mapping | list | tuple) for v in value) else ", "
+        return sep.join(value_words(v) for v in value) if value else "none"
     return str(value)
 
 
@@ -120,6 +123,13 @@ def breakable(text: str) -> Markup:
     return Markup(re.sub(r"([/_\-.!])", r"\1<wbr>", str(escape(text))))
 
 
+def when_utc(ts: str | None) -> Markup:
+    """``when`` for a column headed "(UTC)": a UTC time without its offset."""
+    if ts and re.search(r"(\+00:?00|Z)$", ts):
+        return when(re.sub(r"(\+00:?00|Z)$", "", ts))
+    return when(ts)
+
+
 def when(ts: str | None) -> Markup:
     """An ISO 8601 time as "2026-12-02 07:05:09 +00:00": the date and the time each kept whole
     (a narrow column breaks between them, never inside either); fractions of a second dropped
@@ -133,9 +143,10 @@ def when(ts: str | None) -> Markup:
         return Markup('<span class="nw">{}</span>').format(ts)
     zone = m.group(3) or ""
     zone = "+00:00" if zone == "Z" else zone
-    return Markup('<span class="nw">{}</span> <span class="nw">{}{}</span>').format(
-        m.group(1), m.group(2), f" {zone}" if zone else ""
+    shown = Markup('<span class="nw">{}</span> <span class="nw">{}</span>').format(
+        m.group(1), m.group(2)
     )
+    return shown + Markup(' <span class="nw">{}</span>').format(zone) if zone else shown
 
 
 # -- derivation links in words ------------------------------------------------------------------
@@ -262,4 +273,5 @@ __all__ = [
     "plain_reason",
     "settings_rows",
     "when",
+    "when_utc",
 ]
