@@ -42,39 +42,60 @@ def _embedding(similarity_to_first: float) -> np.ndarray:
     return v
 
 
-def _face_changed(share: float) -> np.ndarray:
-    """A 200x200 change mask whose face box (50, 50, 100, 100) has ``share`` of it changed."""
-    mask = np.zeros((200, 200), bool)
+def _face_changed(share: float, body: bool) -> np.ndarray:
+    """A 400x300 change mask whose face box (100, 50, 100, 100) has ``share`` of it changed;
+    with ``body``, the body below it (y 200-400) changed too."""
+    mask = np.zeros((400, 300), bool)
     rows = int(round(100 * share))
-    mask[50 : 50 + rows, 50:150] = True
+    mask[50 : 50 + rows, 100:200] = True
+    if body:
+        mask[200:400, 60:240] = True
     return mask
 
 
-def _verdict(similarity: float, share: float, rest_agreement: float = 0.99):  # type: ignore[no-untyped-def]
-    box = (50.0, 50.0, 100.0, 100.0)
+def _verdict(  # type: ignore[no-untyped-def]
+    similarity: float, share: float, rest_agreement: float = 0.99, body: bool = False
+):
+    box = (100.0, 50.0, 100.0, 100.0)
     derived = [FaceBox(box, _embedding(similarity))]
     source = [FaceBox(box, _embedding(1.0))]
-    return judge(derived, source, IDENTITY, _face_changed(share), rest_agreement=rest_agreement)
+    mask = _face_changed(share, body)
+    return judge(derived, source, IDENTITY, mask, rest_agreement=rest_agreement)
 
 
 def test_a_pasted_face_with_the_rest_unchanged_is_a_face_swap() -> None:
     verdict = _verdict(similarity=0.1, share=0.9, rest_agreement=0.99)
     assert verdict.face_swap is True, verdict.reason
+    # only the face changed: a swap even where the re-encoded rest agrees less well
+    blurred = _verdict(similarity=0.1, share=0.9, rest_agreement=0.8)
+    assert blurred.face_swap is True, blurred.reason
+    # a face swap combined with another edit of a clean copy is still a swap
+    also_body = _verdict(similarity=0.1, share=0.9, rest_agreement=0.97, body=True)
+    assert also_body.face_swap is True, also_body.reason
 
 
 def test_a_template_shot_of_another_person_is_not_called_a_face_swap() -> None:
-    """Another person's face, but the rest of the picture is not the same pixels (a template
-    shot: same pose and clothes, other folds and shading): no swap is stated."""
-    verdict = _verdict(similarity=0.1, share=0.9, rest_agreement=SWAP_MIN_AGREEMENT - 0.1)
+    """Another person's face, the body changed too and the rest is not the same pixels (a
+    template shot: same pose and clothes, other folds and shading): no swap is stated."""
+    verdict = _verdict(
+        similarity=0.1, share=0.9, rest_agreement=SWAP_MIN_AGREEMENT - 0.1, body=True
+    )
     assert verdict.face_swap is None
     assert "not the same pixels" in verdict.reason
+    assert verdict.another_shot  # the link pass does not link such a pair at all
+    # a look-alike's template shot too: not confidently the same person
+    look_alike = _verdict(similarity=0.6, share=0.9, rest_agreement=0.8, body=True)
+    assert look_alike.face_swap is None and look_alike.another_shot
+    # the same person with an edited body (a nudify edit) is an edit, not another shot
+    body_edit = _verdict(similarity=0.95, share=0.0, rest_agreement=0.8, body=True)
+    assert body_edit.face_swap is False and not body_edit.another_shot
 
 
 def test_a_face_pasted_from_a_look_alike_is_cannot_tell_not_same_person() -> None:
     """The demo's pasted face scores 0.69 against the face it replaced: above the match
     threshold, below what a face edited in place keeps."""
     verdict = _verdict(similarity=0.69, share=0.9)
-    assert verdict.face_swap is None
+    assert verdict.face_swap is None and not verdict.another_shot
     assert "cannot tell" in verdict.reason
     retouched = _verdict(similarity=REPLACED_SAME_PERSON + 0.1, share=0.9)
     assert retouched.face_swap is False, retouched.reason
@@ -104,15 +125,28 @@ def test_a_half_size_copy_without_metadata_is_a_copy_of_unknown_direction(
     original, so the link says "direction unknown", in the JSON too."""
     root = tmp_path / "evidence"
     root.mkdir()
-    photo = np.asarray(photo_like(17, width=800, height=600))
+    # a soft original (generated at half size and upscaled, as AI images often are): no detail
+    # beyond half its resolution, so the resolution cue has nothing to say
+    small = np.asarray(photo_like(17, width=400, height=300))
+    photo = cv2.resize(small, (800, 600), interpolation=cv2.INTER_CUBIC)
     (root / "photo.jpg").write_bytes(_jpeg(photo, 95))
     half = cv2.resize(photo, (400, 300), interpolation=cv2.INTER_AREA)
     (root / "copy.jpg").write_bytes(_jpeg(half, 90))
     case = tmp_path / "case"
     runner = CliRunner()
     done = runner.invoke(
-        main, ["scan", str(root), "--case", str(case), "-q", "--workers", "1", "--skip",
-               "explicit"]  # fmt: skip
+        main,
+        [
+            "scan",
+            str(root),
+            "--case",
+            str(case),
+            "-q",
+            "--workers",
+            "1",
+            "--skip",
+            "explicit",
+        ],  # fmt: skip
     )
     assert done.exit_code == 0, done.output
     shown = runner.invoke(main, ["links", "--case", str(case), "--json"])
@@ -120,6 +154,7 @@ def test_a_half_size_copy_without_metadata_is_a_copy_of_unknown_direction(
     links = json.loads(shown.output)["links"]
     assert len(links) == 1
     assert links[0]["direction"] == "unknown", links[0]["evidence"]
+    assert links[0]["derived"].endswith("copy.jpg")  # named first as the copy: the smaller
 
 
 class _Pictures:

@@ -33,10 +33,13 @@ from consentry.derivation.verify import VERSION
 from consentry.records.features import ImageFeatures
 from consentry.store.links_store import FaceOfImage, LinkRecord, PairRecord
 
-RULES = "6"  # of the link choice and direction (no cache: links are re-chosen when it changes)
+# of the link choice and direction (no cache: links are re-chosen when it changes); 7: copies
+# of unknown direction, 8: no link for another shot of another person (issue 13)
+RULES = "8"
 COVER_TIE = 0.02  # share of the derived picture; below: "shows all of it" equally
 CHAIN_COVERAGE = 0.5  # share of C's changes D must carry for C to be D's source
 DECIDED = 0.51  # a picture has a source of its own when any evidence says so (0.5: none)
+COPY_CHANGED = 0.01  # share changed at most between two pictures that are copies of each other
 
 
 @dataclass
@@ -59,7 +62,8 @@ class Candidate:
 
 def choose_links(evidence: PairEvidence, features: dict[str, ImageFeatures]) -> list[Candidate]:
     """Direction for each related pair, then at most one source per image, without cycles."""
-    return pick_sources(directed_candidates(evidence, features))
+    pixels = {sha: float(f.width * f.height) for sha, f in features.items()}
+    return pick_sources(directed_candidates(evidence, features), pixels)
 
 
 def _a_per_b(body: dict[str, Any], fa: ImageFeatures, fb: ImageFeatures) -> float:
@@ -136,6 +140,10 @@ def directed_candidates(
         )
         direction = decide([resolution, *evidence.cues(p, body)])
         derived_is_a = not direction.a_is_source
+        if not direction.cues:
+            # no evidence either way ("direction unknown"): the smaller picture is named first
+            # as the copy, so that a re-shared reduced copy is not shown as the source
+            derived_is_a = a_per_b < 1
         derived, source = (p.sha_a, p.sha_b) if derived_is_a else (p.sha_b, p.sha_a)
         candidates.append(
             Candidate(
@@ -153,15 +161,26 @@ def directed_candidates(
     return candidates
 
 
-def pick_sources(candidates: list[Candidate]) -> list[Candidate]:
+def pick_sources(
+    candidates: list[Candidate], pixels: dict[str, float] | None = None
+) -> list[Candidate]:
     """At most one source per image among its directed candidates, without cycles.
 
     The source named is the most original picture the image still matches: several edits of one
     photo are each linked to that photo, not to one another (edits of one region can look
     closer to each other than to their original), and an edit of an edit that still matches
     the original is linked to the original, its changed area then holding both edits. Among
-    originals (pictures nothing is confidently the source of), the one it differs from least.
+    originals (pictures nothing is confidently the source of), the one it differs from least;
+    but of two such originals that are copies of each other (nothing changed between them, no
+    direction known), the one with more pixels (``pixels``: file pixels of each picture): an
+    edit is made from the photo or from a copy of it, and the reduced copies that re-sharing
+    leaves are the smaller ones.
     """
+    copies = {
+        frozenset((c.derived, c.source))
+        for c in candidates
+        if c.changed <= COPY_CHANGED and c.confidence < DECIDED
+    }
     sources_of: dict[str, list[Candidate]] = {}
     for c in candidates:
         sources_of.setdefault(c.derived, []).append(c)
@@ -185,6 +204,16 @@ def pick_sources(candidates: list[Candidate]) -> list[Candidate]:
             options,
             key=lambda c: (c.source in sources_by_derived, c.changed, -c.confidence, -c.inliers),
         )
+        if pick.source not in sources_by_derived and pixels:
+            larger = [
+                c
+                for c in options
+                if c.source not in sources_by_derived
+                and frozenset((c.source, pick.source)) in copies
+                and pixels.get(c.source, 0.0) > pixels.get(pick.source, 0.0)
+            ]
+            if larger:
+                pick = max(larger, key=lambda c: pixels.get(c.source, 0.0))
         if pick.source not in sources_by_derived:
             others = {c.source for c in options if c.source not in sources_by_derived}
             pick.alternatives = tuple(sorted(others - {pick.source}))
@@ -241,7 +270,9 @@ def link_record(
     c: Candidate,
     features: dict[str, ImageFeatures],
     faces: dict[str, list[FaceOfImage]],
-) -> LinkRecord:
+) -> LinkRecord | None:
+    """The link's record; None when the face verdict shows the pair to be another shot, not an
+    edit (face_swap.FaceVerdict.another_shot: a template shot of another person)."""
     body = json.loads(c.pair.payload)
     a_to_b = np.array(body["a_to_b"], dtype=np.float64).reshape(2, 3)
     derived_to_source = a_to_b if c.derived_is_a else invert(a_to_b)
@@ -262,6 +293,8 @@ def link_record(
         mask,
         rest_agreement=float(body.get("agreement", 1.0)),
     )
+    if verdict.another_shot:
+        return None
     k = 1.0 / fd.work_scale
     return LinkRecord(
         derived_sha256=c.derived,

@@ -5,10 +5,11 @@ picture: where is it in the source (through the alignment), how much of it chang
 mask), and how similar are the two faces' identity embeddings (SFace, the scan's thresholds)?
 
 - face pixels unchanged (under UNCHANGED_SHARE of the box): same face, not a swap;
-- the rest of the picture not the same pixels (detail agreement outside the changes below
-  SWAP_MIN_AGREEMENT): no swap is stated (None). A face swap keeps everything but the face,
-  pixel for pixel up to re-encoding; two shots of different people from one template (same
-  pose, backdrop, clothes) differ in body, folds and shading everywhere;
+- the rest of the picture changed too: most of the change outside the faces (OUTSIDE_SHARE) and
+  the unchanged part not quite the same pixels (detail agreement below SWAP_MIN_AGREEMENT): no
+  swap is stated (None). A face swap keeps everything but the face, pixel for pixel up to
+  re-encoding; two shots of different people from one template (same pose, backdrop, clothes)
+  differ in body, folds and shading everywhere (verify.py already keeps most of them apart);
 - changed, and similarity below the possible-match threshold: a swap;
 - changed a little (under CHANGED_SHARE), similarity at or above the match threshold: same
   person (a local edit that touches the face);
@@ -30,6 +31,7 @@ from consentry.derivation.features import WORK_SIDE
 
 UNCHANGED_SHARE = 0.15
 CHANGED_SHARE = 0.35
+INNER_MARGIN = 0.2  # the face's centre: its box less this share of its size on each side
 # A face replaced in place is "the same person" only when the face model is sure. Measured (a
 # tuning experiment on 73 faces of the benchmark's colour photos, ../shared/data): a retouched
 # face (skin smoothed, brightened, inside the face ellipse) scored 0.86-0.99 against its
@@ -37,10 +39,14 @@ CHANGED_SHARE = 0.35
 # blended (as the demo's face-swap does) scored at most 0.46 on these real faces, and 0.69 on
 # the demo's synthetic look-alikes.
 REPLACED_SAME_PERSON = 0.8
-# The unchanged rest of a face swap is the same pixels: detail agreement of a face paste and its
-# source on benchmark seed 1 (tuning) was >= 0.93 on the right links; template shots of
-# different people that aligned reached at most 0.83 (openpeople persons P001-P005).
+# The rest of a face swap is unchanged. A swap is not stated when most of the change lies
+# outside the faces (each grown by FACE_GROW of its size on every side) and the unchanged part
+# is not quite the same pixels (verify.SAME_PIXELS_AGREEMENT; a face swap combined with another
+# edit of a clean copy still is a swap). Benchmark seed 1 (tuning): the face pastes' change
+# lies inside the grown face; template shots that aligned had agreement 0.75-0.83.
 SWAP_MIN_AGREEMENT = 0.9
+OUTSIDE_SHARE = 0.5
+FACE_GROW = 0.3
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,10 @@ class FaceVerdict:
     similarity: float | None
     reason: str
     derived_face: int | None = None
+    # the face replaced by one not confidently the same person, most of the change outside the
+    # face and the rest not the same pixels: another shot (a template shot of another person),
+    # not an edit of this picture - the link pass does not link such a pair
+    another_shot: bool = False
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -68,6 +78,7 @@ class FaceVerdict:
                 "possible": POSSIBLE_MATCH_SIMILARITY,
                 "replaced_same_person": REPLACED_SAME_PERSON,
                 "swap_min_rest_agreement": SWAP_MIN_AGREEMENT,
+                "swap_max_change_outside_faces": OUTSIDE_SHARE,
             },
         }
 
@@ -93,7 +104,9 @@ def judge(
         return FaceVerdict(None, None, "no face found in the derived picture")
     verdicts = []
     for index, face in enumerate(derived_faces):
-        share = _changed_share(face.box, mask)
+        # the face box, or its centre (eyes, nose, mouth) where a face-swap tool pastes the
+        # inner face and keeps the outline, hair and chin
+        share = max(_changed_share(face.box, mask), _changed_share(_inner(face.box), mask))
         x, y, w, h = face.box
         cx, cy = derived_to_source @ np.array([x + w / 2, y + h / 2, 1.0])
         partner = next(
@@ -106,13 +119,16 @@ def judge(
         )
         verdicts.append((share, index, _one(share, face, partner)))
     share, index, verdict = max(verdicts, key=lambda v: v[0])
-    if verdict.face_swap and rest_agreement < SWAP_MIN_AGREEMENT:
+    outside = _outside_faces(mask, [f.box for f in derived_faces])
+    replaced_by_other = verdict.face_swap is not False and share >= CHANGED_SHARE
+    if replaced_by_other and outside > OUTSIDE_SHARE and rest_agreement < SWAP_MIN_AGREEMENT:
         reason = (
-            f"{verdict.reason}; but the rest of the picture is not the same pixels (detail "
-            f"agreement {rest_agreement:.2f} < {SWAP_MIN_AGREEMENT}): another shot or a "
-            "template of a different person, not shown to be a face swap"
+            f"{verdict.reason}; but {outside:.0%} of the change lies outside the face and the "
+            f"rest is not the same pixels (detail agreement {rest_agreement:.2f} < "
+            f"{SWAP_MIN_AGREEMENT}): another shot, or a template shot of another person, not "
+            "shown to be a face swap"
         )
-        return FaceVerdict(None, verdict.similarity, reason, index)
+        return FaceVerdict(None, verdict.similarity, reason, index, another_shot=True)
     return FaceVerdict(verdict.face_swap, verdict.similarity, verdict.reason, index)
 
 
@@ -154,6 +170,26 @@ def _one(share: float, face: FaceBox, partner: FaceBox | None) -> FaceVerdict:
     return FaceVerdict(None, similarity, f"undecided (similarity {similarity:.2f})")
 
 
+def _inner(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x, y, w, h = box
+    return (x + INNER_MARGIN * w, y + INNER_MARGIN * h, (1 - 2 * INNER_MARGIN) * w,
+            (1 - 2 * INNER_MARGIN) * h)  # fmt: skip
+
+
+def _outside_faces(mask: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> float:
+    """Share of the changed pixels outside every face box grown by FACE_GROW."""
+    total = int(mask.sum())
+    if not total:
+        return 0.0
+    inside = np.zeros(mask.shape, bool)
+    h, w = mask.shape
+    for x, y, bw, bh in boxes:
+        x0, y0 = max(0, int(x - FACE_GROW * bw)), max(0, int(y - FACE_GROW * bh))
+        x1, y1 = min(w, int(x + (1 + FACE_GROW) * bw)), min(h, int(y + (1 + FACE_GROW) * bh))
+        inside[y0:y1, x0:x1] = True
+    return float((mask & ~inside).sum()) / total
+
+
 def _changed_share(box: tuple[float, float, float, float], mask: np.ndarray) -> float:
     h, w = mask.shape
     x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
@@ -165,6 +201,7 @@ def _changed_share(box: tuple[float, float, float, float], mask: np.ndarray) -> 
 
 __all__ = [
     "CHANGED_SHARE",
+    "OUTSIDE_SHARE",
     "REPLACED_SAME_PERSON",
     "SWAP_MIN_AGREEMENT",
     "FaceBox",

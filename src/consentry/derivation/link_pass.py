@@ -303,7 +303,9 @@ def _link(
     mark = time.monotonic()
     chosen = choose_links(evidence, features)
     faces = ls.faces({c.derived for c in chosen} | {c.source for c in chosen})
-    records: list[LinkRecord] = [link_record(c, features, faces) for c in chosen]
+    records: list[LinkRecord] = [
+        r for c in chosen if (r := link_record(c, features, faces)) is not None
+    ]
     changed, removed = ls.replace_links(records, state)
     timings["links_s"] = time.monotonic() - mark
     mark = time.monotonic()
