@@ -91,7 +91,7 @@ def test_breast_region_on_a_face_no_longer_makes_a_portrait_suggestive() -> None
     finding, _ = analyze(0.01, [Region("FEMALE_BREAST_EXPOSED", ON_THE_FACE, 0.55)], [FACE])
     assert finding.label is Label.NONE
     assert finding.regions[0].set_aside == SET_ASIDE_ON_FACE
-    assert "no region counted" in finding.reason
+    assert "set aside: FEMALE_BREAST_EXPOSED 0.55 (on a face)" in finding.reason
 
 
 def test_the_same_detection_on_the_body_still_makes_it_suggestive() -> None:

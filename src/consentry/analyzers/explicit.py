@@ -303,7 +303,22 @@ def decide(
             f"{top.class_name} {top.score:.2f} ({where(top, boxes)}), Open-NSFW {score:.3f}",
             marked,
         )
-    return Decision(Label.NONE, f"Open-NSFW {score:.3f} < {SAFE_BELOW}, no region counted", marked)
+    aside = [r for r in marked if r.intimate]
+    if not aside:
+        return Decision(
+            Label.NONE, f"Open-NSFW {score:.3f} < {SAFE_BELOW}; no exposed intimate region", marked
+        )
+    words = {
+        SET_ASIDE_ON_FACE: "on a face",
+        SET_ASIDE_NECKLINE: f"neckline band, Open-NSFW < {SUPPORT_FROM}",
+        SET_ASIDE_WEAK: f"under {REGION_ALONE_FROM}, Open-NSFW < {SUPPORT_FROM}",
+    }
+    listed = ", ".join(
+        f"{r.class_name} {r.score:.2f} ({words.get(r.set_aside or '', r.set_aside)})" for r in aside
+    )
+    return Decision(
+        Label.NONE, f"Open-NSFW {score:.3f} < {SAFE_BELOW}; set aside: {listed}", marked
+    )
 
 
 def label_for(
