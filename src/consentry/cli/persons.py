@@ -430,6 +430,49 @@ def persons_cmd(case_dir: Path, db_url: str | None, as_json: bool) -> None:
 FOLDERS_SHOWN = 3  # folders listed in a person's row; `person show` lists them all
 
 
+def _print_count(report: PersonsReport, paths: SourcePaths) -> None:
+    """The count with its bounds, each bound's distance from the estimate explained, then
+    the persons flagged for review (why they widen the bounds)."""
+    c = report.count
+    out.print(
+        f"[bold]persons depicted: {c.estimate}[/] (at least {c.lower_bound}, at most "
+        f"{c.upper_bound})",
+        highlight=False,
+    )
+    several = [f"{s.id} counted as {s.counted_as}" for s in report.persons if s.counted_as > 1]
+    out.print(
+        indented(
+            f"estimate {c.estimate}: {c.enrolled_matched} enrolled person(s) matched + "
+            f"{c.unidentified_strong} unidentified seen in 2+ images + {c.unidentified_weak} "
+            "seen in one image only" + (f" ({', '.join(several)})" if several else ""),
+            2,
+        )
+    )
+    for bound, total, than in (("lower", c.lower_bound, "fewer"), ("upper", c.upper_bound, "more")):
+        lines = [w for w in c.widened if w.bound == bound]
+        if not lines:
+            continue
+        gap = abs(total - c.estimate)
+        out.print(indented(f"{bound} bound {total} ({gap} {than} than the estimate):", 2))
+        for w in lines:
+            out.print(indented(shown(paths.in_text(w.text)), 4))
+    if c.lower_bound == c.upper_bound:
+        out.print(indented("the bounds are equal: nothing in the count is uncertain", 2))
+    out.print(
+        indented(
+            f"{c.unidentified_likely_enrolled} group(s) likely an enrolled person; "
+            f"{c.unattributed_faces} face(s) in {c.images_with_unattributed_faces} image(s) "
+            "too poor to attribute",
+            2,
+        )
+    )
+    if report.review:
+        out.print("[bold]For review[/] (why these persons widen the bounds)")
+        for flag in report.review:
+            message = shown(paths.in_text(flag.message))
+            out.print(indented(f"{shown(flag.person)} {flag.reason}: {message}", 2))
+
+
 def _row(s: PersonSummary, paths: SourcePaths) -> tuple[str, ...]:
     """One person's cells (Rich markup, evidence-derived text escaped)."""
     sim = f"{s.similarity['min']:.2f}-{s.similarity['max']:.2f}" if s.similarity else "-"
@@ -444,13 +487,14 @@ def _row(s: PersonSummary, paths: SourcePaths) -> tuple[str, ...]:
         folders = [*folders[:FOLDERS_SHOWN], f"and {more} more (`person show {s.id}`)"]
     return (
         s.id,
-        s.kind,
+        s.kind + (f" (counts as {s.counted_as})" if s.counted_as != 1 else ""),
         shown(s.name or ""),
         images,
         str(s.explicit_images),
         "\n".join(folders) or "-",
         sim,
         ("[yellow]weak[/]: " if s.weak else "") + shown(s.evidence),
+        f"[yellow]{len(s.review)} flag(s)[/]" if s.review else "",
     )
 
 
@@ -469,13 +513,14 @@ def _print_report(report: PersonsReport, paths: SourcePaths) -> None:
     table.add_column("folders (images)", overflow="fold")
     table.add_column("similarity", no_wrap=True)
     table.add_column("evidence", overflow="fold")
+    table.add_column("review", no_wrap=True)
     for row in rows:
         table.add_row(*row)
     if fits(out, table):
         out.print(table)
     else:  # a terminal too narrow for the table: one block per person, nothing cut
         out.print("[bold]Persons[/]")
-        for id_, kind, name, images, explicit, folders, sim, evidence in rows:
+        for id_, kind, name, images, explicit, folders, sim, evidence, review in rows:
             out.print(
                 f"[bold]{id_}[/] {kind}" + (f" {name}" if name else "") + f"; images {images}; "
                 f"explicit {explicit}; similarity {sim}",
@@ -483,27 +528,9 @@ def _print_report(report: PersonsReport, paths: SourcePaths) -> None:
             )
             out.print(indented(f"folders: {folders.replace(chr(10), ', ')}", 4))
             out.print(indented(f"evidence: {evidence}", 4))
-    c = report.count
-    out.print(
-        f"[bold]persons depicted: {c.estimate}[/] (at least {c.lower_bound}, at most "
-        f"{c.upper_bound})",
-        highlight=False,
-    )
-    out.print(
-        indented(
-            f"= {c.enrolled_matched} enrolled person(s) matched + {c.unidentified_strong} "
-            f"unidentified seen in 2+ images + {c.unidentified_weak} seen in one image only",
-            2,
-        )
-    )
-    out.print(
-        indented(
-            f"{c.unidentified_likely_enrolled} group(s) likely an enrolled person; "
-            f"{c.unattributed_faces} face(s) in {c.images_with_unattributed_faces} image(s) "
-            "too poor to attribute",
-            2,
-        )
-    )
+            if review:
+                out.print(indented(f"review: {review}", 4))
+    _print_count(report, paths)
     if report.inconsistencies:
         out.print("[bold]Folders[/]")
         for issue in report.inconsistencies:
