@@ -271,3 +271,33 @@ def test_redacted_file_names_stay_distinguishable() -> None:
     ]
     assert alike[0] != alike[1] and all(a.startswith(f"{ROOT}/x/[E1] ") for a in alike), alike
     assert r.path(f"{ROOT}/x/swap_avery_on_bob.jpg") == f"{ROOT}/x/swap_[E1]_on_bob.jpg"
+
+
+def test_review_lines_name_folders_relative_and_redact_them() -> None:
+    from types import SimpleNamespace
+
+    from consentry.reports.collect import _redact_review, _review_line
+
+    folder = f"{ROOT}/Devon_Price"
+    flag = SimpleNamespace(message=f"U1 fills {folder}: 4 of 4", folders=(folder,))
+    line = _review_line(flag)
+    plain = _redact_review(line, Redactor({}, None, False, [ROOT]))
+    assert plain == f"U1 fills {folder}: 4 of 4"
+    redacted = _redact_review(line, Redactor({}, None, True, [ROOT]))
+    assert "Devon" not in redacted and "[name withheld 1]" in redacted
+    person = PersonInfo("U1", "unidentified", None, 4, 4, 0, (), None, None, False, "4 faces",
+                        review=(plain,))  # fmt: skip
+    html = text_of(section(render_html(report(persons=[person])), "persons"))
+    assert "For review:U1 fills Devon_Price: 4 of 4" in html and ROOT not in html
+
+
+def test_possible_matches_show_their_similarity_and_why() -> None:
+    from consentry.reports.model import PossibleInfo
+
+    why = "its face group, by its median, does not match the person"
+    match = PossibleInfo(f"{ROOT}/Kai/b.jpg", HIGH, 0.517, why)
+    person = PersonInfo("E1", "enrolled", None, 0, 0, 0, (), None, None, False, "none",
+                        possible_images=1, possible=(match,))  # fmt: skip
+    items = [item("Kai/b.jpg", HIGH, possible_person_codes=("E1",))]
+    text = text_of(section(render_html(report(items=items, persons=[person])), "persons"))
+    assert f"similarity 0.52: {why}" in text

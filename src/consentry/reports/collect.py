@@ -43,11 +43,13 @@ from consentry.reports.counts import Count, case_counts, scoped_counts
 from consentry.reports.methods import method_text, rates_of, title
 from consentry.reports.model import (
     AuditInfo,
+    BoundReason,
     CaseReport,
     DerivationLink,
     ItemFinding,
     MethodInfo,
     PersonInfo,
+    PossibleInfo,
     ProblemInfo,
     ReportError,
     ReportItem,
@@ -138,6 +140,14 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
         _person_info(s, options) for s in persons_report.persons if scope is None or s.id == scope
     ]
     persons = [_redact_person(p, redactor) for p in persons]
+    bounds = (
+        []
+        if scope is not None
+        else [
+            BoundReason(w.bound, int(w.persons), redactor.text(w.text))
+            for w in getattr(persons_report.count, "widened", [])
+        ]
+    )
 
     disk = store.disk_files()
     manifests = source_manifests(disk)
@@ -223,6 +233,7 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
         limitations=_limitations(options, persons_report, links_status, findings)
         + [report_statement(events, not chain)],
         persons_up_to_date=persons_report.up_to_date,
+        persons_bounds=bounds,
         incomplete=_incomplete(store_counts, store.last_scan_status()),
     )
 
@@ -346,7 +357,26 @@ def _person_info(s: Any, options: ReportOptions) -> PersonInfo:
         consent=s.consent,
         possible_images=s.possible_images,
         likely_enrolled=s.likely_enrolled if options.person is None else None,
+        # a person-scoped report holds only the person's own images: possible ones may show
+        # someone else, and review lines name other persons and their folders
+        possible=()
+        if options.person is not None
+        else tuple(
+            PossibleInfo(m.path, m.sha256, round(float(m.similarity), 3), m.why)
+            for m in getattr(s, "possible", [])
+        ),
+        review=()
+        if options.person is not None
+        else tuple(_review_line(f) for f in getattr(s, "review", [])),
     )
+
+
+def _review_line(flag: Any) -> str:
+    """A review flag's message, its folders marked for redaction (``_redact_person``)."""
+    message = str(flag.message)
+    for folder in sorted(getattr(flag, "folders", ()), key=len, reverse=True):
+        message = message.replace(folder, f"\x00{folder}\x00")
+    return message
 
 
 # -- redaction (rules in redact.py) ---------------------------------------------------------
@@ -372,12 +402,28 @@ def _redact_detail(detail: str, r: Redactor) -> str:
 
 def _redact_person(p: PersonInfo, r: Redactor) -> PersonInfo:
     if not r.active:
-        return p
+        return replace(p, review=tuple(_redact_review(line, r) for line in p.review))
     return replace(
         p,
         folders=tuple((r.path(f, folder=True), n) for f, n in p.folders),
         evidence=r.text(p.evidence),
+        possible=tuple(
+            replace(m, location=r.path(m.location, sha256=m.sha256)) for m in p.possible
+        ),
+        review=tuple(_redact_review(line, r) for line in p.review),
     )
+
+
+_MARKED = re.compile(r"\x00(.*?)\x00")
+
+
+def _redact_review(line: str, r: Redactor) -> str:
+    """A review line: each folder (marked by ``_review_line``) redacted as a path, the rest as
+    text; without redaction only the marks go."""
+    if not r.active:
+        return _MARKED.sub(lambda m: m.group(1), line)
+    parts = _MARKED.split(line)  # text, folder, text, folder, ...
+    return "".join(r.path(x, folder=True) if i % 2 else r.text(x) for i, x in enumerate(parts))
 
 
 def _audit_info(e: Any, r: Redactor, scope: str | None) -> AuditInfo:

@@ -190,6 +190,9 @@ def render_html(report: CaseReport, for_print: bool = False) -> str:
             provenance=provenance,
             paths=SourcePaths(report.sources),
             links=link_rows(report.links, report.items),
+            possible_why={
+                (p.code, m.sha256): m for p in report.persons for m in reversed(p.possible)
+            },
             possible={
                 p.code: tiles(_possible_items(report, p), thumbs)
                 for p in report.persons

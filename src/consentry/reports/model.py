@@ -199,6 +199,26 @@ class ItemFinding:
 
 
 @dataclass(frozen=True)
+class PossibleInfo:
+    """A face at the ``possible`` level for an enrolled person: listed for review, never counted
+    among the person's images."""
+
+    location: str  # the image location (redacted per the options)
+    sha256: str
+    similarity: float  # to the person's reference photos (best over their templates)
+    why: str  # why only possible: below the match level, face not usable, its group disagrees
+
+
+@dataclass(frozen=True)
+class BoundReason:
+    """One reason why a bound of the person count differs from the estimate."""
+
+    bound: str  # lower: counted in the estimate but not sure; upper: could be further persons
+    persons: int
+    text: str
+
+
+@dataclass(frozen=True)
 class PersonInfo:
     code: str
     kind: str  # enrolled | unidentified
@@ -214,6 +234,10 @@ class PersonInfo:
     consent: str | None = None  # enrolled: valid | expired | missing
     possible_images: int = 0
     likely_enrolled: str | None = None
+    # enrolled: the possible-level faces, most similar first (whole-case reports only)
+    possible: tuple[PossibleInfo, ...] = ()
+    # why this person widens the count's bounds, one line each, for the examiner to review
+    review: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -282,6 +306,8 @@ class CaseReport:
     audit_findings: list[str]
     limitations: list[str] = field(default_factory=list)
     persons_up_to_date: bool = True
+    # why the person count's bounds differ from its estimate (whole-case reports only)
+    persons_bounds: list[BoundReason] = field(default_factory=list)
     incomplete: str | None = None  # why the case is not complete; None when it is
 
     def as_dict(self) -> dict[str, Any]:

@@ -117,6 +117,14 @@ class SourcePaths:
             return Markup('<span class="src">{}</span> {}').format(label, shown)
         return shown
 
+    def in_text(self, text: str) -> str:
+        """A line of text naming paths: each source's root dropped (or replaced by its label
+        when there are several sources)."""
+        for root in self._roots:
+            prefix = root.rstrip("/") + "/"
+            text = text.replace(prefix, "" if self.single else f"{self.labels[root]}:")
+        return text
+
 
 def breakable(text: str) -> Markup:
     """Escaped text with a <wbr> after every "/", "_", "-" and "." (paths, action names)."""
