@@ -367,3 +367,27 @@ def test_the_report_of_a_case_store_flags_the_merged_group(tmp_path: Path) -> No
     assert data["review"][0]["folders"] == [f"/ev/{f}" for f in folders]
     assert len(data["review"][1]["subclusters"]) == 3
     assert {w["bound"] for w in data["count"]["widened"]} == {"lower"}
+
+
+def test_enrolled_matches_that_fill_anothers_folder_and_split_widen_the_upper_bound() -> None:
+    """Seen on the calibration split: an enrolled synthetic person matched at `match` level to a
+    look-alike's photos, filed in the look-alike's folder. The match stays (the faces decide an
+    identification), but the upper bound keeps room for the look-alike, and E1 is flagged."""
+    paths = _files("Avery_Lane", 4) + _files("Skyler_Vale", 4)
+    e1 = _enrolled("E1", "Avery Lane", paths)
+    _, g = _group("E1", paths, look_alikes(2, 4))
+    c = _count([e1], {"E1": g})
+    assert (c.lower_bound, c.estimate, c.upper_bound) == (1, 1, 2)
+    _check_widenings(c)
+    assert [(f.reason, f.folders, f.upper_adds) for f in e1.review] == [
+        (findings.FILLS_OTHERS_FOLDERS, ("/ev/Skyler_Vale",), 1),
+        (SPLITS_INTO_SUBCLUSTERS, ("/ev/Avery_Lane", "/ev/Skyler_Vale"), 0),
+    ]
+
+
+def test_an_enrolled_persons_own_faces_raise_no_flag() -> None:
+    paths = _files("Avery_Lane", 6) + ["/ev/misc/a.jpg"]
+    e1 = _enrolled("E1", "Avery Lane", paths)
+    _, g = _group("E1", paths, look_alikes(1, 7, noise=0.5))
+    c = _count([e1], {"E1": g})
+    assert (c.lower_bound, c.estimate, c.upper_bound) == (1, 1, 1) and not e1.review

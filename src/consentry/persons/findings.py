@@ -30,9 +30,11 @@ are equal only when nothing is uncertain.
   similarity). Two enrolled persons are never one.
 - ``upper_bound``: the estimate + enrolled persons with only possible matches + groups likely an
   enrolled person + each group split at its seams (the most of: the person-named folders it is
-  the main person of, its sub-clusters at the stricter ``SUBCLUSTER_SIMILARITY``) + folders
-  named like other people that an enrolled person's matches fill + one person per image whose
-  faces are all unattributed (no usable face, no match: nobody counted is seen in it). Faces
+  the main person of, its sub-clusters at the stricter ``SUBCLUSTER_SIMILARITY``) + for each
+  enrolled person, the folders named like other people that their matches fill or, if more,
+  the sub-clusters of their matched faces less one (a look-alike matched) + one person per
+  image whose faces are all unattributed (no usable face, no match: nobody counted is seen in
+  it). Faces
   too poor to attribute *beside* a counted person (background people, or more faces of the same
   person) are not added: the count block states how many there are, in how many images.
 
@@ -223,9 +225,9 @@ DEFINITIONS = {
     f"named after one; groups whose average similarity is >= {POSSIBLE_MATCH_SIMILARITY})",
     "upper_bound": "estimate + enrolled persons with only possible matches + unidentified "
     "persons likely to be an enrolled one + each group split at its seams (person-named "
-    f"folders, sub-clusters at similarity {SUBCLUSTER_SIMILARITY}) + folders named like other "
-    "people filled by an enrolled person's matches + one per image whose faces are all "
-    "unattributed",
+    f"folders, sub-clusters at similarity {SUBCLUSTER_SIMILARITY}) + look-alikes an enrolled "
+    "person's matches may include (folders named like other people that the matches fill, "
+    "sub-clusters of the matched faces) + one per image whose faces are all unattributed",
     "images": "image locations (files, archive members included) showing the person; "
     "duplicates count once per location",
     "unattributed_faces": "faces in no group and matching nobody (too small, blurred, in "
@@ -239,7 +241,8 @@ DEFINITIONS = {
 
 @dataclass(frozen=True)
 class GroupFaces:
-    """What the count needs of one group's own faces (those no enrolled person claims)."""
+    """What the count needs of a person's faces: a group's own faces (those no enrolled person
+    claims), or an enrolled person's matched faces."""
 
     embeddings: np.ndarray  # (n, d) unit rows; faces without an embedding are left out
     shas: tuple[str, ...]  # per row: the face's content
@@ -279,7 +282,7 @@ def build_report(ps: PersonsStore) -> PersonsReport:
         elif matched is None:
             unattributed.append(f)
 
-    ident = ps.identity_faces() if group_faces else None
+    ident = ps.identity_faces() if group_faces or match_faces else None
     centre_sims = _group_cohesion(ident, group_faces)
     merged_from: dict[int, list[str]] = defaultdict(list)
     for p in persons:
@@ -302,6 +305,8 @@ def build_report(ps: PersonsStore) -> PersonsReport:
                     p.id in valid,
                 )
             )
+            if match_faces.get(p.id):
+                groups_by_code[p.code] = _group_faces(ident, match_faces[p.id], by_id)
         elif group_faces.get(p.id):
             claimed = group_claimed.get(p.id, {})
             likely = max(claimed, key=lambda k: (claimed[k], -k)) if claimed else None
@@ -393,7 +398,7 @@ def count_persons(
         )
         widen_upper(ONLY_POSSIBLE, s.id, 1)
 
-    # enrolled persons whose matches fill folders named like someone else
+    # enrolled persons whose matches fill folders named like someone else, or split
     for s in matched:
         held = held_folders(s.id, folder_reports)
         others = sorted({h.name for h in held if s.id not in h.named_after and h.name})
@@ -411,6 +416,23 @@ def count_persons(
                 )
             )
             widen_upper(FILLS_OTHERS_FOLDERS, s.id, len(others))
+        g = groups.get(s.id)
+        subs = _subclusters(g, paths_by_sha) if g is not None else []
+        if len(subs) >= 2:
+            adds = max(0, len(subs) - 1 - len(others))
+            s.review.append(
+                ReviewFlag(
+                    s.id,
+                    SPLITS_INTO_SUBCLUSTERS,
+                    f"{s.id}'s matched faces split into {len(subs)} sub-clusters at similarity "
+                    f"{SUBCLUSTER_SIMILARITY} ({_subclusters_text(subs)}): the matches may "
+                    f"include {len(subs) - 1} look-alike person(s)",
+                    tuple(sorted({f for c in subs for f in c.folders})),
+                    tuple(subs),
+                    upper_adds=adds,
+                )
+            )
+            widen_upper(SPLITS_INTO_SUBCLUSTERS, s.id, adds)
 
     # groups: folder reading, sub-clusters, likely enrolled
     for s in group_list:
@@ -460,11 +482,7 @@ def count_persons(
                     SPLITS_INTO_SUBCLUSTERS,
                     f"{s.id}'s faces split into {len(subs)} sub-clusters at similarity "
                     f"{SUBCLUSTER_SIMILARITY} ("
-                    + "; ".join(
-                        f"{c.images} images in {', '.join(c.folders[:2])}"
-                        + (" ..." if len(c.folders) > 2 else "")
-                        for c in subs
-                    )
+                    + _subclusters_text(subs)
                     + f"): possibly {len(subs)} persons",
                     tuple(sorted({f for c in subs for f in c.folders})),
                     tuple(subs),
@@ -630,6 +648,13 @@ def count_persons(
         definitions=DEFINITIONS,
         images_only_unattributed=images_only_unattributed,
         widened=widened,
+    )
+
+
+def _subclusters_text(subs: list[SubCluster]) -> str:
+    return "; ".join(
+        f"{c.images} images in {', '.join(c.folders[:2])}" + (" ..." if len(c.folders) > 2 else "")
+        for c in subs
     )
 
 
