@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from consentry.persons import findings
-from consentry.persons.clustering import SUBCLUSTER_SIMILARITY, average_similarity, subclusters
+from consentry.persons.clustering import SUBCLUSTER_SIMILARITY, linked_groups, subclusters
 from consentry.persons.findings import (
     COULD_BE_ENROLLED,
     COULD_BE_SAME_GROUP,
@@ -244,8 +244,10 @@ def test_a_group_filling_the_folder_named_after_an_enrolled_person_could_be_them
 
 def test_groups_as_similar_as_a_possible_match_count_once_in_the_lower_bound() -> None:
     x = look_alikes(2, 4, shared=0.66)  # across persons ~0.44: apart at 0.46, within 0.41
-    links = average_similarity(np.stack([x[:4].sum(0), x[4:].sum(0)]), np.array([4.0, 4.0]))
-    assert 0.41 <= links[0, 1] < 0.46
+    sums, sizes = np.stack([x[:4].sum(0), x[4:].sum(0)]), np.array([4.0, 4.0])
+    ((i, j, link),) = linked_groups(sums, sizes, 0.41)
+    assert (i, j) == (0, 1) and 0.41 <= link < 0.46
+    assert linked_groups(sums, sizes, 0.46) == []
     u1, g1 = _group("U1", _files("Kai_Brooks", 4), x[:4])
     u2, g2 = _group("U2", _files("Harper_Quinn", 4), x[4:])
     c = _count([u1, u2], {"U1": g1, "U2": g2})

@@ -164,17 +164,22 @@ def subclusters(embeddings: np.ndarray, threshold: float = SUBCLUSTER_SIMILARITY
     return (-1 - result.labels).astype(np.int64)
 
 
-def average_similarity(sums: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Average-linkage similarity between every two groups, from each group's sum of unit
-    embeddings (``sums``, g x d) and face count (``sizes``): the measure the clustering joins on.
-    The diagonal is -inf (a group is not compared with itself)."""
+def linked_groups(
+    sums: np.ndarray, sizes: np.ndarray, threshold: float
+) -> list[tuple[int, int, float]]:
+    """Pairs of groups (i < j) whose average-linkage similarity, the measure the clustering joins
+    on, is >= ``threshold``; from each group's sum of unit embeddings (``sums``, g x d) and face
+    count (``sizes``). Computed in blocks, so memory stays linear in the number of groups."""
     sums = np.asarray(sums, dtype=np.float64)
     sizes = np.asarray(sizes, dtype=np.float64)
-    if len(sums) == 0:
-        return np.zeros((0, 0))
-    links = (sums @ sums.T) / np.outer(sizes, sizes)
-    np.fill_diagonal(links, -np.inf)
-    return links
+    out: list[tuple[int, int, float]] = []
+    for lo in range(0, len(sums), BLOCK):
+        links = (sums[lo : lo + BLOCK] @ sums.T) / np.outer(sizes[lo : lo + BLOCK], sizes)
+        r, c = np.nonzero(links >= threshold)
+        for i, j in zip((r + lo).tolist(), c.tolist(), strict=True):
+            if i < j:
+                out.append((i, j, float(links[i - lo, j])))
+    return out
 
 
 def _candidate_pairs(
@@ -205,7 +210,7 @@ __all__ = [
     "LINKAGE_SIMILARITY",
     "SUBCLUSTER_SIMILARITY",
     "Clustering",
-    "average_similarity",
     "cluster_faces",
+    "linked_groups",
     "subclusters",
 ]

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from consentry.analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
-from consentry.persons.clustering import SUBCLUSTER_SIMILARITY, average_similarity, subclusters
+from consentry.persons.clustering import SUBCLUSTER_SIMILARITY, linked_groups, subclusters
 from consentry.persons.consent import record_from_json
 from consentry.persons.folders import (
     FolderImage,
@@ -542,9 +542,8 @@ def count_persons(
     if len(with_faces) >= 2:
         sums = np.stack([groups[s.id].embeddings.sum(axis=0) for s in with_faces])
         sizes = np.array([len(groups[s.id].shas) for s in with_faces], dtype=np.float64)
-        links = average_similarity(sums, sizes)
-        for i, j in zip(*np.nonzero(np.triu(links >= POSSIBLE_MATCH_SIMILARITY, 1)), strict=True):
-            a, b = with_faces[int(i)], with_faces[int(j)]
+        for i, j, link in linked_groups(sums, sizes, POSSIBLE_MATCH_SIMILARITY):
+            a, b = with_faces[i], with_faces[j]
             join(a.id, b.id)
             for one, other in ((a, b), (b, a)):
                 one.review.append(
@@ -552,7 +551,7 @@ def count_persons(
                         one.id,
                         COULD_BE_SAME_GROUP,
                         f"{one.id} and {other.id} are, on average, as similar as a possible "
-                        f"match ({float(links[i, j]):.2f} >= {POSSIBLE_MATCH_SIMILARITY}): "
+                        f"match ({link:.2f} >= {POSSIBLE_MATCH_SIMILARITY}): "
                         "they could be one person; counted once in the lower bound",
                         related=(other.id,),
                     )
