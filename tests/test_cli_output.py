@@ -235,9 +235,24 @@ def test_source_paths() -> None:
     assert SourcePaths([]).header == "" and SourcePaths([]).below("/x") == "/x"
 
 
+def test_person_show_prints_a_flagged_person(case: tuple[Path, Path]) -> None:
+    """``person show`` lays a person's lists out as JSON; typed records in them (review flags,
+    possible matches) are printed as their fields, not a TypeError traceback."""
+    case_dir, _evidence = case
+    for person in json.loads(invoke("persons", "--case", case_dir, "--json"))["persons"]:
+        shown = invoke("person", "show", person["id"], "--case", case_dir)
+        assert f"id: {person['id']}" in shown and "review: [" in shown, shown
+        assert json.loads(invoke("person", "show", person["id"], "--case", case_dir, "--json"))
+
+
 def test_json_text_writes_no_raw_control_or_direction_character() -> None:
     data = {"path": "a\u202egpj.jpg\x1b[2J\x7f\u2066 Zoë"}
     text = json_text(data)
     assert "\u202e" not in text and "\x1b" not in text and "\x7f" not in text
     assert "\u2066" not in text and "Zoë" in text  # letters stay readable
     assert json.loads(text) == data
+    # a typed record inside the data (person show's review flags) is written as its fields
+    flag = CaseSource("/m/a\u202eb", "folder")
+    assert json.loads(json_text({"review": [flag]})) == {
+        "review": [{"path": "/m/a\u202eb", "kind": "folder"}]
+    }

@@ -19,6 +19,7 @@ option, missing source, an output path inside a source or onto an existing file 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -108,11 +109,19 @@ def _json_escape(match: re.Match[str]) -> str:
     return char if control_escaped(char) == char else f"\\u{ord(char):04x}"
 
 
-def json_text(data: object) -> str:
+def _fields(value: object) -> object:
+    """``json.dumps``'s fallback: a typed record (a dataclass) is written as its fields."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def json_text(data: object, indent: int | None = 2) -> str:
     """``data`` as indented JSON in which no string holds a raw control or direction character
     (DEL, C1, U+202E and the other characters ``control_escaped`` names are written ``\\uNNNN``,
-    which JSON reads back as the same character); other characters stay as they are."""
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+    which JSON reads back as the same character); other characters stay as they are. A
+    dataclass inside ``data`` is written as its fields."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False, default=_fields)
     return _NOT_ASCII.sub(_json_escape, text)
 
 

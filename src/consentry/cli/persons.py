@@ -7,7 +7,6 @@ consent record, wrong template key), 3 the case folder is unusable.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, astuple
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from consentry.cli.common import (
     failed,
     fits,
     indented,
+    json_text,
     plain,
     print_json,
     shown,
@@ -229,7 +229,7 @@ def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: boo
         return
     for key, value in data.items():
         if isinstance(value, list | dict):
-            value = json.dumps(value, indent=2, ensure_ascii=False)
+            value = json_text(value)
         out.print(f"[bold]{key}[/]: {shown(value, lines=True)}", highlight=False)
 
 
