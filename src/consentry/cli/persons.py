@@ -473,6 +473,19 @@ def _print_count(report: PersonsReport, paths: SourcePaths) -> None:
             out.print(indented(f"{shown(flag.person)} {flag.reason}: {message}", 2))
 
 
+def _counted(s: PersonSummary) -> str:
+    """How many persons the row counts for in the estimate, when not one."""
+    if s.counted_as == 1:
+        return ""
+    if s.counted_as == 0:
+        return (
+            f" (likely {s.likely_enrolled}: not counted again)"
+            if s.likely_enrolled
+            else " (not counted)"
+        )
+    return f" (counts as {s.counted_as})"
+
+
 def _row(s: PersonSummary, paths: SourcePaths) -> tuple[str, ...]:
     """One person's cells (Rich markup, evidence-derived text escaped)."""
     sim = f"{s.similarity['min']:.2f}-{s.similarity['max']:.2f}" if s.similarity else "-"
@@ -487,7 +500,7 @@ def _row(s: PersonSummary, paths: SourcePaths) -> tuple[str, ...]:
         folders = [*folders[:FOLDERS_SHOWN], f"and {more} more (`person show {s.id}`)"]
     return (
         s.id,
-        s.kind + (f" (counts as {s.counted_as})" if s.counted_as != 1 else ""),
+        s.kind + _counted(s),
         shown(s.name or ""),
         images,
         str(s.explicit_images),
