@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -243,6 +244,23 @@ def test_person_show_prints_a_flagged_person(case: tuple[Path, Path]) -> None:
         shown = invoke("person", "show", person["id"], "--case", case_dir)
         assert f"id: {person['id']}" in shown and "review: [" in shown, shown
         assert json.loads(invoke("person", "show", person["id"], "--case", case_dir, "--json"))
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, command in sorted(group.commands.items()):
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+
+
+def test_every_command_and_group_teaches_by_example_and_no_summary_is_cut() -> None:
+    for command in _commands(main):
+        text = invoke(*command, "--help", COLUMNS="80")
+        assert "Examples:" in text and f"consentry {command[0]}" in text, (command, text)
+        listing = text.partition("Commands:")[2]
+        assert "..." not in listing, (command, listing)  # click cuts a long summary so
+    top = invoke("--help", COLUMNS="80").partition("Commands:")[2]
+    assert top.count("\n  ") >= 9 and "..." not in top, top
 
 
 def test_json_text_writes_no_raw_control_or_direction_character() -> None:

@@ -483,7 +483,13 @@ def hash_cmd(files: tuple[str, ...], fmt: str) -> None:
 
 @main.group("case")
 def case_group() -> None:
-    """Look at a case: counts and per-file problems."""
+    """Look at a case: counts and per-file problems.
+
+    \b
+    Examples:
+      consentry case summary --case ./case-17
+      consentry case problems --case ./case-17 --json
+    """
 
 
 @case_group.command(
@@ -565,11 +571,21 @@ def case_problems(case_dir: Path, db_url: str | None, as_json: bool) -> None:
 
 @main.group("audit")
 def audit_group() -> None:
-    """The case's hash-chained audit log."""
+    """The case's hash-chained audit log.
+
+    \b
+    Examples:
+      consentry audit verify --case ./case-17
+      consentry audit anchor --case ./case-17       # SEQ:HASH to keep outside the case
+      consentry audit show --case ./case-17
+      consentry audit keygen --out ~/keys/examiner.key
+      consentry audit sign --case ./case-17 --key ~/keys/examiner.key
+    """
 
 
 @audit_group.command(
     "verify",
+    short_help="Check that the audit log is intact (against anchors and signatures).",
     epilog="""\b
 Examples:
   consentry audit verify --case ./case-17     # exit 0: intact; exit 4: tampered
@@ -654,6 +670,7 @@ def audit_verify(
 
 @audit_group.command(
     "anchor",
+    short_help="Print the newest event as SEQ:HASH, to record outside the case.",
     epilog="""\b
 Examples:
   consentry audit anchor --case ./case-17            # prints e.g. 42:9f2c...e1

@@ -31,7 +31,7 @@ def notice_group() -> None:
     """Takedown notices (US TAKE IT DOWN Act): when each was sent, when removal is due.
 
     \b
-    Typical use:
+    Examples:
       consentry report --case ./case-17 --format notice --person E1 \\
           --url https://example.com/p/123 --out ./notices
       consentry notice sent --case ./case-17 N3F2A91C0          # sent now
@@ -44,6 +44,7 @@ def notice_group() -> None:
 
 @notice_group.command(
     "list",
+    short_help="The case's takedown notices: status and removal deadline.",
     epilog="""\b
 Examples:
   consentry notice list --case ./case-17

@@ -63,7 +63,7 @@ def person_group() -> None:
     """Enrolled persons (with consent) and unidentified persons of a case.
 
     \b
-    Typical use:
+    Examples:
       consentry person add --case ./case-17 --name "Jane Doe" --consent jane.json ref1.jpg
       consentry persons --case ./case-17
       consentry person remove E1 --case ./case-17 --yes     # consent withdrawn: erase
@@ -75,6 +75,7 @@ def person_group() -> None:
 
 @person_group.command(
     "add",
+    short_help="Enroll a person who consented, from reference photos.",
     epilog="""\b
 Examples:
   consentry person add --case ./case-17 --name "Jane Doe" --consent jane.json a.jpg b.jpg
@@ -175,6 +176,7 @@ def person_add(
 
 @person_group.command(
     "list",
+    short_help="Enrolled persons: consent, templates, images matched.",
     epilog="""\b
 Examples:
   consentry person list --case ./case-17
@@ -209,6 +211,7 @@ def person_list(case_dir: Path, db_url: str | None, as_json: bool) -> None:
 
 @person_group.command(
     "show",
+    short_help="One person: consent, templates, images, folders.",
     epilog="""\b
 Examples:
   consentry person show E1 --case ./case-17
@@ -235,6 +238,7 @@ def person_show(person_id: str, case_dir: Path, db_url: str | None, as_json: boo
 
 @person_group.command(
     "remove",
+    short_help="Erase an enrolled person (consent withdrawn).",
     epilog="""\b
 Examples:
   consentry person remove E2 --case ./case-17 --yes --reason "consent withdrawn"
@@ -299,6 +303,7 @@ def person_remove(
 
 @person_group.command(
     "merge",
+    short_help="Put one unidentified person's faces into another.",
     epilog="""\b
 Examples:
   consentry person merge U7 U3 --case ./case-17 --examiner "A. Examiner"   # U7 joins U3
@@ -324,6 +329,7 @@ def person_merge(
 
 @person_group.command(
     "split",
+    short_help="Move some images' faces to a new unidentified person.",
     epilog="""\b
 Examples:
   consentry person split U3 --case ./case-17 --image /mnt/seized/x/IMG_0042.jpg
@@ -359,6 +365,7 @@ def person_split(
 
 @person_group.command(
     "refresh",
+    short_help="Match and cluster again now.",
     epilog="""\b
 Examples:
   CONSENTRY_KEY=... consentry person refresh --case ./case-17""",
@@ -387,6 +394,7 @@ def person_refresh(case_dir: Path, db_url: str | None, examiner: str | None) -> 
 
 @person_group.command(
     "keygen",
+    short_help="Print a new template key for $CONSENTRY_KEY.",
     epilog="""\b
 Examples:
   export CONSENTRY_KEY=$(consentry person keygen)   # before the first `person add`""",
