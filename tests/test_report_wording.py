@@ -216,7 +216,7 @@ def test_times_keep_date_and_time_whole() -> None:
 
 def test_paths_are_relative_to_their_source_named_once() -> None:
     one = SourcePaths([SourceInfo(ROOT, "folder", 1, True, "sha256", 1, 0, 0)])
-    assert str(one.rel(f"{ROOT}/Jane/a_b.jpg")) == "Jane/<wbr>a_<wbr>b.<wbr>jpg"
+    assert str(one.rel(f"{ROOT}/Jane/a_b.jpg")) == "Jane/<wbr>a_b.jpg"
     assert str(one.rel(ROOT)) == "(top level of the source)"
     two = SourcePaths([SourceInfo(ROOT, "folder", 1, True, "sha256", 1, 0, 0),
                        SourceInfo("/mnt/phone", "folder", 1, True, "sha256", 1, 0, 0)])  # fmt: skip
@@ -227,13 +227,13 @@ def test_paths_are_relative_to_their_source_named_once() -> None:
         report(items=[item("Downloads/x.jpg", LOW), item("notes.txt", HIGH, image=False)])
     )
     annex = section(html, "annex")
-    assert ROOT not in annex and "Downloads/<wbr>x.<wbr>jpg" in annex
+    assert ROOT not in annex and "Downloads/<wbr>x.jpg" in annex
     assert text_of(section(html, "request")).count(ROOT) == 1
 
 
 def test_annex_label_is_blank_for_files_that_are_not_images() -> None:
     annex = section(render_html(report(items=[item("notes.txt", HIGH, image=False)])), "annex")
-    row = annex[annex.index("notes.<wbr>txt") :]
+    row = annex[annex.index("notes.txt") :]
     row = row[: row.index("</tr>")]
     assert "text/plain" not in row and "not analysed" not in row
 

@@ -106,9 +106,9 @@ class SourcePaths:
         return None, location
 
     def rel(self, location: str | None) -> Markup:
-        """The path as a report shows it: below its source, break opportunities after each
-        ``/`` and ``_`` (so a narrow column breaks a path between its parts, not inside a word),
-        the source's label first when there are several sources."""
+        """The path as a report shows it: below its source, a break opportunity after each ``/``
+        (a narrow column breaks a path between its folders), the source's label first when
+        there are several sources."""
         if not location:
             return Markup("–")
         label, rest = self.split(location)
@@ -127,8 +127,10 @@ class SourcePaths:
 
 
 def breakable(text: str) -> Markup:
-    """Escaped text with a <wbr> after every "/", "_", "-" and "." (paths, action names)."""
-    return Markup(re.sub(r"([/_\-.!])", r"\1<wbr>", str(escape(text))))
+    """Escaped text with a <wbr> after every "/" and archive mark "!": a path breaks between
+    its folders (a name stays whole, searchable as written; one too long for its column still
+    breaks, by the stylesheet's overflow-wrap)."""
+    return Markup(re.sub(r"([/!])", r"\1<wbr>", str(escape(text))))
 
 
 def when_utc(ts: str | None) -> Markup:
