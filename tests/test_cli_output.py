@@ -221,6 +221,7 @@ def test_source_paths() -> None:
         "U1 appears in 2 folders (seized/a b: 3, seized: 1)"
     )
     assert one.in_text("see /x/m/seized/a") == "see /x/m/seized/a"  # not a path below it
+    assert one.in_text("'/m/seized/a.jpg' ['/m/seized']") == "'seized/a.jpg' ['seized']"
     several = SourcePaths(
         [
             CaseSource("/m/disk1", "folder"),

@@ -175,7 +175,8 @@ class SourcePaths:
         """``text`` (a message quoting evidence paths) with each path below a source shortened
         as ``below`` does; the rest of the text unchanged."""
         for root, name in self._bases:
-            pattern = r"(?<![^\s(,:;])" + re.escape(root) + r"(?=[/!]|$|[\s,:;()])"
+            # a path starts a message or follows a space, a bracket, a quote or a separator
+            pattern = r"(?<![^\s(\[,:;'\"])" + re.escape(root) + r"(?=[/!]|$|[\s()\[\],:;'\"])"
             text = re.sub(pattern, name.replace("\\", "\\\\"), text)
         return text
 
