@@ -148,14 +148,15 @@ def test_progress_counts_files_then_images_then_pairs() -> None:
 def test_progress_of_a_rerun_says_nothing_to_do() -> None:
     bar = bar_after(
         [("phase", "inventory"), ("inventory", 46), ("phase", "analysis"),
-         ("analysis_total", 0), ("analysed", 0), ("phase", "derivation")]
+         ("analysis_total", 0), ("analysed", 0), ("phase", "derivation"), ("phase", "verify")]
     )  # fmt: skip
     assert bar.bar is not None
-    analysis, links = bar.bar.tasks[1], bar.bar.tasks[2]
+    analysis, links, check = bar.bar.tasks[1], bar.bar.tasks[2], bar.bar.tasks[3]
     bar.stop()  # closes the open phase: what it did is its total
     for task in (analysis, links):
         assert str(_CountColumn().render(task)) == "nothing to do"
         assert str(_RateColumn().render(task)) == ""
+    assert check.description == "source check" and str(_CountColumn().render(check)) == "done"
 
 
 def test_progress_takes_a_pairs_phase_named_by_the_pass() -> None:

@@ -80,6 +80,8 @@ class _CountColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         unit = task.fields.get("unit", "")
+        if not unit:  # a step without counts (the read-only check)
+            return Text("done" if task.finished else "")
         if task.total is None:
             return Text(f"{task.completed:,.0f} {unit}")
         if task.total == 0:
@@ -153,7 +155,9 @@ class _BarProgress(ScanProgress):
         """A phase is over: its total is what it did (so nothing reads as unfinished)."""
         assert self.bar is not None
         task = self.bar.tasks[task_id]
-        if task.total is None or task.completed < task.total:
+        if not task.fields.get("unit"):
+            self.bar.update(task_id, total=1, completed=1)
+        elif task.total is None or task.completed < task.total:
             self.bar.update(task_id, total=task.completed)
 
     def phase(self, name: str) -> None:
@@ -170,6 +174,9 @@ class _BarProgress(ScanProgress):
             }[name]
             self.ana = self.bar.add_task(label, total=None, unit=unit)
             self._pairs_offset = 0 if name == "pairs" else None
+        elif name == "verify":  # every source file is stat-ed again: no counts to show
+            self._close(self.ana)
+            self.ana = self.bar.add_task("source check", total=None, unit="")
         self._phase = name
 
     def inventory(self, files_found: int) -> None:
