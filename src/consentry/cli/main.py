@@ -112,6 +112,10 @@ class _EtaColumn(ProgressColumn):
         return Text(f"eta {hours}:{minutes:02d}:{seconds:02d}")
 
 
+# phases the bar shows as steps without counts: phase name -> label
+STEPS = {"verify": "source check", "persons": "persons"}
+
+
 class _BarProgress(ScanProgress):
     """The scan's progress on stderr, drawn from when the scan starts (after every misuse
     check) until ``stop``; ``quiet`` draws nothing. Each phase counts in its own unit: the
@@ -174,9 +178,9 @@ class _BarProgress(ScanProgress):
             }[name]
             self.ana = self.bar.add_task(label, total=None, unit=unit)
             self._pairs_offset = 0 if name == "pairs" else None
-        elif name == "verify":  # every source file is stat-ed again: no counts to show
+        elif name in STEPS:  # a step without counts (every source stat-ed again; matching)
             self._close(self.ana)
-            self.ana = self.bar.add_task("source check", total=None, unit="")
+            self.ana = self.bar.add_task(STEPS[name], total=None, unit="")
         self._phase = name
 
     def inventory(self, files_found: int) -> None:
