@@ -151,7 +151,7 @@ class Redactor:
                 continue
             for w in sorted(words, key=len, reverse=True):
                 out = re.sub(rf"(?<![^\W\d_]){re.escape(w)}(?![^\W\d_])", who, out, flags=re.I)
-        left = [w for c in self._enrolled_in(out) if (w := self._replacement(c)) is not None]
+        left = [x for c in self._enrolled_in(out) if (x := self._replacement(c)) is not None]
         if left:  # a spelling the patterns did not catch (accents, ...): the name goes whole
             out = "".join(dict.fromkeys(left))
         rest = re.sub(r"\[[^\]]*\]", "", out)
