@@ -159,6 +159,14 @@ def test_progress_of_a_rerun_says_nothing_to_do() -> None:
     assert check.description == "source check" and str(_CountColumn().render(check)) == "done"
 
 
+def test_progress_of_an_empty_source_says_no_files_found() -> None:
+    bar = bar_after([("phase", "inventory"), ("phase", "analysis"), ("analysis_total", 0)])
+    assert bar.bar is not None
+    inventory = bar.bar.tasks[0]
+    assert str(_CountColumn().render(inventory)) == "no files found"
+    bar.stop()
+
+
 def test_progress_takes_a_pairs_phase_named_by_the_pass() -> None:
     bar = bar_after(
         [("phase", "derivation"), ("analysis_total", 5), ("analysed", 5), ("phase", "pairs"),

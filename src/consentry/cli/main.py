@@ -85,7 +85,7 @@ class _CountColumn(ProgressColumn):
         if task.total is None:
             return Text(f"{task.completed:,.0f} {unit}")
         if task.total == 0:
-            return Text("nothing to do")
+            return Text(task.fields.get("none", "nothing to do"))
         return Text(f"{task.completed:,.0f}/{task.total:,.0f} {unit}")
 
 
@@ -146,7 +146,7 @@ class _BarProgress(ScanProgress):
         ]
         self.bar = Progress(*columns, console=err, disable=self.quiet, transient=False)
         self.bar.start()
-        self.inv = self.bar.add_task("inventory", total=None, unit="files")
+        self.inv = self.bar.add_task("inventory", total=None, unit="files", none="no files found")
         self.ana = self.bar.add_task("analysis", total=None, start=False, unit="files")
 
     def stop(self) -> None:
