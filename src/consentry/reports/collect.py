@@ -34,7 +34,7 @@ from typing import Any
 
 from consentry import __version__
 from consentry.analyzers import registry
-from consentry.derivation.direction import direction_stated
+from consentry.derivation.direction import STATED_CONFIDENCE, direction_stated
 from consentry.media.thumbnails import must_blur
 from consentry.persons.findings import PersonsReport, build_report
 from consentry.persons.refresh import method_description as persons_method
@@ -460,12 +460,15 @@ def _methods(
     # thresholds as the newest scan recorded them in its audit event (describe_plan)
     described: dict[str, Any] = {}
     identity: dict[str, Any] = {}
+    linking: dict[str, Any] = {}  # the derivation pass's method, as its newest run recorded it
     for e in events:
         payload = json.loads(e.payload)
         if e.action == "scan_started":
             described.update(payload.get("analyzers") or {})
         elif e.action == "identities_refreshed" and isinstance(payload.get("method"), dict):
             identity = payload["method"]
+        elif e.action == "derivations_linked" and isinstance(payload.get("method"), dict):
+            linking = payload["method"]
     by_analyzer: dict[str, dict[str, Any]] = {}
     for (_sha, analyzer), f in findings.items():
         entry = by_analyzer.setdefault(
@@ -513,7 +516,10 @@ def _methods(
         )
     if not links_status.startswith(("not run", "unavailable")):
         versions = sorted({str(link.details.get("version", "")) for link in links} - {""})
-        out.append(_method("derivation", ",".join(versions), (), {}, len(links)))
+        settings = {k: v for k, v in linking.items() if k != "version"}
+        # below it a link reads "copies of each other, direction unknown"
+        settings.setdefault("direction_stated_from_confidence", STATED_CONFIDENCE)
+        out.append(_method("derivation", ",".join(versions), (), settings, len(links)))
     return out
 
 
