@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consentry.derivation.direction import direction_stated
 from consentry.services.case import CaseRef, ErrorCode, ServiceError, opened
 
 if TYPE_CHECKING:
@@ -112,6 +111,9 @@ def update_links(request: LinksRequest) -> LinksResult:
 
 
 def _view(link: LinkRecord, paths: dict[str, list[str]]) -> LinkView:
+    # here, not at the top: a shell's --help must not load the derivation package (numpy)
+    from consentry.derivation.direction import direction_stated
+
     derived_paths = paths.get(link.derived_sha256, [])
     source_paths = paths.get(link.source_sha256, [])
     return LinkView(

@@ -458,7 +458,7 @@ class PersonDetail:
             data["consent_file_sha256"] = self.consent_file_sha256
             data["templates"] = [asdict(t) for t in self.templates]
         if self.summary is not None:
-            data.update({k: v for k, v in self.summary.__dict__.items() if k not in data})
+            data.update({k: v for k, v in asdict(self.summary).items() if k not in data})
         return data
 
 
