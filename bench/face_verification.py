@@ -46,7 +46,7 @@ POSSIBLE_FAR = 0.01
 
 # Re-shared social-media copies (issue 13; bench/victim_count.py uses the same function)
 RESHARED_SIDE = (320, 640)  # long side of a re-shared copy (px), when the photo is larger
-RESHARED_SMALL_FACTOR = (0.75, 1.0)  # photos already smaller are shrunk by this factor
+RESHARED_SMALL_FACTOR = (0.5, 1.0)  # photos already smaller are shrunk by this factor
 RESHARED_BLUR = (0.4, 1.4)  # Gaussian blur radius (px, at the copy's size)
 RESHARED_QUALITY = (35, 70)  # JPEG quality
 RESHARED_CROP = 0.08  # at most this share of each side cut away (drawn per side)
@@ -54,7 +54,7 @@ RESHARED_CROP = 0.08  # at most this share of each side cut away (drawn per side
 
 def reshared_copy(image: Image.Image, rng: np.random.Generator) -> tuple[bytes, str]:
     """A re-shared social-media copy of a photo: cropped a little, shrunk (320-640 px long side,
-    or by 0.75-1x when already smaller), blurred, JPEG q35-70. Returns the JPEG bytes and a
+    or by 0.5-1x when already smaller), blurred, JPEG q35-70. Returns the JPEG bytes and a
     short description of what was done."""
     import io
 
@@ -206,6 +206,207 @@ def embed_reshared(
                 )
             )
     return samples
+
+
+SWEEP_RADII = (0.8, 1.2, 1.6, 2.0, 2.6)  # Gaussian blur radius (px) of the sweep's copies
+SWEEP_QUALITY = 50
+SHARPNESS_BINS = (0.0, 10.0, 15.0, 20.0, 25.0, 30.0, 1e9)
+
+
+def embed_blurred(
+    analyzer: FaceAnalyzer, dataset: str, people: dict[str, list[Path]], max_side: int
+) -> list[Sample]:
+    """The largest face of copies of every image blurred at each of ``SWEEP_RADII`` and saved
+    as JPEG q50: faces across the whole range of sharpness, to see where the gate should be."""
+    import io
+
+    from PIL import ImageFilter
+
+    samples: list[Sample] = []
+    for identity, paths in people.items():
+        for path in paths:
+            with Image.open(path) as image:
+                rgb_image = image.convert("RGB")
+            for radius in SWEEP_RADII:
+                out = io.BytesIO()
+                rgb_image.filter(ImageFilter.GaussianBlur(radius)).save(
+                    out, "JPEG", quality=SWEEP_QUALITY
+                )
+                rgb = decode_image(out.getvalue(), max_side).rgb
+                found = [f for f in analyzer.analyze(rgb).faces if f.embedding is not None]
+                if not found:
+                    continue
+                face = max(found, key=lambda f: f.quality.size_px)
+                assert face.embedding is not None
+                samples.append(
+                    Sample(
+                        dataset,
+                        identity,
+                        str(path),
+                        face.embedding,
+                        face.usable,
+                        face.quality.sharpness,
+                        face.quality.size_px,
+                        face.flags,
+                    )
+                )
+    return samples
+
+
+def sharpness_sweep(
+    analyzer: FaceAnalyzer,
+    real: dict[str, dict[str, list[Path]]],
+    calibration: list[Sample],
+    held_out: list[Sample],
+    synthetic: list[Sample],
+    max_side: int,
+) -> None:
+    """Clean usable references against blurred copies of other images, by the copy's sharpness
+    (faces >= MIN_FACE_SIDE and frontal only): where does the match threshold's FAR leave
+    0.1 %? The gate is read off the calibration rows; held-out and synthetic rows check it."""
+    started = time.perf_counter()
+    copies: list[Sample] = []
+    for name, people in real.items():
+        copies += embed_blurred(analyzer, name, people, max_side)
+    op_people: dict[str, list[Path]] = defaultdict(list)
+    for s in synthetic:
+        if Path(s.path) not in op_people[s.identity]:
+            op_people[s.identity].append(Path(s.path))
+    op_copies = embed_blurred(analyzer, "openpeople", dict(op_people), max_side)
+    cal_keys = {(s.dataset, s.identity) for s in calibration}
+    others = {faces_mod.TOO_SMALL, faces_mod.NOT_FRONTAL, faces_mod.NOT_EMBEDDED}
+    print(
+        f"\nSharpness sweep: copies blurred at radius {SWEEP_RADII} px, JPEG q{SWEEP_QUALITY}: "
+        f"{len(copies)} real + {len(op_copies)} synthetic faces "
+        f"({time.perf_counter() - started:.0f} s). Clean usable references against copies of "
+        "other images whose only possible flag is 'blurry', by the copy's sharpness:"
+    )
+    print(HEADER)
+    match_c, possible_c = faces_mod.MATCH_SIMILARITY, faces_mod.POSSIBLE_MATCH_SIMILARITY
+    for label, refs, cops in (
+        ("cal", calibration, [c for c in copies if (c.dataset, c.identity) in cal_keys]),
+        ("held", held_out, [c for c in copies if (c.dataset, c.identity) not in cal_keys]),
+        ("synth", synthetic, op_copies),
+    ):
+        for low, high in zip(SHARPNESS_BINS[:-1], SHARPNESS_BINS[1:], strict=True):
+            subset = [c for c in cops if not (set(c.flags) & others) and low <= c.sharpness < high]
+            name = f"{label} sharp {low:g}-{high:g}" if high < 1e9 else f"{label} sharp >= {low:g}"
+            print(row(name, cross_pairs(refs, subset), match_c, possible_c))
+
+
+# Small faces are identified at a tenth of the match threshold's FAR: their embeddings are
+# noisier (AUC 0.996 against 1.000 on calibration), so a stricter point of the same curve.
+SMALL_FACE_FAR = 0.0001
+SMALL_SIDES = (28, 32, 36, 40, 44)  # face short side (px) the small-face copies are made at
+
+
+def embed_small(
+    analyzer: FaceAnalyzer, samples: list[Sample], seed: int, max_side: int
+) -> list[Sample]:
+    """Re-shared-like copies of each sample's image shrunk so that its largest face has each
+    short side of ``SMALL_SIDES`` (then blur radius 0.4-1.4 px and JPEG q35-70, as
+    ``reshared_copy``): the faces re-shares make too small for the usual gate."""
+    import io
+    import zlib
+
+    from PIL import ImageFilter
+
+    out: list[Sample] = []
+    seen: set[str] = set()
+    for s in samples:
+        if s.path in seen or not np.isfinite(s.size_px) or s.size_px <= max(SMALL_SIDES):
+            continue
+        seen.add(s.path)
+        rng = np.random.default_rng([seed, zlib.crc32(s.path.encode())])
+        with Image.open(s.path) as image:
+            rgb_image = image.convert("RGB")
+        for side in SMALL_SIDES:
+            factor = side / s.size_px
+            size = (
+                max(8, round(rgb_image.width * factor)),
+                max(8, round(rgb_image.height * factor)),
+            )
+            small = rgb_image.resize(size, Image.Resampling.LANCZOS).filter(
+                ImageFilter.GaussianBlur(float(rng.uniform(*RESHARED_BLUR)))
+            )
+            buffer = io.BytesIO()
+            small.save(
+                buffer,
+                "JPEG",
+                quality=int(rng.integers(RESHARED_QUALITY[0], RESHARED_QUALITY[1] + 1)),
+            )
+            rgb = decode_image(buffer.getvalue(), max_side).rgb
+            found = [f for f in analyzer.analyze(rgb).faces if f.embedding is not None]
+            if not found:
+                continue
+            face = max(found, key=lambda f: f.quality.size_px)
+            assert face.embedding is not None
+            out.append(
+                Sample(
+                    s.dataset,
+                    s.identity,
+                    s.path,
+                    face.embedding,
+                    face.usable,
+                    face.quality.sharpness,
+                    face.quality.size_px,
+                    face.flags,
+                )
+            )
+    return out
+
+
+def small_face_check(
+    analyzer: FaceAnalyzer,
+    calibration: list[Sample],
+    held_out: list[Sample],
+    synthetic: list[Sample],
+    seed: int,
+    max_side: int,
+) -> None:
+    """Which similarity keeps FAR <= 0.1 % for faces whose only flag is 'too_small'?
+
+    Clean usable references against small re-shared-like copies of other images, by the copy's
+    measured face side. The threshold is chosen on the calibration identities (all sizes from
+    ``faces.SMALL_FACE_MIN_SIDE`` up to ``MIN_FACE_SIDE`` together); held-out and synthetic rows
+    only check it."""
+    started = time.perf_counter()
+    cal = embed_small(analyzer, calibration, seed, max_side)
+    held = embed_small(analyzer, held_out, seed, max_side)
+    synth = embed_small(analyzer, [s for s in synthetic if s.usable], seed, max_side)
+    lo, hi = faces_mod.SMALL_FACE_MIN_SIDE, faces_mod.MIN_FACE_SIDE
+
+    def only_small(c: Sample, a: float, b: float) -> bool:
+        return tuple(c.flags) == (faces_mod.TOO_SMALL,) and a <= c.size_px < b
+
+    pairs = cross_pairs(calibration, [c for c in cal if only_small(c, lo, hi)])
+    at_match_far = threshold_at_far(pairs.impostor, MATCH_FAR)
+    chosen = threshold_at_far(pairs.impostor, SMALL_FACE_FAR)
+    print(
+        f"\nSmall faces: copies shrunk so the face is {SMALL_SIDES} px, blurred and JPEG'd like "
+        f"re-shares: {len(cal)} calibration, {len(held)} held-out, {len(synth)} synthetic faces "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    print(
+        f"  calibration impostors, faces {lo}-{hi - 1} px whose only flag is too_small "
+        f"({len(pairs.impostor)} pairs): FAR <= {MATCH_FAR:.1%} at {at_match_far:.4f}, "
+        f"FAR <= {SMALL_FACE_FAR:.2%} at {chosen:.4f}; the small-face threshold is the "
+        f"higher of the latter and MATCH_SIMILARITY ({faces_mod.MATCH_SIMILARITY}), rounded up: "
+        f"{max(faces_mod.MATCH_SIMILARITY, np.ceil(chosen * 100) / 100):.2f}; "
+        f"constant faces.SMALL_FACE_MATCH_SIMILARITY={faces_mod.SMALL_FACE_MATCH_SIMILARITY} "
+        "(the rows use the constant in both level columns)"
+    )
+    print(HEADER)
+    small_t = faces_mod.SMALL_FACE_MATCH_SIMILARITY
+    bins = ((20, 28), (28, lo), (lo, 40), (40, hi), (lo, hi))
+    for label, refs, copies in (
+        ("cal", calibration, cal),
+        ("held", held_out, held),
+        ("synth", synthetic, synth),
+    ):
+        for a, b in bins:
+            subset = [c for c in copies if only_small(c, a, b)]
+            print(row(f"{label} small {a}-{b - 1} px", cross_pairs(refs, subset), small_t, small_t))
 
 
 def cross_pairs(references: list[Sample], copies: list[Sample]) -> Pairs:
@@ -442,6 +643,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--no-padding-check", action="store_true")
     parser.add_argument(
+        "--small-faces",
+        action="store_true",
+        help="also shrink copies so their face is 28-44 px and choose the small-face threshold",
+    )
+    parser.add_argument(
+        "--sharpness-sweep",
+        action="store_true",
+        help="also embed blurred copies of every image and report FAR/TAR by their sharpness",
+    )
+    parser.add_argument(
         "--degrade",
         choices=["none", "reshared"],
         default="none",
@@ -526,6 +737,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.degrade == "reshared":
         reshared_check(analyzer, real, calibration, held_out, args.seed, args.max_side)
+    if args.small_faces:
+        small_face_check(analyzer, calibration, held_out, synthetic, args.seed, args.max_side)
+    if args.sharpness_sweep:
+        sharpness_sweep(analyzer, real, calibration, held_out, synthetic, args.max_side)
     if not args.no_padding_check:
         padding_check(FaceAnalyzer, real)
     return 0

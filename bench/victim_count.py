@@ -28,7 +28,8 @@ for development.
 Re-shared copies (``--degrade reshared``, the default since issue 13): about half of the scanned
 photos of people (``RESHARED_SHARE``, drawn by the seed) are replaced by what a social-media
 re-share makes of them: cropped by up to 8 % a side, shrunk to a long side of 320-640 px (photos
-already smaller, like the 92-250 px labelled faces, by 0.75-1x), Gaussian blur of radius
+already smaller, like the 92-250 px labelled faces, by 0.5-1x: a re-share shrinks a face by the
+same factor whatever the original size), Gaussian blur of radius
 0.4-1.4 px, JPEG quality 35-70 with 4:2:0 chroma; 10 % of the photos are also found as one or
 two further re-shares of different sizes. ``--degrade none`` lays out the same case (same people,
 photos and folders) without them. Recall is also shown apart for re-shared copies and for

@@ -113,3 +113,40 @@ def test_a_demoted_match_is_not_promoted_back() -> None:
     assert found.level[0] == POSSIBLE
     assert found.reason[0] == MatchReason.GROUP_DISAGREES
     assert promoted_by_group(found) == 0
+
+
+def test_a_small_sharp_frontal_face_matches_only_at_the_stricter_threshold() -> None:
+    from consentry.analyzers.faces import MATCH_SIMILARITY, SMALL_FACE_MATCH_SIMILARITY
+
+    assert SMALL_FACE_MATCH_SIMILARITY >= MATCH_SIMILARITY  # never looser than a usable face
+    strict = 0.55  # the threshold is a parameter: a stricter one must be honoured
+    faces, templates = _case([0.6, 0.5, 0.6])
+    usable = np.zeros(3, dtype=bool)
+    small = np.array([True, True, False])  # the third: blurred or in profile, not just small
+    found = match_faces(faces, usable, templates, small=small, small_threshold=strict)
+    assert found.level[0] == MATCH and found.reason[0] == MatchReason.SMALL_FACE
+    assert found.level[1] == POSSIBLE and found.reason[1] == MatchReason.NOT_USABLE
+    assert found.level[2] == POSSIBLE and found.reason[2] == MatchReason.NOT_USABLE
+    found = match_faces(faces, usable, templates, small=small)  # the default threshold
+    assert list(found.level) == [MATCH, MATCH, POSSIBLE]
+    # without the small mask (the old call) nothing unusable is ever a match
+    assert MATCH not in list(match_faces(faces, usable, templates).level)
+
+
+def test_which_faces_count_as_small_but_identifiable() -> None:
+    from consentry.analyzers.faces import (
+        BLURRY,
+        MIN_FACE_SIDE,
+        NOT_FRONTAL,
+        SMALL_FACE_MIN_SIDE,
+        TOO_SMALL,
+        small_face_identifiable,
+    )
+
+    assert SMALL_FACE_MIN_SIDE < MIN_FACE_SIDE
+    assert small_face_identifiable(SMALL_FACE_MIN_SIDE, (TOO_SMALL,))
+    assert small_face_identifiable(40.0, "too_small")  # as the store keeps flags
+    assert not small_face_identifiable(SMALL_FACE_MIN_SIDE - 0.5, (TOO_SMALL,))
+    assert not small_face_identifiable(40.0, (TOO_SMALL, BLURRY))
+    assert not small_face_identifiable(40.0, f"{TOO_SMALL},{NOT_FRONTAL}")
+    assert not small_face_identifiable(60.0, ())  # usable faces go the usual way

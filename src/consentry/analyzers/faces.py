@@ -61,6 +61,18 @@ MIN_CANVAS_SIDE = 320  # px: smaller padded images are upscaled to this before d
 # 24 px none (AUC 0.98 at 16 px and detection starts to fail).
 MIN_EMBED_SIDE = 24  # short side of the box, pixels of the analysed image
 MIN_FACE_SIDE = 48
+# Re-shared copies (issue 13: smaller, blurred, harder JPEG) bring many faces just under 48 px.
+# A face from SMALL_FACE_MIN_SIDE px whose only flag is too_small (sharp, frontal) may still be
+# identified, at SMALL_FACE_MATCH_SIMILARITY: the similarity with FAR <= 0.01 % (a tenth of the
+# match threshold's FAR) on calibration impostors of such faces, never below MATCH_SIMILARITY.
+# bench/face_verification.py --small-faces (calibration identities, seed 20260101; 127,907
+# impostor pairs of 32-47 px re-shared-like copies against clean references, 2026-12-02):
+# FAR 0.1 % at 0.4012, FAR 0.01 % at 0.4464, so MATCH_SIMILARITY itself; TAR there 0.96
+# (32-47 px), AUC 0.996. Below 32 px AUC drops to 0.988 and TAR at FAR 0.1 % to 0.81: not
+# identified. Synthetic look-alikes were not measurable at these sizes: with synthetic persons
+# enrolled, bench/victim_count.py shows what it costs.
+SMALL_FACE_MIN_SIDE = 32
+SMALL_FACE_MATCH_SIMILARITY = 0.46
 # Variance of the Laplacian on the 112x112 grey aligned crop. Blurred faces embed close to each
 # other, a false-match risk: with synthetic Gaussian blur (sigma 0-8 % of the face) AUC was 0.915
 # over all faces, 0.985 for sharpness >= 20, 0.988 >= 30, flat above; clean faces: 10th
@@ -342,6 +354,15 @@ class FaceAnalyzer:
         return faces
 
 
+def small_face_identifiable(size_px: float, flags: tuple[str, ...] | str) -> bool:
+    """Whether a face that is not usable may still be identified at the stricter
+    ``SMALL_FACE_MATCH_SIMILARITY``: at least ``SMALL_FACE_MIN_SIDE`` px, and too small its only
+    flag (not blurred, not in profile, embedded). ``flags`` as a tuple or as the store's
+    comma-joined text."""
+    names = tuple(f for f in flags.split(",") if f) if isinstance(flags, str) else tuple(flags)
+    return names == (TOO_SMALL,) and size_px >= SMALL_FACE_MIN_SIDE
+
+
 def load_faces() -> FaceAnalyzer:
     """The installed face models (the seam tests and enrollment use)."""
     return FaceAnalyzer()
@@ -494,6 +515,8 @@ __all__ = [
     "MIN_EMBED_SIDE",
     "MIN_FACE_SIDE",
     "MIN_SHARPNESS",
+    "SMALL_FACE_MATCH_SIMILARITY",
+    "SMALL_FACE_MIN_SIDE",
     "NAME",
     "POSSIBLE_MATCH_SIMILARITY",
     "VERSION",
@@ -505,4 +528,5 @@ __all__ = [
     "frontalness",
     "load_faces",
     "second_look",
+    "small_face_identifiable",
 ]

@@ -41,7 +41,11 @@ from enum import StrEnum
 
 import numpy as np
 
-from consentry.analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
+from consentry.analyzers.faces import (
+    MATCH_SIMILARITY,
+    POSSIBLE_MATCH_SIMILARITY,
+    SMALL_FACE_MATCH_SIMILARITY,
+)
 
 MATCH = "match"
 POSSIBLE = "possible"
@@ -55,6 +59,7 @@ class MatchReason(StrEnum):
     """Why a face is at its level (stable strings: stored and shown)."""
 
     SIMILARITY = "similarity"  # match: usable face, similarity >= match threshold
+    SMALL_FACE = "small_face_similarity"  # match: small sharp frontal face, >= small threshold
     GROUP_SUPPORT = "group_support"  # match: possible alone, its group matches the person
     BELOW_MATCH = "below_match"  # possible: similarity between possible and match
     NOT_USABLE = "face_not_usable"  # possible: match similarity, but the face is not usable
@@ -68,6 +73,8 @@ class MatchReason(StrEnum):
 REASON_TEXT = {
     MatchReason.SIMILARITY: "similarity to the person's reference photos reaches the match "
     "threshold on a usable face",
+    MatchReason.SMALL_FACE: "the face is under the usual size for identity (32-47 px, but sharp "
+    "and frontal), and its similarity reaches the threshold chosen for such faces",
     MatchReason.GROUP_SUPPORT: "similarity reaches only the possible threshold, but the face's "
     "group of faces matches the person (median similarity at the match threshold, and another "
     "face of the group matches on its own)",
@@ -103,8 +110,14 @@ def match_faces(
     templates: TemplateSet,
     match_threshold: float = MATCH_SIMILARITY,
     possible_threshold: float = POSSIBLE_MATCH_SIMILARITY,
+    small: np.ndarray | None = None,
+    small_threshold: float = SMALL_FACE_MATCH_SIMILARITY,
 ) -> FaceMatches:
-    """Best enrolled person for each face (rows of ``embeddings``), with its level."""
+    """Best enrolled person for each face (rows of ``embeddings``), with its level.
+
+    ``small`` marks faces that are not usable only because they are small
+    (``faces.small_face_identifiable``): they match at ``small_threshold`` (chosen at a tenth
+    of the match FAR, never below ``match_threshold``), with reason ``SMALL_FACE``."""
     n = len(embeddings)
     best_person = np.full(n, -1, dtype=np.int64)
     best_sim = np.full(n, -1.0, dtype=np.float32)
@@ -127,10 +140,14 @@ def match_faces(
         best_sim[lo : lo + BLOCK] = per_person[np.arange(len(best)), best]
     usable = np.asarray(usable, dtype=bool)
     is_match = (best_sim >= match_threshold) & usable
-    is_possible = ~is_match & (best_sim >= possible_threshold)
-    level[is_match] = MATCH
+    is_small = np.zeros(n, dtype=bool)
+    if small is not None:
+        is_small = ~usable & np.asarray(small, dtype=bool) & (best_sim >= small_threshold)
+    is_possible = ~is_match & ~is_small & (best_sim >= possible_threshold)
+    level[is_match | is_small] = MATCH
     level[is_possible] = POSSIBLE
     reason[is_match] = MatchReason.SIMILARITY
+    reason[is_small] = MatchReason.SMALL_FACE
     reason[is_possible & (best_sim >= match_threshold)] = MatchReason.NOT_USABLE
     reason[is_possible & (best_sim < match_threshold)] = MatchReason.BELOW_MATCH
     return FaceMatches(best_person, best_sim, level, reason)
