@@ -70,6 +70,7 @@ from consentry.store.persons_store import (
     UNIDENTIFIED,
     FaceAttribution,
     FaceKey,
+    IdentityFaces,
     PersonRow,
     PersonsStore,
 )
@@ -283,7 +284,8 @@ def build_report(ps: PersonsStore) -> PersonsReport:
             unattributed.append(f)
 
     ident = ps.identity_faces() if group_faces or match_faces else None
-    centre_sims = _group_cohesion(ident, group_faces)
+    row_of = {k: i for i, k in enumerate(ident.keys)} if ident is not None else {}
+    centre_sims = _group_cohesion(ident, row_of, group_faces)
     merged_from: dict[int, list[str]] = defaultdict(list)
     for p in persons:
         if p.merged_into is not None:
@@ -306,7 +308,7 @@ def build_report(ps: PersonsStore) -> PersonsReport:
                 )
             )
             if match_faces.get(p.id):
-                groups_by_code[p.code] = _group_faces(ident, match_faces[p.id], by_id)
+                groups_by_code[p.code] = _group_faces(ident, row_of, match_faces[p.id], by_id)
         elif group_faces.get(p.id):
             claimed = group_claimed.get(p.id, {})
             likely = max(claimed, key=lambda k: (claimed[k], -k)) if claimed else None
@@ -321,7 +323,7 @@ def build_report(ps: PersonsStore) -> PersonsReport:
                     merged_from.get(p.id, []),
                 )
             )
-            groups_by_code[p.code] = _group_faces(ident, group_faces[p.id], by_id)
+            groups_by_code[p.code] = _group_faces(ident, row_of, group_faces[p.id], by_id)
 
     # folders: every image location, with the persons shown in it
     codes_in: dict[str, set[str]] = defaultdict(set)
@@ -685,19 +687,20 @@ def _subclusters(g: GroupFaces, paths_by_sha: dict[str, list[str]]) -> list[SubC
 
 
 def _group_faces(
-    ident: Any, members: list[FaceAttribution], by_id: dict[int, PersonRow]
+    ident: IdentityFaces | None,
+    row: dict[FaceKey, int],
+    members: list[FaceAttribution],
+    by_id: dict[int, PersonRow],
 ) -> GroupFaces:
     possible: Counter[str] = Counter()
     for f in members:
         if f.match_level == POSSIBLE and f.match_person in by_id:
             possible[by_id[f.match_person].code] += 1
-    row = {k: i for i, k in enumerate(ident.keys)} if ident is not None else {}
-    keep = [f for f in members if f.key in row]
-    dim = ident.embeddings.shape[1] if ident is not None else 128
+    keep = [f for f in members if f.key in row] if ident is not None else []
     emb = (
         ident.embeddings[[row[f.key] for f in keep]]
-        if keep
-        else np.zeros((0, dim), dtype=np.float32)
+        if ident is not None and keep
+        else np.zeros((0, 128), dtype=np.float32)
     )
     return GroupFaces(emb, tuple(f.key[0] for f in keep), dict(possible))
 
@@ -812,12 +815,11 @@ def _faces_text(n: int) -> str:
 
 
 def _group_cohesion(
-    ident: Any, groups: dict[int, list[FaceAttribution]]
+    ident: IdentityFaces | None, row: dict[FaceKey, int], groups: dict[int, list[FaceAttribution]]
 ) -> dict[int, tuple[float, float]]:
     """Per group: lowest and highest similarity of a member face to the group's centre."""
     if not groups or ident is None:
         return {}
-    row = {k: i for i, k in enumerate(ident.keys)}
     out = {}
     for pid, members in groups.items():
         idx = [row[f.key] for f in members if f.key in row]
