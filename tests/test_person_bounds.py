@@ -393,3 +393,24 @@ def test_an_enrolled_persons_own_faces_raise_no_flag() -> None:
     _, g = _group("E1", paths, look_alikes(1, 7, noise=0.5))
     c = _count([e1], {"E1": g})
     assert (c.lower_bound, c.estimate, c.upper_bound) == (1, 1, 1) and not e1.review
+
+
+def test_a_large_group_is_re_clustered_on_a_sample_and_every_face_placed() -> None:
+    from consentry.persons.clustering import SUBCLUSTER_SAMPLE
+
+    x = look_alikes(2, 300)
+    assert len(x) > SUBCLUSTER_SAMPLE
+    labels = subclusters(x)
+    assert len(labels) == 600
+    assert len(set(labels[:300].tolist())) == 1 and len(set(labels[300:].tolist())) == 1
+    assert labels[0] != labels[300]
+
+
+def test_a_sub_cluster_too_small_for_its_group_is_no_further_person() -> None:
+    """A sub-cluster of 2 images in a group of 60: under 5 % of the group's images."""
+    x = np.concatenate([look_alikes(1, 58, noise=0.3), look_alikes(1, 2, noise=0.3)])
+    assert len(set(subclusters(x).tolist())) == 2  # the faces do split ...
+    u1, g1 = _group("U1", _files("Downloads", 60), x)
+    c = _count([u1], {"U1": g1})
+    # ... but 2 of 60 images is under SUBCLUSTER_MIN_SHARE: no further person, no flag
+    assert (c.lower_bound, c.estimate, c.upper_bound) == (1, 1, 1) and not u1.review
