@@ -34,9 +34,9 @@ are equal only when nothing is uncertain.
   enrolled person, the folders named like other people that their matches fill or, if more,
   the sub-clusters of their matched faces less one (a look-alike matched) + one person per
   image whose faces are all unattributed (no usable face, no match: nobody counted is seen in
-  it). Faces
-  too poor to attribute *beside* a counted person (background people, or more faces of the same
-  person) are not added: the count block states how many there are, in how many images.
+  it). Faces too poor to attribute *beside* a counted person (background people, or more faces
+  of the same person) are not added: the count block states how many there are, in how many
+  images.
 
 Faces that are too small, blurred or in profile join no group; they may show further persons,
 so the count block states how many there are and in how many images.
