@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from consentry.analyzers import runner as image_analysis
+from consentry.analyzers.explicit import VERSION as explicit_version
 from consentry.analyzers.explicit import ExplicitAnalyzer
 from consentry.analyzers.models import ModelUnavailable
 from consentry.cli.main import EXIT_MISUSE, main
@@ -141,7 +142,7 @@ def test_enabling_an_analyzer_later_adds_findings_without_rehashing(
     assert summary["analysed"] == 0  # no file was inventoried or hashed again
     assert _rows(case, "SELECT * FROM contents ORDER BY sha256") == contents_before
     findings = _rows(case, "SELECT analyzer, analyzer_version, model_sha256, label FROM findings")
-    assert findings == [("explicit", "1", "0" * 64, "none")] * 5
+    assert findings == [("explicit", explicit_version, "0" * 64, "none")] * 5
     # the thumbnails were re-rendered for the now-known label
     assert _rows(case, "SELECT DISTINCT blurred, label FROM thumbnails") == [(0, "none")]
 
