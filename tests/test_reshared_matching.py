@@ -118,7 +118,7 @@ def test_a_demoted_match_is_not_promoted_back() -> None:
 def test_a_small_sharp_frontal_face_matches_only_at_the_stricter_threshold() -> None:
     from consentry.analyzers.faces import MATCH_SIMILARITY, SMALL_FACE_MATCH_SIMILARITY
 
-    assert SMALL_FACE_MATCH_SIMILARITY >= MATCH_SIMILARITY  # never looser than a usable face
+    assert SMALL_FACE_MATCH_SIMILARITY > MATCH_SIMILARITY  # stricter than for a usable face
     strict = 0.55  # the threshold is a parameter: a stricter one must be honoured
     faces, templates = _case([0.6, 0.5, 0.6])
     usable = np.zeros(3, dtype=bool)
@@ -127,8 +127,11 @@ def test_a_small_sharp_frontal_face_matches_only_at_the_stricter_threshold() -> 
     assert found.level[0] == MATCH and found.reason[0] == MatchReason.SMALL_FACE
     assert found.level[1] == POSSIBLE and found.reason[1] == MatchReason.NOT_USABLE
     assert found.level[2] == POSSIBLE and found.reason[2] == MatchReason.NOT_USABLE
-    found = match_faces(faces, usable, templates, small=small)  # the default threshold
-    assert list(found.level) == [MATCH, MATCH, POSSIBLE]
+    between = (MATCH_SIMILARITY + SMALL_FACE_MATCH_SIMILARITY) / 2
+    faces, templates = _case([SMALL_FACE_MATCH_SIMILARITY + 0.02, between, between])
+    found = match_faces(faces, np.array([False, False, True]), templates, small=small)
+    assert list(found.level) == [MATCH, POSSIBLE, MATCH]  # the usable face: usual threshold
+    assert found.reason[1] == MatchReason.NOT_USABLE
     # without the small mask (the old call) nothing unusable is ever a match
     assert MATCH not in list(match_faces(faces, usable, templates).level)
 

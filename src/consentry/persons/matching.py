@@ -74,7 +74,7 @@ REASON_TEXT = {
     MatchReason.SIMILARITY: "similarity to the person's reference photos reaches the match "
     "threshold on a usable face",
     MatchReason.SMALL_FACE: "the face is under the usual size for identity (32-47 px, but sharp "
-    "and frontal), and its similarity reaches the threshold chosen for such faces",
+    "and frontal), and its similarity reaches the stricter threshold chosen for such faces",
     MatchReason.GROUP_SUPPORT: "similarity reaches only the possible threshold, but the face's "
     "group of faces matches the person (median similarity at the match threshold, and another "
     "face of the group matches on its own)",
@@ -116,8 +116,9 @@ def match_faces(
     """Best enrolled person for each face (rows of ``embeddings``), with its level.
 
     ``small`` marks faces that are not usable only because they are small
-    (``faces.small_face_identifiable``): they match at ``small_threshold`` (chosen at a tenth
-    of the match FAR, never below ``match_threshold``), with reason ``SMALL_FACE``."""
+    (``faces.small_face_identifiable``): they match at ``small_threshold``, stricter than
+    ``match_threshold`` (``faces.SMALL_FACE_MATCH_SIMILARITY`` says how it was chosen), with
+    reason ``SMALL_FACE``."""
     n = len(embeddings)
     best_person = np.full(n, -1, dtype=np.int64)
     best_sim = np.full(n, -1.0, dtype=np.float32)
