@@ -23,7 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from consentry.analyzers.faces import MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY
+from consentry.analyzers.faces import (
+    MATCH_SIMILARITY,
+    POSSIBLE_MATCH_SIMILARITY,
+    SMALL_FACE_MATCH_SIMILARITY,
+    SMALL_FACE_MIN_SIDE,
+    small_face_identifiable,
+)
 from consentry.persons import erasure
 from consentry.persons.clustering import (
     KNN,
@@ -38,16 +44,18 @@ from consentry.persons.matching import (
     NO_GROUP,
     POSSIBLE,
     FaceMatches,
+    MatchReason,
     TemplateSet,
     check_groups,
     match_faces,
+    promoted_by_group,
 )
 from consentry.persons.template_crypto import TemplateKey, TemplateKeyError, load_key
 from consentry.store import CaseStore
 from consentry.store.persons_store import ENROLLED, MatchRow, PersonRow, PersonsStore
 
 log = logging.getLogger(__name__)
-VERSION = "2"  # 2: group consistency of matches
+VERSION = "3"  # 2: group consistency of matches; 3: group support, small faces (issue 13)
 
 
 @dataclass
@@ -61,6 +69,8 @@ class RefreshOutcome:
     joined_existing: int = 0
     matches_skipped: str | None = None  # why matching could not run (key problem)
     matches_demoted_by_group: int = 0
+    matches_promoted_by_group: int = 0
+    small_face_matches: int = 0
 
 
 def consented_persons(persons: list[PersonRow]) -> list[PersonRow]:
@@ -88,7 +98,14 @@ def current_state(ps: PersonsStore) -> tuple[str, list[PersonRow]]:
             "v": VERSION,
             "faces": [faces, newest],
             "templates": templates,
-            "thresholds": [MATCH_SIMILARITY, POSSIBLE_MATCH_SIMILARITY, LINKAGE_SIMILARITY, KNN],
+            "thresholds": [
+                MATCH_SIMILARITY,
+                POSSIBLE_MATCH_SIMILARITY,
+                SMALL_FACE_MATCH_SIMILARITY,
+                SMALL_FACE_MIN_SIDE,
+                LINKAGE_SIMILARITY,
+                KNN,
+            ],
         },
         sort_keys=True,
     )
@@ -157,7 +174,16 @@ def refresh_identities(
             state = "stale:" + state  # try again next time
             log.warning("identities: matching skipped: %s", exc)
         else:
-            found = match_faces(faces.embeddings, faces.usable, templates)
+            small = None
+            if faces.size_px is not None:
+                small = np.array(
+                    [
+                        small_face_identifiable(float(size), flags)
+                        for size, flags in zip(faces.size_px, faces.flags, strict=True)
+                    ],
+                    dtype=bool,
+                )
+            found = match_faces(faces.embeddings, faces.usable, templates, small=small)
 
     # cluster the usable faces; existing assignments are kept as they are
     usable = np.flatnonzero(faces.usable)
@@ -174,11 +200,13 @@ def refresh_identities(
             joins.append((key, label))
 
     matches: list[MatchRow] | None = None if skipped else []
-    demoted = 0
+    demoted = promoted = small_matches = 0
     if found is not None and templates is not None:
         groups = np.full(len(faces.keys), NO_GROUP, dtype=np.int64)
         groups[usable] = result.labels
-        demoted = check_groups(found, faces.embeddings, groups, templates)
+        demoted = check_groups(found, faces.embeddings, groups, templates, usable=faces.usable)
+        promoted = promoted_by_group(found)
+        small_matches = int(np.sum(found.reason == MatchReason.SMALL_FACE))
         matches = [
             MatchRow(
                 faces.keys[i],
@@ -200,6 +228,8 @@ def refresh_identities(
         joined_existing=len(joins),
         matches_skipped=skipped,
         matches_demoted_by_group=demoted,
+        matches_promoted_by_group=promoted,
+        small_face_matches=small_matches,
     )
     store.append_audit(
         "identities_refreshed",
@@ -211,6 +241,8 @@ def refresh_identities(
             "faces_match": outcome.matched_faces,
             "faces_possible": outcome.possible_faces,
             "matches_demoted_by_group": demoted,
+            "matches_promoted_by_group": promoted,
+            "small_face_matches": small_matches,
             "matching_skipped": skipped,
             "new_unidentified_persons": codes,
             "faces_joined_existing_unidentified": outcome.joined_existing,
@@ -231,6 +263,15 @@ def method_description() -> dict[str, object]:
         "match_requires_group_median": (
             f"a face in a group of >= {GROUP_MIN_FACES} usable faces matches only if the "
             "group's median similarity to the person also reaches the match similarity"
+        ),
+        "match_by_group_support": (
+            f"a usable face at possible whose group of >= {GROUP_MIN_FACES} usable faces matches "
+            "the person (median) and holds another match of the person is a match"
+        ),
+        "small_face_match_similarity": SMALL_FACE_MATCH_SIMILARITY,
+        "small_face_rule": (
+            f"a face of {SMALL_FACE_MIN_SIDE}-47 px whose only flag is too_small (sharp, "
+            "frontal) matches at the stricter small_face_match_similarity"
         ),
         "cluster_linkage": "average",
         "cluster_linkage_similarity": LINKAGE_SIMILARITY,

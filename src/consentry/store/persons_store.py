@@ -105,6 +105,8 @@ class IdentityFaces:
     keys: list[FaceKey]
     embeddings: np.ndarray  # (n, 128) float32
     usable: np.ndarray  # (n,) bool
+    size_px: np.ndarray | None = None  # (n,) float32: short side of the face box
+    flags: tuple[str, ...] = ()  # (n,) the faces' flags, comma-joined as stored
 
 
 @dataclass(frozen=True)
@@ -406,7 +408,14 @@ class PersonsStore:
     def identity_faces(self) -> IdentityFaces:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(FACES.c.sha256, FACES.c.face_index, FACES.c.usable, FACES.c.embedding)
+                select(
+                    FACES.c.sha256,
+                    FACES.c.face_index,
+                    FACES.c.usable,
+                    FACES.c.embedding,
+                    FACES.c.size_px,
+                    FACES.c.flags,
+                )
                 .where(FACES.c.embedding.is_not(None))
                 .order_by(FACES.c.sha256, FACES.c.face_index)
             ).all()
@@ -417,6 +426,8 @@ class PersonsStore:
             [(r.sha256, r.face_index) for r in rows],
             embeddings.reshape(len(rows), -1).astype(np.float32),
             np.array([bool(r.usable) for r in rows]),
+            np.array([float(r.size_px or 0.0) for r in rows], dtype=np.float32),
+            tuple(r.flags or "" for r in rows),
         )
 
     def cluster_assignments(self) -> dict[FaceKey, int]:
