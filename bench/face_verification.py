@@ -18,7 +18,15 @@ The synthetic ``openpeople`` persons are reported apart and never used for calib
 A second table checks the border padding: the same faces cropped ever tighter around the face
 box, detected with and without padding.
 
+Re-shared copies (issue 13): ``--degrade reshared`` embeds one re-shared copy of every image
+(``reshared_copy``: cropped, shrunk, blurred, JPEG q35-70) against clean references, by the copy's
+quality; ``--small-faces`` shrinks copies so that the face is 28-44 px and reports the similarity
+at FAR 0.1 % and 0.01 % on calibration impostors of faces whose only flag is too_small (the basis
+of ``faces.SMALL_FACE_MATCH_SIMILARITY``); ``--sharpness-sweep`` blurs copies at radius 0.8-2.6 px
+and reports FAR/TAR by sharpness (the blur gate).
+
 Usage: python bench/face_verification.py [--data ../shared/data] [--seed 20260101]
+       [--degrade none|reshared] [--small-faces] [--sharpness-sweep] [--no-padding-check]
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ for development.
 Re-shared copies (``--degrade reshared``, the default since issue 13): about half of the scanned
 photos of people (``RESHARED_SHARE``, drawn by the seed) are replaced by what a social-media
 re-share makes of them: cropped by up to 8 % a side, shrunk to a long side of 320-640 px (photos
-already smaller, like the 92-250 px labelled faces, by 0.5-1x: a re-share shrinks a face by the
-same factor whatever the original size), Gaussian blur of radius
+already smaller, like the 92-250 px labelled faces, by 0.5-1x, so that they too come out
+smaller), Gaussian blur of radius
 0.4-1.4 px, JPEG quality 35-70 with 4:2:0 chroma; 10 % of the photos are also found as one or
 two further re-shares of different sizes. ``--degrade none`` lays out the same case (same people,
 photos and folders) without them. Recall is also shown apart for re-shared copies and for
@@ -37,10 +37,10 @@ photos as they are, and every missed (person, image) pair is explained from the 
 (no face found, face not usable and why, only ``possible``, matched to someone else).
 
 Seeds (issue 13): 7-13 were used before. The rules added for re-shared copies were developed on
-the tuning seeds 20-22 with ``--split calibration`` only; the reporting seeds 30-33 with
-``--split held-out`` (the default) were run once, at the end. ``--seeds 30,31,32,33`` runs several
-in one go and prints one table row per seed, with "bounds contain truth: yes/no" (does the
-persons count's [lower, upper] contain the true number of persons).
+the tuning seeds 20-22 with ``--split calibration`` only (20 and 21 were run; 2026-12-02); the
+reporting seeds 30-33 with ``--split held-out`` (the default) were run once, at the end.
+``--seeds 30,31,32,33`` runs several in one go and prints one table row per seed, with "bounds
+contain truth: yes/no" (does the persons count's [lower, upper] contain the true number).
 
 ``--enroll-from real`` enrolls only identities with real faces: the synthetic openpeople
 persons look alike (``analyzers/faces.py``: FAR 6-10 % at the match threshold), and the default
