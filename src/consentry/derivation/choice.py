@@ -316,6 +316,7 @@ def link_record(
         confidence=round(c.confidence, 4),
         evidence=json.dumps(
             {
+                "a_sha256": c.pair.sha_a,  # the picture the cues' "A" names
                 "direction": c.evidence,
                 "inliers": c.inliers,
                 "matches": body["matches"],
