@@ -797,8 +797,11 @@ def test_json_and_html_reports_show_the_provenance_evidence(
     html_out = tmp_path / "r.html"
     _report(case, "html", html_out)
     html = html_out.read_text()
-    assert "indicated: ComfyUI workflow metadata" in html
-    assert "indicated: C2PA trainedAlgorithmicMedia claim (valid, untrusted signature)" in html
+    # the verdict in words, then the signal(s) it rests on (issue 13: the signal that made it)
+    assert "AI generation indicated" in html
+    assert "<strong>ComfyUI workflow metadata</strong>" in html
+    c2pa_signal = "C2PA trainedAlgorithmicMedia claim (valid, untrusted signature)"
+    assert f"<strong>{c2pa_signal}</strong>" in html
     assert "cawg.x509.credential.untrusted" in html
 
 
