@@ -74,4 +74,63 @@ def opened_readonly(ref: CaseRef) -> Iterator[Case]:
         yield case
 
 
-__all__ = ["CaseRef", "ErrorCode", "ServiceError", "opened", "opened_readonly"]
+class CaseHandle:
+    """A case kept open by a long-running shell (the web app): one engine for the life of the
+    process. ``reading()`` lends it for reads; ``writing()`` takes the case lock for its block
+    only (one writer at a time in this process, and none beside another process's writer: a
+    running scan makes writes wait up to ``wait_s``, then ``ServiceError(CASE)``).
+
+    Services that a long-running shell calls take a ``CaseHandle``; one-shot services keep
+    taking a ``CaseRef`` and ``opened`` / ``opened_readonly``."""
+
+    def __init__(self, ref: CaseRef, wait_s: float = 5.0) -> None:
+        import threading
+
+        from consentry.store.case import CaseError, open_case, open_case_readonly
+
+        self.ref = ref
+        self.wait_s = wait_s
+        self._write = threading.Lock()
+        try:
+            # one locked open first: creates missing tables (migrations) and the case row
+            with open_case(ref.path, ref.db_url):
+                pass
+            self._case = open_case_readonly(ref.path, ref.db_url)
+        except CaseError as exc:
+            raise ServiceError(ErrorCode.CASE, str(exc)) from None
+
+    @property
+    def path(self) -> Path:
+        return self._case.path
+
+    @contextmanager
+    def reading(self) -> Iterator[Case]:
+        yield self._case
+
+    @contextmanager
+    def writing(self) -> Iterator[Case]:
+        from consentry.store.case import CaseError, hold_lock, release_lock
+
+        if not self._write.acquire(timeout=self.wait_s):
+            raise ServiceError(ErrorCode.CASE, "the case is busy with another change; try again")
+        try:
+            try:
+                hold_lock(self._case, self.wait_s)
+            except CaseError:
+                raise ServiceError(
+                    ErrorCode.CASE,
+                    "another consentry process (a scan?) is writing this case; try again when "
+                    "it has finished",
+                ) from None
+            try:
+                yield self._case
+            finally:
+                release_lock(self._case)
+        finally:
+            self._write.release()
+
+    def close(self) -> None:
+        self._case.close()
+
+
+__all__ = ["CaseHandle", "CaseRef", "ErrorCode", "ServiceError", "opened", "opened_readonly"]

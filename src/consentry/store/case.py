@@ -140,6 +140,29 @@ def open_case_readonly(path: Path, db_url: str | None = None) -> Case:
     return Case(path, meta["case_id"], CaseStore(engine, head_path=path / HEAD_FILE))
 
 
+def hold_lock(case: Case, wait_s: float = 5.0) -> None:
+    """Take the write lock of an already open (read-only) ``case``, waiting up to ``wait_s``
+    seconds for another process to let go; ``release_lock`` gives it back. A long-running shell
+    (the web app) keeps one engine and holds the lock only while it writes."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            case._lock = _take_lock(case.path)
+            return
+        except CaseError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
+def release_lock(case: Case) -> None:
+    if case._lock is not None:
+        case._lock.close()
+        case._lock = None
+
+
 def _take_lock(path: Path) -> IO[str]:
     fh = open(path / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 - held for the case's life
     try:

@@ -287,3 +287,111 @@ class DerivationLink(Base):
     evidence: Mapped[str] = mapped_column(Text)  # JSON: direction cues, inliers
     render_dir: Mapped[str | None] = mapped_column(Text)  # relative to the case folder
     render_labels: Mapped[str | None] = mapped_column(Text)  # explicit labels rendered for
+
+
+# -- web app (issue 14): accounts, sessions, review decisions, the case workflow ----------------
+class User(Base):
+    """An account of the case's web app. The password is an argon2id hash; ``scope`` is a JSON
+    list of person codes (advocates only: the persons whose findings they may see)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # examiner | case_manager | advocate | reviewer
+    password_hash: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)  # JSON list of person codes
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A server-side login session. Only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "web_sessions"
+    token_sha256: Mapped[str] = mapped_column(HEX256, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[str] = mapped_column(String(40))
+    last_seen: Mapped[str] = mapped_column(String(40))
+
+
+class LoginAttempt(Base):
+    """Every login try, kept for the rate limit (the audit log has them too)."""
+
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    remote: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(40))
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class RevealGrant(Base):
+    """An examiner's logged, time-limited permission to see one image unblurred."""
+
+    __tablename__ = "reveal_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[str] = mapped_column(String(40))
+
+
+class ImageTag(Base):
+    """A reviewer's tag on a content (e.g. ``relevant``, ``not_relevant``, ``reviewed``)."""
+
+    __tablename__ = "image_tags"
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tagged_by: Mapped[str] = mapped_column(Text)
+    tagged_at: Mapped[str] = mapped_column(String(40))
+
+
+class FaceDecision(Base):
+    """An examiner's decision on a face's match to a person: ``confirmed`` or ``rejected``.
+    Findings and reports use it over the automatic match."""
+
+    __tablename__ = "face_decisions"
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), primary_key=True)
+    face_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))  # confirmed | rejected
+    decided_by: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[str] = mapped_column(String(40))
+
+
+class CaseRequest(Base):
+    """A request from or for a person (review, interim measure, takedown, ...) and where it
+    stands; each change is also a ``request_events`` row and an audit event."""
+
+    __tablename__ = "requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)  # R0001, ...
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    asked_by: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[str] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    status_at: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[str | None] = mapped_column(String(40))  # of the next step, by the policy
+    detail: Mapped[str | None] = mapped_column(Text)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+
+
+class RequestEvent(Base):
+    """One step in a request's life: created, a status change, a new owner, a note."""
+
+    __tablename__ = "request_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
