@@ -793,3 +793,12 @@ main.add_command(notice_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+from consentry.cli.users import user_group  # noqa: E402
+
+main.add_command(user_group)
+from consentry.cli.requests import requests_group  # noqa: E402
+
+main.add_command(requests_group)
+from consentry.cli.serve import serve_cmd  # noqa: E402
+
+main.add_command(serve_cmd)

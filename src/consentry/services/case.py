@@ -27,6 +27,11 @@ class ErrorCode(StrEnum):
     CASE = "case"  # the case folder or its store cannot be used
     TAMPERED = "tampered"  # the audit log does not verify
     SCAN_FAILED = "scan_failed"  # a scan stopped on an error no file causes; re-run resumes
+    # the web app's answers (the CLI maps them to misuse)
+    NOT_FOUND = "not_found"  # no such id, or not in the account's scope (never say which)
+    FORBIDDEN = "forbidden"  # the account's role may not do this
+    UNAUTHENTICATED = "unauthenticated"  # wrong name or password, or no live session
+    RATE_LIMITED = "rate_limited"  # too many failed logins
 
 
 class ServiceError(Exception):
@@ -133,4 +138,14 @@ class CaseHandle:
         self._case.close()
 
 
-__all__ = ["CaseHandle", "CaseRef", "ErrorCode", "ServiceError", "opened", "opened_readonly"]
+@contextmanager
+def handle(ref: CaseRef) -> Iterator[CaseHandle]:
+    """A ``CaseHandle`` for one command of a one-shot shell (the CLI), closed at the end."""
+    h = CaseHandle(ref)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+__all__ = ["CaseHandle", "handle", "CaseRef", "ErrorCode", "ServiceError", "opened", "opened_readonly"]
