@@ -28,12 +28,16 @@ from consentry.store.case_store import (
     LOCATIONS,
     _insert_ignore,
 )
-from consentry.store.schema import FaceCluster, FaceMatch, Person, PersonTemplate
+from consentry.store.schema import FaceCluster, FaceDecision, FaceMatch, Person, PersonTemplate
 
 PERSONS: Table = Person.__table__  # type: ignore[assignment]
 TEMPLATES: Table = PersonTemplate.__table__  # type: ignore[assignment]
 MATCHES: Table = FaceMatch.__table__  # type: ignore[assignment]
 CLUSTERS: Table = FaceCluster.__table__  # type: ignore[assignment]
+DECISIONS: Table = FaceDecision.__table__  # type: ignore[assignment]
+CONFIRMED = "confirmed"  # an examiner's face decision: this face is that enrolled person
+REJECTED = "rejected"  # ... this face is not that person
+MATCH_LEVEL = "match"  # face_matches.level of a match (the other: possible)
 
 ENROLLED = "enrolled"
 UNIDENTIFIED = "unidentified"
@@ -279,6 +283,19 @@ class PersonsStore:
                     )
                 )
             ]
+            # faces an examiner confirmed as the person identify them too; every decision
+            # about the person goes with them
+            matched = set(keys)
+            keys += [
+                (r.sha256, r.face_index)
+                for r in conn.execute(
+                    select(DECISIONS.c.sha256, DECISIONS.c.face_index).where(
+                        DECISIONS.c.person_id == person_id, DECISIONS.c.decision == CONFIRMED
+                    )
+                )
+                if (r.sha256, r.face_index) not in matched
+            ]
+            conn.execute(DECISIONS.delete().where(DECISIONS.c.person_id == person_id))
             templates = conn.execute(
                 TEMPLATES.delete().where(TEMPLATES.c.person_id == person_id)
             ).rowcount
@@ -527,7 +544,10 @@ class PersonsStore:
 
     # -- what the report reads ---------------------------------------------------------------
     def attributions(self) -> list[FaceAttribution]:
-        F, C, M = FACES, CLUSTERS, MATCHES
+        """Every face with its group and its match, after the examiners' face decisions: a
+        ``confirmed`` decision makes the face a match of that person, a ``rejected`` one
+        removes the face's match to that person."""
+        F, C, M, D = FACES, CLUSTERS, MATCHES, DECISIONS
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
@@ -539,26 +559,38 @@ class PersonsStore:
                     M.c.person_id.label("match_person"),
                     M.c.level,
                     M.c.similarity,
+                    D.c.person_id.label("decided_person"),
+                    D.c.decision,
                 )
                 .select_from(
-                    F.outerjoin(
-                        C, (C.c.sha256 == F.c.sha256) & (C.c.face_index == F.c.face_index)
-                    ).outerjoin(M, (M.c.sha256 == F.c.sha256) & (M.c.face_index == F.c.face_index))
+                    F.outerjoin(C, (C.c.sha256 == F.c.sha256) & (C.c.face_index == F.c.face_index))
+                    .outerjoin(M, (M.c.sha256 == F.c.sha256) & (M.c.face_index == F.c.face_index))
+                    .outerjoin(D, (D.c.sha256 == F.c.sha256) & (D.c.face_index == F.c.face_index))
                 )
                 .order_by(F.c.sha256, F.c.face_index)
             ).all()
-        return [
-            FaceAttribution(
-                (r.sha256, r.face_index),
-                bool(r.usable),
-                bool(r.has_embedding),
-                r.cluster_person,
-                r.match_person,
-                r.level,
-                None if r.similarity is None else float(r.similarity),
+        out: list[FaceAttribution] = []
+        for r in rows:
+            person, level = r.match_person, r.level
+            similarity = None if r.similarity is None else float(r.similarity)
+            if r.decision == CONFIRMED and r.decided_person is not None:
+                if person != r.decided_person:
+                    similarity = None
+                person, level = r.decided_person, MATCH_LEVEL
+            elif r.decision == REJECTED and person is not None and person == r.decided_person:
+                person, level, similarity = None, None, None
+            out.append(
+                FaceAttribution(
+                    (r.sha256, r.face_index),
+                    bool(r.usable),
+                    bool(r.has_embedding),
+                    r.cluster_person,
+                    person,
+                    level,
+                    similarity,
+                )
             )
-            for r in rows
-        ]
+        return out
 
     def image_locations(self) -> list[ImageLocation]:
         """Every location whose content is an image, as the scan recorded its path."""
