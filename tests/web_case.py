@@ -87,8 +87,10 @@ def variant(src: Path, dst: Path, n: int, marked: bool) -> None:
     img.save(dst, "JPEG", quality=80 + n % 15)
 
 
-def build_web_case(root: Path) -> WebCase:
-    """Scan, enroll, add users and requests; returns where things are."""
+def build_scanned_case(root: Path) -> tuple[Path, dict[str, str], tuple[str, ...]]:
+    """Scan the harmless photos into ``root/case`` and enroll both persons (~6 s).
+
+    Returns (case folder, {person name: code}, the marked copies' relative names)."""
     evidence, refs, case_dir = root / "evidence", root / "refs", root / "case"
     refs.mkdir(parents=True, exist_ok=True)
     marked: list[str] = []
@@ -130,6 +132,12 @@ def build_web_case(root: Path) -> WebCase:
     persons = json.loads(cli("persons", "--case", case_dir, "--json"))["persons"]
     codes = {p["name"]: p["id"] for p in persons if p["kind"] == "enrolled"}
     assert set(codes) == set(NAMES), persons
+    return case_dir, codes, tuple(marked)
+
+
+def build_web_case(root: Path) -> WebCase:
+    """Scan, enroll, add users (one per role) and requests; returns where things are."""
+    case_dir, codes, marked = build_scanned_case(root)
     users = {
         "examiner": "examiner1",
         "case_manager": "manager1",
@@ -145,7 +153,7 @@ def build_web_case(root: Path) -> WebCase:
         "--asked-by", "Avery Lane", "--asked-at", "2026-01-05T09:00:00Z")  # fmt: skip
     cli("requests", "add", "--case", case_dir, "--person", codes[NAMES[1]],
         "--kind", "interim_measure", "--asked-by", "Blake Moreno")  # fmt: skip
-    return WebCase(case_dir, codes, users, tuple(marked))
+    return WebCase(case_dir, codes, users, marked)
 
 
 def blur_energy(jpeg: bytes) -> float:
