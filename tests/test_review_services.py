@@ -156,6 +156,9 @@ def test_reveal_needs_an_examiner_a_reason_and_expires(case: CaseHandle) -> None
     with pytest.raises(ServiceError) as exc:
         review.revealed_image(case, EXAMINER, sha, now=t0)
     assert code(exc) == ErrorCode.FORBIDDEN and "reveal this image first" in exc.value.message
+    with pytest.raises(ServiceError) as exc:  # the command line has no web account
+        review.reveal(case, Account.local("x"), sha, "compare with the portrait", now=t0)
+    assert code(exc) == ErrorCode.FORBIDDEN
     grant = review.reveal(case, EXAMINER, sha, "  compare with the portrait ", now=t0)
     assert grant.expires_at.startswith("2026-12-02T12:05:00")
     shown = review.revealed_image(case, EXAMINER, sha, now=t0 + timedelta(minutes=4))
@@ -237,8 +240,10 @@ def test_detail_persons_problems_dashboard(
     board = review.dashboard(case, EXAMINER)
     assert (board.images, board.persons, board.errors) == (5, 2, 1)
     assert board.labels == (review.LabelCount("explicit", 5),) and board.scans
+    assert board.case_counts is not None and board.case_counts.unique_images == 5
     mine = review.dashboard(case, advocate(e1))
     assert (mine.images, mine.persons, mine.errors, mine.scans) == (3, 1, 0, ())
+    assert mine.case_counts is None and mine.overdue == ()
 
 
 def test_hash_pack(case: CaseHandle, built: tuple[Path, dict[str, str]]) -> None:

@@ -28,6 +28,7 @@ from consentry.services.case import CaseHandle, ErrorCode, ServiceError
 if TYPE_CHECKING:
     from consentry.reports.redact import Redactor
     from consentry.store.case import Case
+    from consentry.store.case_counts import CaseCounts
     from consentry.store.persons_store import FaceAttribution, PersonRow
     from consentry.store.review_store import ReviewStore
 
@@ -146,6 +147,7 @@ class Dashboard:
     scans: tuple[ScanLine, ...]  # empty for an advocate
     overdue: tuple[Any, ...]  # services.requests.list_requests(overdue_only=True)
     scoped: bool
+    case_counts: CaseCounts | None = None  # the report's counts (whole case only; None: scoped)
 
 
 @dataclass(frozen=True)
@@ -528,6 +530,11 @@ def dashboard(h: CaseHandle, account: Account, now: datetime | None = None) -> D
             for p in info.rows
             if p.status == "active" and info.match_shas.get(p.id) and account.sees_person(p.code)
         )
+        case_counts = None
+        if scope is None:
+            from consentry.analyzers.registry import count_rules
+
+            case_counts = case.store.counts(count_rules())
         scans = (
             ()
             if scope is not None
@@ -555,6 +562,7 @@ def dashboard(h: CaseHandle, account: Account, now: datetime | None = None) -> D
         scans=scans,
         overdue=overdue,
         scoped=scope is not None,
+        case_counts=case_counts,
     )
 
 
@@ -787,7 +795,8 @@ def reveal(
     at, expires = _iso(t), _iso(t + timedelta(minutes=REVEAL_MINUTES))
     with h.writing() as case:
         _check_image(case, account, sha)
-        _store(case).add_grant(account.id, sha, why, at, expires)
+        if not _store(case).add_grant(account.id, sha, why, at, expires):
+            raise ServiceError(ErrorCode.FORBIDDEN, "a reveal needs a signed-in web account")
         case.store.append_audit(
             "image_revealed", account.name, {"sha256": sha, "reason": why, "expires_at": expires}
         )
@@ -802,7 +811,7 @@ def revealed_image(
     from PIL import Image
 
     from consentry.derivation.evidence import read_evidence
-    from consentry.derivation.features import work_picture
+    from consentry.media.decode import decode_image
     from consentry.records.problems import ItemError
     from consentry.store.links_store import ImageRef
 
@@ -822,7 +831,7 @@ def revealed_image(
         ref, path = first
     try:
         data = read_evidence(ImageRef(sha, ref, path))
-        rgb = work_picture(data, keep_native=True).rgb
+        rgb = decode_image(data, REVEAL_SIDE).rgb  # orientation applied
     except (ItemError, OSError, ValueError) as exc:
         raise ServiceError(ErrorCode.MISUSE, f"cannot read this image now: {exc}") from None
     img = Image.fromarray(rgb)

@@ -35,11 +35,12 @@ from consentry.store.case_store import (
     THUMBS,
 )
 from consentry.store.links_store import LINKS
-from consentry.store.schema import FaceDecision, ImageTag, RevealGrant
+from consentry.store.schema import FaceDecision, ImageTag, RevealGrant, User
 
 TAGS: Table = ImageTag.__table__  # type: ignore[assignment]
 DECISIONS: Table = FaceDecision.__table__  # type: ignore[assignment]
 GRANTS: Table = RevealGrant.__table__  # type: ignore[assignment]
+USERS: Table = User.__table__  # type: ignore[assignment]
 
 UNKNOWN = "unknown"  # gallery label filter: no explicit label recorded
 NO_LABEL = "none"
@@ -430,14 +431,17 @@ class ReviewStore:
             )
 
     # -- reveal grants -----------------------------------------------------------------------
-    def add_grant(self, user_id: int, sha: str, reason: str, at: str, expires: str) -> int:
+    def add_grant(self, user_id: int, sha: str, reason: str, at: str, expires: str) -> bool:
+        """Record a grant; False when ``user_id`` is no stored account (nothing recorded)."""
         with self.engine.begin() as conn:
-            res = conn.execute(
+            if conn.execute(select(USERS.c.id).where(USERS.c.id == user_id)).first() is None:
+                return False
+            conn.execute(
                 GRANTS.insert().values(
                     user_id=user_id, sha256=sha, reason=reason, granted_at=at, expires_at=expires
                 )
             )
-            return int(res.inserted_primary_key[0])  # type: ignore[index]
+        return True
 
     def live_grant(self, user_id: int, sha: str, now: str) -> GrantRow | None:
         G = GRANTS
