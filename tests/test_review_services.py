@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from consentry.services import review
 from consentry.services.access import Account, Role
@@ -260,3 +260,47 @@ def test_hash_pack(case: CaseHandle, built: tuple[Path, dict[str, str]]) -> None
         with pytest.raises(ServiceError) as exc:
             review.hash_pack(case, who, person)
         assert code(exc) == err
+
+
+def test_erasing_a_person_takes_their_decisions_and_the_faces_confirmed_as_them(
+    case: CaseHandle, built: tuple[Path, dict[str, str]]
+) -> None:
+    from consentry.services.persons import RemoveRequest, remove_person
+    from consentry.store.schema import FaceDecision, FaceRow
+
+    e1, e2 = codes_of(built)
+    sha = sorted(shas_of_person(case, e1))[0]
+    review.decide_face(case, EXAMINER, sha, 0, e2, "confirmed")
+    assert sha in shas_of_person(case, e2)
+    remove_person(RemoveRequest(case.ref, e2, "erin", "consent withdrawn"))
+    F, D = FaceRow.__table__, FaceDecision.__table__
+    with case.reading() as c, c.store.engine.connect() as conn:
+        assert conn.execute(select(D)).all() == []
+        face = conn.execute(select(F).where(F.c.sha256 == sha, F.c.face_index == 0)).one()
+    assert face.embedding is None and face.crop_path is None and "erased" in face.flags
+    assert [p.code for p in review.persons_view(case, EXAMINER).persons] == [e1]
+
+
+def test_merge_and_split_need_decide_persons_and_known_groups(case: CaseHandle) -> None:
+    for call, args in (
+        (review.merge_groups, ("U98", "U99")),
+        (review.split_group, ("U99", [("0" * 64, 0)])),
+    ):
+        with pytest.raises(ServiceError) as exc:
+            call(case, REVIEWER, *args)  # type: ignore[operator]
+        assert code(exc) == ErrorCode.FORBIDDEN
+        with pytest.raises(ServiceError) as exc:
+            call(case, EXAMINER, *args)  # type: ignore[operator]
+        assert code(exc) == ErrorCode.NOT_FOUND
+
+
+def test_merge_groups(case: CaseHandle) -> None:
+    with case.reading() as c:
+        groups = [p.code for p in c.persons.persons() if p.kind == "unidentified"]
+    assert len(groups) >= 2, groups
+    review.merge_groups(case, EXAMINER, groups[0], groups[1])
+    with case.reading() as c:
+        row = c.persons.person(groups[0])
+    assert row is not None and row.status == "merged"
+    assert actions(case)[-1] == "persons_merged"
+    assert review.audit_view(case, EXAMINER).events[-1].actor == "erin"
