@@ -49,10 +49,13 @@ from consentry.reports.model import (
     ItemFinding,
     MethodInfo,
     PersonInfo,
+    PersonRequests,
     PossibleInfo,
     ProblemInfo,
     ReportError,
     ReportItem,
+    RequestTimeline,
+    RequestTimelineEntry,
     ScanInfo,
     SourceInfo,
     _plain,
@@ -67,6 +70,7 @@ from consentry.store.case import HEAD_FILE, Case, open_case_readonly
 from consentry.store.case_counts import CaseCounts
 from consentry.store.links_store import LinkRecord, LinksStore
 from consentry.store.persons_store import ENROLLED
+from consentry.store.requests_store import RequestsStore
 from consentry.store.rows import FindingRow, LocationRow, ScanRow, SourceRow
 
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
@@ -203,6 +207,7 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
         ]
 
     now = datetime.now(UTC)
+    requests = _requests(RequestsStore(store.engine), options, redactor, enrolled_names, now)
     return CaseReport(
         report_id=f"CR-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}",
         generated_at=now.isoformat(timespec="seconds"),
@@ -235,7 +240,78 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
         persons_up_to_date=persons_report.up_to_date,
         persons_bounds=bounds,
         incomplete=_incomplete(store_counts, store.last_scan_status()),
+        requests=requests,
     )
+
+
+OPEN_REQUEST = ("requested", "acknowledged", "offered")
+
+
+def _requests(
+    rs: RequestsStore,
+    options: ReportOptions,
+    r: Redactor,
+    names: dict[str, str],
+    now: datetime,
+) -> list[PersonRequests]:
+    """The requests and measures per person, each with its timeline; a person-scoped report
+    holds only that person's (not the case-wide ones)."""
+    if not rs.present():
+        return []
+    rows = [q for q in rs.requests() if options.person is None or q.person_code == options.person]
+    events: dict[int, list[Any]] = defaultdict(list)
+    for e in rs.events():
+        events[e.request_id].append(e)
+    groups: dict[str | None, list[RequestTimeline]] = defaultdict(list)
+    for q in rows:
+        entries = []
+        status, owner = None, None
+        for e in events[q.id]:
+            what = []
+            if e.status != status:
+                what.append(e.status)
+            if e.owner != owner and status is not None:
+                what.append(f"owner: {r.text(e.owner)}" if e.owner else "owner removed")
+            status, owner = e.status, e.owner
+            entries.append(
+                RequestTimelineEntry(
+                    at=e.at,
+                    what="; ".join(what) or "note",
+                    who=e.actor,
+                    status=e.status,
+                    due_at=e.due_at,
+                    note=r.text(e.note) if e.note else None,
+                )
+            )
+        overdue = (
+            q.status in OPEN_REQUEST
+            and q.due_at is not None
+            and datetime.fromisoformat(q.due_at) < now
+        )
+        groups[q.person_code].append(
+            RequestTimeline(
+                code=q.code,
+                kind=q.kind,
+                asked_by=r.text(q.asked_by),
+                asked_at=q.asked_at,
+                owner=r.text(q.owner) if q.owner else None,
+                status=q.status,
+                due_at=q.due_at,
+                overdue=overdue,
+                detail=r.text(q.detail) if q.detail else None,
+                decline_reason=r.text(q.decline_reason) if q.decline_reason else None,
+                events=tuple(entries),
+            )
+        )
+    ordered = sorted(groups, key=lambda c: (c is None, _code_key(c) if c else ("", 0)))
+    return [
+        PersonRequests(
+            person=code,
+            name=None if options.redact or code is None else names.get(code),
+            requests=tuple(groups[code]),
+        )
+        for code in ordered
+    ]
 
 
 def _incomplete(counts: CaseCounts, last_status: str | None) -> str | None:

@@ -276,6 +276,45 @@ class AuditInfo:
     withheld: bool = False
 
 
+@dataclass(frozen=True)
+class RequestTimelineEntry:
+    """One step in a request's life: when, what happened, who did it, the status after it and
+    the due date of the next step then."""
+
+    at: str  # ISO 8601 UTC
+    what: str  # "requested", "acknowledged", "owner: Registry", "note", ...
+    who: str
+    status: str
+    due_at: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class RequestTimeline:
+    """A request or measure (R0001, ...) and every change to it, oldest first."""
+
+    code: str
+    kind: str
+    asked_by: str
+    asked_at: str
+    owner: str | None
+    status: str  # requested | acknowledged | offered | implemented | declined
+    due_at: str | None  # of the next step (None once implemented or declined)
+    overdue: bool  # open and due before the report was written
+    detail: str | None
+    decline_reason: str | None
+    events: tuple[RequestTimelineEntry, ...]
+
+
+@dataclass(frozen=True)
+class PersonRequests:
+    """The requests and measures for one person (``person`` None: for the whole case)."""
+
+    person: str | None
+    name: str | None  # None when redacted, unidentified or not a person
+    requests: tuple[RequestTimeline, ...]
+
+
 @dataclass
 class CaseReport:
     report_id: str
@@ -309,6 +348,8 @@ class CaseReport:
     # why the person count's bounds differ from its estimate (whole-case reports only)
     persons_bounds: list[BoundReason] = field(default_factory=list)
     incomplete: str | None = None  # why the case is not complete; None when it is
+    # the timeline of requests and measures per person (a person-scoped report: that person's)
+    requests: list[PersonRequests] = field(default_factory=list, metadata={"omit_empty": True})
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(self)

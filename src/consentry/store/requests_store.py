@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, Table, func, select
+from sqlalchemy import Engine, Select, Table, func, inspect, select
 
 from consentry.store.schema import CaseRequest, Person, RequestEvent
 
@@ -71,6 +71,10 @@ class RequestsStore:
         return select(
             REQUESTS, PERSONS.c.code.label("person_code"), PERSONS.c.name.label("person_name")
         ).select_from(REQUESTS.outerjoin(PERSONS, PERSONS.c.id == REQUESTS.c.person_id))
+
+    def present(self) -> bool:
+        """True when the store has the requests tables (a case made before them may not)."""
+        return inspect(self.engine).has_table(REQUESTS.name)
 
     def requests(self) -> list[RequestRow]:
         with self.engine.connect() as conn:
