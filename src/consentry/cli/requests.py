@@ -68,7 +68,7 @@ def _ref(case_dir: Path, db_url: str | None) -> CaseRef:
 
 @requests_group.command(
     "list",
-    short_help="Requests and takedown notices: overdue first, then by due date.",
+    short_help="Requests and takedown notices, overdue first.",
     epilog="""\b
 Examples:
   consentry requests list --case ./case-17
@@ -133,6 +133,7 @@ def requests_list(
 
 @requests_group.command(
     "add",
+    short_help="Record a request from or for a person.",
     epilog=f"""\b
 Examples:
   consentry requests add --case ./case-17 --person E1 --kind interim_measure \\
