@@ -109,6 +109,18 @@ def test_bad_policy_names_file_and_key(text: str, words: str) -> None:
     assert "\n" not in err.value.message
 
 
+def test_bad_policy_names_the_line() -> None:
+    text = "timezone: Europe/London\nholidays:\n  - 2026-12-25\n  - 2026-12-32\n"
+    with pytest.raises(ServiceError) as err:
+        parse_policy(text, "policy.yaml")
+    assert err.value.message == (
+        "policy.yaml: line 4: holidays: '2026-12-32' is not a date (YYYY-MM-DD)"
+    )
+    with pytest.raises(ServiceError) as err:
+        parse_policy("day_ends: '17:00'\npolice_report:\n  implement: -1\n", "policy.yaml")
+    assert err.value.message.startswith("policy.yaml: line 3: police_report.implement: -1 ")
+
+
 def test_write_default_refuses_to_overwrite(tmp_path: Path) -> None:
     path = write_default_policy(tmp_path)
     assert load_policy(tmp_path).source == str(path)

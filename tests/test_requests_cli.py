@@ -92,10 +92,10 @@ def test_policy_shows_source_and_writes_default_once(tmp_path: Path) -> None:
     assert "policy.yaml" in written and (case / "policy.yaml").is_file()
     again = run("requests", "policy", "--case", str(case), "--write-default", code=2)
     assert "already exists" in again
-    (case / "policy.yaml").write_text("takedown: {acknowlege: 1}\n")
+    (case / "policy.yaml").write_text("holidays: []\ntakedown: {acknowlege: 1}\n")
     bad = run("requests", "policy", "--case", str(case), code=2)
     assert (
-        bad == f"error: {case / 'policy.yaml'}: takedown.acknowlege: unknown step "
+        bad == f"error: {case / 'policy.yaml'}: line 2: takedown.acknowlege: unknown step "
         "(steps: acknowledge, offer, implement)\n"
     )
     assert "Examples" in run("requests", "--help")

@@ -133,8 +133,11 @@ def load_policy(h_or_case_dir: CaseHandle | Path) -> Policy:
 def parse_policy(text: str, source: str) -> Policy:
     import yaml
 
-    def bad(message: str) -> ServiceError:
-        return ServiceError(ErrorCode.MISUSE, f"{source}: {message}")
+    lines: dict[str, int] = {}  # "key", "kind.step", "key[i]" -> its line in the file
+
+    def bad(message: str, key: str | None = None) -> ServiceError:
+        where = f"line {lines[key]}: " if key in lines else ""
+        return ServiceError(ErrorCode.MISUSE, f"{source}: {where}{message}")
 
     class Loader(yaml.SafeLoader):
         pass
@@ -150,25 +153,26 @@ def parse_policy(text: str, source: str) -> Policy:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise bad(f"{where}{problem}") from None
+    _key_lines(yaml.compose(text, Loader=Loader), lines)
     if not isinstance(data, dict):
         raise bad("expected keys such as working_days, holidays, day_ends, timezone and kinds")
     kinds = {k.value for k in RequestKind}
     for key in data:
         if str(key) not in SETTINGS and str(key) not in kinds:
-            raise bad(f"{key}: unknown kind (kinds: {', '.join(sorted(kinds))})")
+            raise bad(f"{key}: unknown kind (kinds: {', '.join(sorted(kinds))})", str(key))
     raw_days = data.get("working_days", list(WEEKDAYS[:5]))
     if not isinstance(raw_days, list) or not raw_days:
-        raise bad("working_days: expected a list such as [mon, tue, wed, thu, fri]")
+        raise bad("working_days: expected a list such as [mon, tue, wed, thu, fri]", "working_days")
     working: list[int] = []
-    for d in raw_days:
+    for i, d in enumerate(raw_days):
         if str(d).lower()[:3] not in WEEKDAYS:
-            raise bad(f"working_days: {d!r} is not a day (mon ... sun)")
+            raise bad(f"working_days: {d!r} is not a day (mon ... sun)", f"working_days[{i}]")
         working.append(WEEKDAYS.index(str(d).lower()[:3]))
     raw_holidays = data.get("holidays") or []
     if not isinstance(raw_holidays, list):
-        raise bad("holidays: expected a list of dates such as [2026-12-25]")
+        raise bad("holidays: expected a list of dates such as [2026-12-25]", "holidays")
     holidays: list[date] = []
-    for h in raw_holidays:
+    for i, h in enumerate(raw_holidays):
         if isinstance(h, datetime):
             h = h.date()
         if isinstance(h, date):
@@ -177,30 +181,40 @@ def parse_policy(text: str, source: str) -> Policy:
         try:
             holidays.append(date.fromisoformat(str(h)))
         except ValueError:
-            raise bad(f"holidays: {h!r} is not a date (YYYY-MM-DD)") from None
+            raise bad(f"holidays: {h!r} is not a date (YYYY-MM-DD)", f"holidays[{i}]") from None
     raw_end = data.get("day_ends", "17:00")
     if isinstance(raw_end, int):  # YAML 1.1 reads 17:00 unquoted as a sexagesimal number
         raw_end = f"{raw_end // 60:02d}:{raw_end % 60:02d}"
     try:
         day_ends = time.fromisoformat(str(raw_end))
     except ValueError:
-        raise bad(f"day_ends: {raw_end!r} is not a time (HH:MM)") from None
+        raise bad(f"day_ends: {raw_end!r} is not a time (HH:MM)", "day_ends") from None
     zone = str(data.get("timezone", "Europe/London"))
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise bad(f"timezone: {zone!r} is not a known time zone (e.g. Europe/London)") from None
+        raise bad(
+            f"timezone: {zone!r} is not a known time zone (e.g. Europe/London)", "timezone"
+        ) from None
     deadlines: list[tuple[str, tuple[tuple[str, int], ...]]] = []
     for kind in RequestKind:
         steps = data.get(kind.value) or {}
         if not isinstance(steps, dict):
-            raise bad(f"{kind.value}: expected steps such as {{acknowledge: 2, implement: 5}}")
+            raise bad(
+                f"{kind.value}: expected steps such as {{acknowledge: 2, implement: 5}}", kind.value
+            )
         parsed: list[tuple[str, int]] = []
         for step, n in steps.items():
             if step not in STEPS:
-                raise bad(f"{kind.value}.{step}: unknown step (steps: {', '.join(STEPS)})")
+                raise bad(
+                    f"{kind.value}.{step}: unknown step (steps: {', '.join(STEPS)})",
+                    f"{kind.value}.{step}",
+                )
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                raise bad(f"{kind.value}.{step}: {n!r} is not a number of working days")
+                raise bad(
+                    f"{kind.value}.{step}: {n!r} is not a number of working days",
+                    f"{kind.value}.{step}",
+                )
             parsed.append((str(step), n))
         parsed.sort(key=lambda s: STEPS.index(s[0]))
         deadlines.append((kind.value, tuple(parsed)))
@@ -212,6 +226,23 @@ def parse_policy(text: str, source: str) -> Policy:
         tuple(deadlines),
         source,
     )
+
+
+def _key_lines(node: Any, lines: dict[str, int]) -> None:
+    """Where each key (and each list item) of the policy file is, for the error messages."""
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, value in node.value:
+        name = str(key.value)
+        lines[name] = key.start_mark.line + 1
+        if isinstance(value, yaml.MappingNode):
+            for sub, _ in value.value:
+                lines[f"{name}.{sub.value}"] = sub.start_mark.line + 1
+        elif isinstance(value, yaml.SequenceNode):
+            for i, item in enumerate(value.value):
+                lines[f"{name}[{i}]"] = item.start_mark.line + 1
 
 
 def write_default_policy(case_dir: Path) -> Path:
