@@ -112,7 +112,7 @@ def test_login_session_logout(ref: CaseRef, h: CaseHandle) -> None:
     assert session(h, result.token, now=T0 + timedelta(hours=8, seconds=1)) is None
     assert session(h, "not a token", now=T0) is None
     with h.reading() as case, case.store.engine.connect() as conn:
-        stored = conn.execute(text("SELECT token_sha256 FROM web_sessions")).scalar()
+        stored = str(conn.execute(text("SELECT token_sha256 FROM web_sessions")).scalar())
     assert stored != result.token and len(stored) == 64
     logout(h, result.token)
     assert session(h, result.token, now=T0) is None
@@ -166,3 +166,33 @@ def test_rate_limit_per_remote(ref: CaseRef, h: CaseHandle) -> None:
         login(h, "alex", PASSWORD, "10.0.0.9", now=T0 + timedelta(minutes=1))
     assert _code(exc) is ErrorCode.RATE_LIMITED
     assert login(h, "alex", PASSWORD, "10.0.0.8", now=T0 + timedelta(minutes=1))
+
+
+def test_cli_user_add_list_disable(ref: CaseRef) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from consentry.cli.users import user_group
+
+    runner = CliRunner()
+    case = str(ref.path)
+    r = runner.invoke(user_group, ["add", "--case", case, "--role", "examiner", "alex"])
+    assert r.exit_code == 0, r.output
+    assert "one-time password: " in r.output and "shown only now" in r.output
+    r = runner.invoke(
+        user_group,
+        ["add", "--case", case, "--role", "advocate", "--person", "E1", "--password-stdin", "sam"],
+        input=PASSWORD + "\n",
+    )
+    assert r.exit_code == 0 and "one-time password" not in r.output
+    r = runner.invoke(user_group, ["add", "--case", case, "--role", "advocate", "kim"])
+    assert r.exit_code == 2 and "error: an advocate needs at least one person" in r.output
+    r = runner.invoke(user_group, ["list", "--case", case, "--json"])
+    assert json.loads(r.output) == [
+        {"name": "alex", "role": "examiner", "scope": []},
+        {"name": "sam", "role": "advocate", "scope": ["E1"]},
+    ]
+    assert runner.invoke(user_group, ["disable", "--case", case, "sam"]).exit_code == 0
+    r = runner.invoke(user_group, ["list", "--case", case])
+    assert r.output.splitlines() == ["alex  examiner"]
