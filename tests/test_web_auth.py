@@ -165,3 +165,16 @@ def test_logout(client: TestClient) -> None:
     r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert client.get("/secret", follow_redirects=False).status_code == 303
+
+
+def test_login_page_with_the_apps_base(client: TestClient) -> None:
+    app = client.app
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES))  # type: ignore[attr-defined]
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert '<main id="main"' in page.text and page.text.count("<h1>") == 1
+    for field in ("name", "password"):
+        assert f'<label for="{field}">' in page.text
+    assert "Log out" not in page.text  # nobody is logged in yet
+    refused = client.post("/change", data={"x": "1"})
+    assert refused.status_code == 403 and auth.CSRF_REFUSED in refused.text
