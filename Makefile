@@ -33,6 +33,23 @@ demo: $(STAMP)
 	$(BIN)/consentry audit verify --case demo/case
 	$(BIN)/consentry case summary --case demo/case --json > demo/summary.json
 	$(BIN)/consentry persons --case demo/case --json > demo/persons.json
+	# the case workflow: three requests of E1, one of them past its deadline
+	$(BIN)/consentry requests add --case demo/case --person E1 --kind interim_measure \
+	  --asked-by "Victim (E1)" --owner "Case manager" \
+	  --asked-at "$$(date -u -d '10 days ago' +%Y-%m-%dT09:00)" \
+	  --detail "move the sharing student out of the victim's seminar group" --examiner "Demo Examiner"
+	$(BIN)/consentry requests add --case demo/case --person E1 --kind disciplinary_review \
+	  --asked-by "Advocate for E1" --owner "Conduct office" --examiner "Demo Examiner"
+	$(BIN)/consentry requests update --case demo/case R0002 --status acknowledged \
+	  --note "case opened" --examiner "Demo Examiner"
+	$(BIN)/consentry requests add --case demo/case --person E1 --kind hash_pack \
+	  --asked-by "Victim (E1)" --examiner "Demo Examiner"
+	$(BIN)/consentry requests list --case demo/case
+	# web app accounts (demo passwords: never use these on a real case)
+	echo "demo-examiner-pass" | $(BIN)/consentry user add --case demo/case --role examiner \
+	  --password-stdin --examiner "Demo Examiner" examiner
+	echo "demo-advocate-pass" | $(BIN)/consentry user add --case demo/case --role advocate \
+	  --person E1 --password-stdin --examiner "Demo Examiner" advocate
 	$(BIN)/consentry report --case demo/case --format html --out demo/report.html --force \
 	  --examiner "Demo Examiner" --requested-by "Demo Advocate" \
 	  --purpose "Which images of which persons are in the demo evidence, and can it be proven?"
@@ -42,6 +59,8 @@ demo: $(STAMP)
 	@echo "Report:       $(CURDIR)/demo/report.html   (open it in a browser; works offline)"
 	@echo "Look around:  $(BIN)/consentry case problems --case demo/case"
 	@echo "              $(BIN)/consentry audit show --case demo/case"
+	@echo "Web app:      $(BIN)/consentry serve --case demo/case   then open http://127.0.0.1:8000/"
+	@echo "              log in as examiner / demo-examiner-pass, or advocate / demo-advocate-pass (sees E1 only)"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -791,8 +791,6 @@ from consentry.cli.notice import notice_group  # noqa: E402
 
 main.add_command(notice_group)
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
 from consentry.cli.users import user_group  # noqa: E402
 
 main.add_command(user_group)
@@ -802,3 +800,7 @@ main.add_command(requests_group)
 from consentry.cli.serve import serve_cmd  # noqa: E402
 
 main.add_command(serve_cmd)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
