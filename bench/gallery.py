@@ -183,19 +183,21 @@ def timed(fn: Callable[[], object], n: int) -> tuple[float, float]:
 def route_client(case_dir: Path) -> tuple[object, Callable[[], None]] | None:
     """A logged-in TestClient on the full app, or None while the web app is not built."""
     try:
-        from consentry.web.app import create_app
         from fastapi.testclient import TestClient
 
         from consentry.services import accounts
         from consentry.services.access import Role
-        from consentry.services.case import CaseRef
+        from consentry.services.case import CaseHandle, CaseRef
+        from consentry.web.app import create_app
     except ImportError as exc:
         print(f"route timing skipped: {exc}")
         return None
     ref = CaseRef(case_dir)
     user = f"bench{int(time.time())}"
     accounts.add_user(ref, user, Role.EXAMINER, PASSWORD, (), None)
-    client = TestClient(create_app(ref, secure_cookies=False), base_url="http://127.0.0.1")
+    client = TestClient(
+        create_app(CaseHandle(ref), secure_cookies=False), base_url="http://127.0.0.1"
+    )
     client.__enter__()
     page = client.get("/login").text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)

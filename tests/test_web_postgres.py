@@ -70,7 +70,10 @@ def test_web_app_logs_in_and_tracks_requests_on_postgresql(tmp_path: Path, pg_ur
     ref = CaseRef(case, pg_url)
     accounts.add_user(ref, "manager1", Role.CASE_MANAGER, PASSWORD, (), None)
 
-    app = web_app.create_app(ref, secure_cookies=False)
+    from consentry.services.case import CaseHandle
+
+    h = CaseHandle(ref)
+    app = web_app.create_app(h, secure_cookies=False)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/", follow_redirects=False).status_code == 303
         page = client.get("/login")
@@ -104,9 +107,7 @@ def test_web_app_logs_in_and_tracks_requests_on_postgresql(tmp_path: Path, pg_ur
 
     requests = pytest.importorskip("consentry.services.requests")
     from consentry.services.access import Account
-    from consentry.services.case import CaseHandle
 
-    h = CaseHandle(ref)
     try:
         overdue = requests.list_requests(h, Account.local("Test Examiner"), overdue_only=True)
     finally:

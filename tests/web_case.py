@@ -145,7 +145,7 @@ def build_web_case(root: Path) -> WebCase:
         "reviewer": "reviewer1",
     }
     for role, user in users.items():
-        scope = ["--scope", codes[NAMES[0]]] if role == "advocate" else []
+        scope = ["--person", codes[NAMES[0]]] if role == "advocate" else []
         cli("user", "add", "--case", case_dir, "--role", role, *scope, user,
             "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
     first = codes[NAMES[0]]
