@@ -67,7 +67,7 @@ def web_app_missing() -> str | None:
         if cmd is None or sub not in getattr(cmd, "commands", {}):
             return f"`consentry {group} {sub}` is not built yet"
     serve = getattr(main, "commands", {}).get("serve")
-    if serve is None or not any(p.name == "case" for p in serve.params):
+    if serve is None or not any("--case" in getattr(p, "opts", ()) for p in serve.params):
         return "`consentry serve --case` is not built yet"
     return None
 
