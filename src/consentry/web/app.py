@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consentry.services.case import CaseHandle, ErrorCode, ServiceError
+from consentry.services.case import CaseHandle, CaseRef, ErrorCode, ServiceError
 
 HERE = Path(__file__).parent
 CSP = (
@@ -60,9 +60,13 @@ def error_response(request: Request, status: int, message: str) -> Response:
     return templates.TemplateResponse(request, "error.html", ctx, status_code=status)
 
 
-def create_app(handle: CaseHandle, secure_cookies: bool = True) -> FastAPI:
-    """The web app over ``handle``; ``secure_cookies`` False only for plain http on loopback."""
+def create_app(handle: CaseHandle | CaseRef, secure_cookies: bool = True) -> FastAPI:
+    """The web app over ``handle`` (a ``CaseRef`` is opened into one); ``secure_cookies``
+    False only for plain http on loopback."""
     from consentry.web import auth, pages, workflow
+
+    if isinstance(handle, CaseRef):
+        handle = CaseHandle(handle)
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="consentry")
     app.state.case = handle
