@@ -228,3 +228,17 @@ def test_new_request_and_its_status(clients: dict[Role, TestClient], built: Buil
     assert up.status_code == 303
     assert "acknowledged" in c.get(f"/requests/{code}").text
     assert 'class="overdue' in c.get("/").text
+
+
+def test_serve_refuses_a_remote_host_without_allow_remote(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from consentry.cli.main import main
+    from consentry.cli.serve import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    refused = CliRunner().invoke(main, ["serve", "--case", str(tmp_path), "--host", "0.0.0.0"])
+    assert refused.exit_code == 2 and "--allow-remote" in refused.output
+    helped = CliRunner().invoke(main, ["serve", "--help"])
+    assert helped.exit_code == 0 and "consentry user add" in helped.output

@@ -43,7 +43,7 @@ def serve_cmd(case_dir: Path, db_url: str | None, host: str, port: int, allow_re
     \b
     Examples:
       consentry user add --case cases/2026-017 --role examiner "J. Doe"
-      consentry user add --case cases/2026-017 --role advocate --scope E1 "A. Advocate"
+      consentry user add --case cases/2026-017 --role advocate --person E1 "A. Advocate"
       consentry serve --case cases/2026-017
       consentry serve --case cases/2026-017 --port 8080
 
