@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import random
 import re
@@ -287,7 +288,9 @@ Budget: <= 300 ms a page. Worst p95 (service or route): {worst:.1f} ms -> {
 {head}
 {table}
 
-Machine: Python {platform.python_version()}, {platform.platform()}
+Machine: Python {platform.python_version()}, {platform.platform()}; load average at the end
+{" / ".join(f"{x:.2f}" for x in os.getloadavg())} (1 / 5 / 15 min; other work shares these CPUs,
+so the p95 column is noisy: rerun on an idle machine before judging the budget).
 ```
 {cpu}
 ```
