@@ -126,6 +126,9 @@ def test_every_page_renders_for_the_role(clients: dict[Role, TestClient], role: 
     one = c.get(f"/requests/{codes[0]}")
     assert one.status_code == 200
     check_page(one.text)
+    new = c.get("/requests/new")
+    assert new.status_code == (403 if role is Role.REVIEWER else 200)
+    assert ('href="/requests/new"' in c.get("/requests").text) == (role is not Role.REVIEWER)
     audit = c.get("/audit")
     if role is Role.ADVOCATE:
         assert audit.status_code == 403

@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from consentry.services import requests as req
 from consentry.services import review
-from consentry.services.access import Account, Action
+from consentry.services.access import Account, Action, require
 from consentry.web.auth import current_account
 from consentry.web.pages import handle_of, render
 
@@ -40,6 +40,8 @@ def requests_page(
 
 @router.get("/requests/new")
 def new_request_page(request: Request, account: Account = Depends(current_account)) -> Response:
+    if not account.can(Action.MANAGE_REQUESTS):
+        require(account, Action.ADD_REQUEST_IN_SCOPE)  # a reviewer: 403, not a useless form
     persons = review.persons_view(handle_of(request), account).persons
     return render(
         request,
