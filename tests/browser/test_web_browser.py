@@ -51,6 +51,9 @@ def test_reveal_asks_for_a_reason_is_logged_and_not_cached(page: Any, server: Se
     form = page.locator("form[action$='/reveal']")
     field = form.locator("[name=reason]")
     assert field.get_attribute("required") is not None, "the reveal form does not ask a reason"
+    token = form.locator("input[name=csrf_token]").get_attribute("value")
+    empty = page.request.post(f"/images/{sha}/reveal", form={"csrf_token": token, "reason": ""})
+    assert empty.status == 400, "a reveal without a reason was not refused"
     field.fill(reason)
     form.locator("button, input[type=submit]").first.click()
     page.wait_for_load_state()
@@ -114,6 +117,8 @@ def test_keyboard_review_of_twenty_images(page: Any, server: Server) -> None:
     for i in range(20):
         current = page.locator("a.tile[aria-current=true]")
         assert current.count() == 1 and current.get_attribute("data-sha") == shas[i], i
+        focused = page.evaluate("() => document.activeElement.getAttribute('data-sha')")
+        assert focused == shas[i], (i, focused)
         with page.expect_response(lambda r: r.url.endswith("/tags")) as tagged:
             page.keyboard.press("t")
         assert tagged.value.status == 200
