@@ -99,9 +99,11 @@ class Account:
 def require(account: Account, action: Action) -> None:
     """``ServiceError(FORBIDDEN)`` unless the account's role allows ``action``."""
     if not account.can(action):
+        title = ROLE_TITLES[account.role].lower()
+        article = "an" if title[0] in "aeiou" else "a"
         raise ServiceError(
             ErrorCode.FORBIDDEN,
-            f"a {ROLE_TITLES[account.role].lower()} may not {action.value.replace('_', ' ')}",
+            f"{article} {title} may not {action.value.replace('_', ' ')}",
         )
 
 
