@@ -148,4 +148,12 @@ def handle(ref: CaseRef) -> Iterator[CaseHandle]:
         h.close()
 
 
-__all__ = ["CaseHandle", "handle", "CaseRef", "ErrorCode", "ServiceError", "opened", "opened_readonly"]
+__all__ = [
+    "CaseHandle",
+    "handle",
+    "CaseRef",
+    "ErrorCode",
+    "ServiceError",
+    "opened",
+    "opened_readonly",
+]
