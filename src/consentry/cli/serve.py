@@ -25,7 +25,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@click.command("serve")
+@click.command("serve", short_help="Review the case in a browser (the web app).")
 @click.option(
     "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
 )

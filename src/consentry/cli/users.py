@@ -133,7 +133,7 @@ def user_list(case_dir: Path, as_json: bool, db_url: str | None) -> None:
     "disable",
     short_help="Disable an account and end its sessions.",
     epilog="""\b
-Example:
+Examples:
   consentry user disable --case ./case-17 sam""",
 )
 @CASE_OPTION
