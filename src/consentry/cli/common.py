@@ -23,6 +23,7 @@ import dataclasses
 import json
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -54,6 +55,16 @@ EXIT_STATUS = {
     ErrorCode.UNAUTHENTICATED: EXIT_MISUSE,
     ErrorCode.RATE_LIMITED: EXIT_MISUSE,
 }
+
+
+# the options every case command shares
+CASE_OPTION = click.option(
+    "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
+)
+DB_OPTION = click.option("--db", "db_url", default=None, help="Store URL if not SQLite.")
+EXAMINER_OPTION = click.option(
+    "--examiner", default=None, help="Who does this (recorded in the audit log)."
+)
 
 
 def plain(value: object) -> str:

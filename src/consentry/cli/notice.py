@@ -14,16 +14,21 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from consentry.cli.common import EXIT_MISUSE, OutputConsole, fail, failed, plain, print_json, shown
+from consentry.cli.common import (
+    CASE_OPTION,
+    DB_OPTION,
+    EXIT_MISUSE,
+    OutputConsole,
+    fail,
+    failed,
+    plain,
+    print_json,
+    shown,
+)
 from consentry.services.case import CaseRef, ServiceError
 from consentry.services.notices import mark_notice_sent, notice_states
 
 out = OutputConsole()
-
-CASE_OPTION = click.option(
-    "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
-)
-DB_OPTION = click.option("--db", "db_url", default=None, help="Store URL if not SQLite.")
 
 
 @click.group("notice", short_help="Takedown notices: when each was sent, when removal is due.")

@@ -15,6 +15,9 @@ import click
 from rich.table import Table
 
 from consentry.cli.common import (
+    CASE_OPTION,
+    DB_OPTION,
+    EXAMINER_OPTION,
     EXIT_MISUSE,
     OutputConsole,
     SourcePaths,
@@ -48,14 +51,6 @@ if TYPE_CHECKING:
     from consentry.persons.findings import PersonsReport, PersonSummary
 
 out = OutputConsole()
-
-CASE_OPTION = click.option(
-    "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
-)
-DB_OPTION = click.option("--db", "db_url", default=None, help="Store URL if not SQLite.")
-EXAMINER_OPTION = click.option(
-    "--examiner", default=None, help="Who does this (recorded in the audit log)."
-)
 
 
 @click.group("person", short_help="Enroll (with consent), show, merge, split or erase persons.")

@@ -15,7 +15,16 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from consentry.cli.common import OutputConsole, failed, plain, print_json, shown
+from consentry.cli.common import (
+    CASE_OPTION,
+    DB_OPTION,
+    EXAMINER_OPTION,
+    OutputConsole,
+    failed,
+    plain,
+    print_json,
+    shown,
+)
 from consentry.services.access import Account
 from consentry.services.case import CaseRef, ServiceError, handle
 from consentry.services.requests import (
@@ -33,13 +42,6 @@ from consentry.services.requests import (
 
 out = OutputConsole()
 
-CASE_OPTION = click.option(
-    "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
-)
-DB_OPTION = click.option("--db", "db_url", default=None, help="Store URL if not SQLite.")
-EXAMINER_OPTION = click.option(
-    "--examiner", default=None, help="Who does this (recorded in the audit log)."
-)
 KINDS = ", ".join(k.value for k in RequestKind)
 STATUSES = ", ".join(s.value for s in RequestStatus)
 

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import click
 
-from consentry.cli.common import OutputConsole, failed, plain, print_json
+from consentry.cli.common import (
+    CASE_OPTION,
+    DB_OPTION,
+    EXAMINER_OPTION,
+    OutputConsole,
+    failed,
+    plain,
+    print_json,
+)
 from consentry.services.access import ROLE_TITLES, Role
 from consentry.services.accounts import add_user, disable_user, list_users
 from consentry.services.case import CaseRef, ServiceError
 
 out = OutputConsole()
-
-CASE_OPTION = click.option(
-    "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
-)
-DB_OPTION = click.option("--db", "db_url", default=None, help="Store URL if not SQLite.")
-EXAMINER_OPTION = click.option(
-    "--examiner", default=None, help="Who does this (recorded in the audit log)."
-)
 
 
 @click.group("user", short_help="Add, list or disable the web app's accounts.")
