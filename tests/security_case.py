@@ -88,15 +88,23 @@ def build_case(
     for rel in broken:
         (evidence / rel).parent.mkdir(parents=True, exist_ok=True)
         (evidence / rel).write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    case_dir = root / "case"
+    codes = scan_and_enroll(evidence, refs, case_dir, FixedScorer(0.97))
+    return case_dir, evidence, codes
+
+
+def scan_and_enroll(
+    evidence: Path, refs: Path, case_dir: Path, scorer: object, *scan_args: str
+) -> dict[str, str]:
+    """Scan ``evidence`` into ``case_dir`` with ``scorer`` standing in for the explicit model,
+    then enroll every person of NAMES from ``refs/<Name_Slug>.jpg`` and its ``.json`` consent.
+    Returns {name: code}."""
     image_analysis.reset_process()
     mp = pytest.MonkeyPatch()
-    mp.setattr(
-        "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(FixedScorer(0.97))
-    )
+    mp.setattr("consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(scorer))
     mp.delenv("CONSENTRY_KEY", raising=False)
-    case_dir = root / "case"
     try:
-        cli("scan", evidence, "--case", case_dir, "--workers", "1", "-q", "--no-links")
+        cli("scan", evidence, "--case", case_dir, "--workers", "1", "-q", "--no-links", *scan_args)
         for name in NAMES:
             slug = name.replace(" ", "_")
             cli("person", "add", "--case", case_dir, "--name", name,
@@ -107,4 +115,4 @@ def build_case(
     persons = json.loads(cli("persons", "--case", case_dir, "--json"))["persons"]
     codes = {p["name"]: p["id"] for p in persons if p["kind"] == "enrolled"}
     assert set(codes) == set(NAMES), persons
-    return case_dir, evidence, codes
+    return codes

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
-from consentry.analyzers import runner as image_analysis
-from consentry.analyzers.explicit import ExplicitAnalyzer
 from consentry.cli.main import main
 
-NAMES = ("Avery Lane", "Blake Moreno")
+from .security_case import NAMES, people, scan_and_enroll
+
 PER_PERSON = 11  # 2 x 11 images: enough for keyboard review of 20
 MARKED = (3, 7)  # copies (per person) carrying the stand-in's "explicit" marker
 MARKER = 24  # marker square side, pixels
@@ -56,17 +54,6 @@ class MarkerScorer:
             return 0.01
         r, g, b = corner[..., 0].mean(), corner[..., 1].mean(), corner[..., 2].mean()
         return 0.97 if r > 200 and b > 200 and g < 60 else 0.01
-
-
-def people() -> list[Path]:
-    openpeople_io = pytest.importorskip(
-        "openpeople.io", reason="the `openpeople` package (synthetic people, demo extra) is absent"
-    )
-    root = Path(openpeople_io.get_curated_dir())
-    found = sorted(p / "assets" for p in root.iterdir() if (p / "assets").is_dir())
-    if len(found) < len(NAMES):
-        pytest.skip("openpeople has fewer synthetic people than these tests need")
-    return found[: len(NAMES)]
 
 
 def cli(*args: str | Path, stdin: str | None = None) -> str:
@@ -113,25 +100,7 @@ def build_scanned_case(root: Path) -> tuple[Path, dict[str, str], tuple[str, ...
                 }
             )
         )
-    image_analysis.reset_process()
-    mp = pytest.MonkeyPatch()
-    mp.setattr(
-        "consentry.analyzers.explicit.load_explicit", lambda: ExplicitAnalyzer(MarkerScorer())
-    )
-    mp.delenv("CONSENTRY_KEY", raising=False)
-    try:
-        cli("scan", evidence, "--case", case_dir, "--workers", "1", "-q", "--no-links",
-            "--examiner", "Test Examiner")  # fmt: skip
-        for name in NAMES:
-            slug = name.replace(" ", "_")
-            cli("person", "add", "--case", case_dir, "--name", name,
-                "--consent", refs / f"{slug}.json", refs / f"{slug}.jpg")  # fmt: skip
-    finally:
-        mp.undo()
-        image_analysis.reset_process()
-    persons = json.loads(cli("persons", "--case", case_dir, "--json"))["persons"]
-    codes = {p["name"]: p["id"] for p in persons if p["kind"] == "enrolled"}
-    assert set(codes) == set(NAMES), persons
+    codes = scan_and_enroll(evidence, refs, case_dir, MarkerScorer(), "--examiner", "Test Examiner")
     return case_dir, codes, tuple(marked)
 
 
