@@ -233,6 +233,31 @@ def test_new_request_and_its_status(clients: dict[Role, TestClient], built: Buil
     assert 'class="overdue' in c.get("/").text
 
 
+def test_advocate_requests_stay_inside_their_scope(
+    clients: dict[Role, TestClient], built: Built
+) -> None:
+    """The advocate (scoped to NAMES[0]) sees and records requests for that person only; the
+    other person's request and a request for them answer 404, a status change 403."""
+    c = clients[Role.ADVOCATE]
+    listing = c.get("/requests").text
+    codes = re.findall(r'data-code="(R\d+)"', listing)
+    manager = clients[Role.CASE_MANAGER].get("/requests").text
+    others = set(re.findall(r'data-code="(R\d+)"', manager)) - set(codes)
+    assert codes and others, (codes, others)
+    for code in others:
+        assert c.get(f"/requests/{code}").status_code == 404
+    tok = token(c.get("/requests/new").text)
+    fields = {"kind": "other", "asked_by": "Advocate", "csrf_token": tok}
+    other = c.post("/requests", data=fields | {"person": built.codes[NAMES[1]]})
+    assert other.status_code == 404
+    own = c.post(
+        "/requests", data=fields | {"person": built.codes[NAMES[0]]}, follow_redirects=False
+    )
+    assert own.status_code == 303
+    change = c.post(f"/requests/{codes[0]}", data={"status": "acknowledged", "csrf_token": tok})
+    assert change.status_code == 403
+
+
 def test_serve_refuses_a_remote_host_without_allow_remote(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
