@@ -179,20 +179,22 @@ def _write_derived(folder: Path, folders: list[Path]) -> None:
     (x, y, fw, fh), marks = found
     _, donor_marks = donor_found
     # bring the donor's face onto the target's (eyes, nose, mouth on the same points), as
-    # face-swap tools do, then blend it in
-    matrix, _ = cv2.estimateAffinePartial2D(donor_marks, marks)
+    # face-swap tools do, then blend it in with a feathered mask (as their paste-back does).
+    # Every step is made reproducible across library versions: the landmarks are rounded to
+    # whole pixels and the matrix to 1/10000 (a newer face model moves them by a fraction of a
+    # pixel), and the blend is integer arithmetic (OpenCV's seamlessClone solver gave other
+    # pixels in another release, and the demo's fingerprint follows every pixel).
+    matrix, _ = cv2.estimateAffinePartial2D(np.round(donor_marks), np.round(marks))
+    matrix = np.round(matrix, 4)
     h, w = target.shape[:2]
     moved = cv2.warpAffine(donor, matrix, (w, h), flags=cv2.INTER_LINEAR)
     mask = np.zeros((h, w), np.uint8)
     centre = (x + fw // 2, y + fh // 2)
     cv2.ellipse(mask, centre, (int(fw * 0.42), int(fh * 0.5)), 0, 0, 360, 255, -1)
-    swapped = cv2.seamlessClone(
-        np.ascontiguousarray(moved[..., ::-1]),
-        np.ascontiguousarray(target[..., ::-1]),
-        mask,
-        centre,
-        cv2.NORMAL_CLONE,
-    )[..., ::-1]
+    alpha = cv2.GaussianBlur(mask, (0, 0), max(2.0, fw / 25)).astype(np.int32)[..., None]
+    swapped = (
+        (moved.astype(np.int32) * alpha + target.astype(np.int32) * (255 - alpha) + 127) // 255
+    ).astype(np.uint8)
     finish(np.ascontiguousarray(swapped), "faceswap_0001.jpg", mirror=False)
 
 
