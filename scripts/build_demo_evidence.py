@@ -147,7 +147,7 @@ def _write_derived(folder: Path, folders: list[Path]) -> None:
     edited[y0:y1, x0:x1] = cv2.GaussianBlur(texture.astype(np.uint8), (0, 0), 2)
     finish(edited, "edit_0001.jpg", mirror=True)
 
-    # a face pasted from another person (seamless cloning, as face-swap tools blend)
+    # a face pasted from another person (aligned, then blended in as face-swap tools do)
     def largest_face(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
         faces = analyzer.analyze(rgb).faces
         if not faces:
