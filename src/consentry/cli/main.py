@@ -800,6 +800,12 @@ main.add_command(requests_group)
 from consentry.cli.serve import serve_cmd  # noqa: E402
 
 main.add_command(serve_cmd)
+from consentry.cli.service import service_group  # noqa: E402
+
+main.add_command(service_group)
+from consentry.cli.pack import pack_cmd  # noqa: E402
+
+main.add_command(pack_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover
