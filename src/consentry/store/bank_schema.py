@@ -81,13 +81,22 @@ class SignalRow(BankBase):
 
 
 class SignalChange(BankBase):
-    """Append-only: every signal that became matchable (``add``) or stopped being so
-    (``remove``: deleted, its content or bank disabled, consent withdrawn). Workers replay it
-    from their last ``seq``; the index build reads ``signals`` directly."""
+    """Append-only: every signal that became matchable (``add``: inserted, its content
+    re-enabled) or stopped being so (``remove``: deleted, its content disabled, its bank
+    deleted, consent withdrawn). Workers replay it from their last ``seq``; the index build
+    reads ``signals`` directly. A bank's ``enabled`` and ``matching_enabled_ratio`` write no
+    rows here: they are read from ``banks`` (a small table) at every sync and applied at
+    lookup, so disabling a bank of 10M hashes costs one row, not 10M.
+
+    PostgreSQL hands out ``seq`` before commit, so two concurrent writers could commit out of
+    order and a worker that already read the larger ``seq`` would skip the smaller one: every
+    write transaction takes ``LOCK TABLE service_audit IN EXCLUSIVE MODE`` first
+    (``bank_store.BankStore.write``), which serialises writers (readers are not blocked)."""
 
     __tablename__ = "signal_changes"
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     signal_id: Mapped[int] = mapped_column(BigInteger)
+    content_id: Mapped[int] = mapped_column(BigInteger)  # the signal's content (its bank, flags)
     signal_type: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(64))
     op: Mapped[str] = mapped_column(String(8))  # add | remove
