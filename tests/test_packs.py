@@ -443,3 +443,57 @@ def test_pack_help_has_an_example() -> None:
     assert result.exit_code == 0
     assert "Examples:" in result.output and "consentry pack me1.jpg" in result.output
     assert "--to" in result.output and "--force" in result.output
+
+
+# --- against the real service (part 2's open_service, SQLite in a temporary home) ------------
+def test_pack_into_the_real_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from consentry.services.matching.service import open_service
+
+    admin = Caller.local()
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        advocate = svc.authenticate(svc.add_key(admin, ServiceRole.ADVOCATE, "helpline").token)
+        matcher = svc.authenticate(svc.add_key(admin, ServiceRole.MATCHER, "platform").token)
+        key_file = tmp_path / "service.key"
+        key_file.write_text(svc.pack_public_key())
+        out = tmp_path / "my.pack"
+        result = _run(
+            *_photos(tmp_path), "--to", key_file, "--consent", consent_file(tmp_path), "--out", out
+        )
+        assert result.exit_code == 0, result.output
+        imported = import_pack(svc, advocate, out.read_bytes())
+        assert (imported.bank, imported.added, imported.signals) == (PACK_BANK, 3, 30)
+        (person,) = svc.list_persons(advocate)
+        assert person.id == imported.person_id and person.owner_key_id == advocate.key_id
+        assert (person.templates, person.contents) == (2, 3)
+        assert svc.get_bank(admin, PACK_BANK).kind == "pack"
+        # a mirrored copy of a packed photo is blocked; an explicit (stand-in) other photo of
+        # the person is blocked through the face template
+        monkeypatch.setattr(
+            explicit_mod, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(0.01))
+        )
+        buf = io.BytesIO()
+        ImageOps.mirror(Image.open(lfw("Colin_Powell", 1))).save(buf, "JPEG", quality=85)
+        assert screen(svc, matcher, buf.getvalue()).decision is Decision.BLOCK
+        monkeypatch.setattr(
+            explicit_mod, "load_explicit", lambda: ExplicitAnalyzer(FixedScorer(0.97))
+        )
+        fake = screen(svc, matcher, lfw("Colin_Powell", 6).read_bytes())
+        assert fake.decision is Decision.BLOCK, fake.reasons
+        assert fake.faces[0].person_id == person.id and fake.faces[0].person_label == person.label
+        # another service's key does not open it
+        with open_service(tmp_path / "other", start_sync=False) as other:
+            with pytest.raises(MatchServiceError) as caught:
+                import_pack(
+                    other,
+                    other.authenticate(other.add_key(admin, ServiceRole.ADVOCATE, "x").token),
+                    out.read_bytes(),
+                )
+            assert caught.value.code is MatchErrorCode.BAD_PACK
+        # withdrawal removes it all: the copy is no longer matched
+        svc.withdraw_person(advocate, person.id)
+        assert screen(svc, matcher, lfw("Colin_Powell", 6).read_bytes()).decision is Decision.ALLOW
+        svc.flush_audit()
+        ok, why = svc.verify_audit()
+        assert ok, why
+        actions = [e.action for e in svc.audit_log(admin, limit=100)]
+        assert "pack.import" in actions

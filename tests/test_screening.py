@@ -306,3 +306,33 @@ def test_a_bad_upload_is_refused_before_any_lookup(scorer: Callable[[float], Non
         screen(svc, MATCHER, b"not an image", "text/plain")
     assert getattr(caught.value, "code", None) is not None
     assert svc.calls == []
+
+
+# --- against the real service (part 2's open_service, SQLite in a temporary home) ------------
+def test_screen_against_the_real_service(tmp_path: Path, scorer: Callable[[float], None]) -> None:
+    from consentry.services.matching.service import open_service
+    from consentry.services.matching.types import Signal as Sig
+
+    data = _jpeg(photo_like(12, 400, 300))
+    hashed = hash_image(data)
+    admin = Caller.local()
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        key = svc.add_key(admin, ServiceRole.MATCHER, "platform")
+        matcher = svc.authenticate(key.token)
+        svc.create_bank(admin, "NCII")
+        svc.create_bank(admin, "OFF", enabled=False)
+        near = _flip_bits(hashed.pdq or "", 12)
+        svc.add_content(admin, "NCII", [Sig(SignalType.PDQ, near, 100)])
+        svc.add_content(admin, "OFF", [Sig(SignalType.SHA256, hashed.sha256)])
+        result = screen(svc, matcher, data, "image/jpeg")
+        assert result.decision is Decision.BLOCK, result.reasons
+        assert result.reasons[0].startswith("block: PDQ 12 bits from bank NCII content")
+        # the disabled bank's exact entry is not matched
+        assert not any("OFF" in r for r in result.reasons)
+        sha = next(r for r in result.matches if r.signal_type is SignalType.SHA256)
+        assert sha.matches == ()
+        # another picture: nothing matches
+        other = screen(svc, matcher, _jpeg(photo_like(13, 400, 300)))
+        assert other.decision is Decision.ALLOW
+        svc.flush_audit()
+        assert svc.verify_audit()[0]
