@@ -13,8 +13,9 @@ service's secret key can open it, and the victim needs no key of their own.
 field before anything is stored (``BAD_PACK`` naming the field), and then stores one consented
 person (labelled ``pack <first 16 hex of the pack's SHA-256>``: platforms see that label in
 screening results, never the name; the consent record, name included, is stored for the
-operator), owned by the advocate key that submitted it, one content item per photo in a bank of kind ``pack`` (8 PDQ + MD5 + SHA-256 signals,
-origin ``pack``) and one face template per photo with a face; all audited. A failure half-way
+operator), owned by the advocate key that submitted it; one content item per photo in a bank
+of kind ``pack`` (8 PDQ + MD5 + SHA-256 signals, origin ``pack``) and one face template per
+photo with a face; all audited. A failure half-way
 withdraws the person again, so a pack is stored whole or not at all.
 
 Pack document, version 1 (what ``PACK_FORMAT`` / ``PACK_VERSION`` name)::
