@@ -287,8 +287,18 @@ def hashpack_bytes(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _exportable(kind: str, value: str) -> bool:
+    try:
+        parse_signal(kind, value)
+    except MatchServiceError:
+        return False
+    return True
+
+
 def export(rows: Iterable[tuple[int, str | None, tuple[str, str, int | None]]], fmt: str) -> bytes:
-    """``rows``: (content id, note, (signal type, value, quality)) in content order."""
+    """``rows``: (content id, note, (signal type, value, quality)) in content order; a corrupt
+    stored row (see sync.py) is left out, so what is exported always imports."""
+    rows = [r for r in rows if _exportable(r[2][0], r[2][1])]
     if fmt == "pytx":
         return "".join(f"{r[2][0]} {r[2][1]}\n" for r in rows).encode("ascii")
     buffer = io.StringIO()

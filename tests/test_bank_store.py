@@ -1,0 +1,246 @@
+"""The service database and keeping indexes in step (issue 15 part 2): schema version, corrupt
+rows skipped at build and at replay (never a crash, HMA #1609), the database never on a
+lookup's path, two services on one database (an insert through one is found by the other's
+sync thread within 10 s, a withdrawal removes it from both), on SQLite and on PostgreSQL.
+
+PostgreSQL: set ``CONSENTRY_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST:PORT/DB``
+(``.ci/run`` starts a server on loopback); each test gets a fresh database, dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from consentry.services.matching.service import PACK_BANK, MatchingService, open_service
+from consentry.services.matching.types import Caller, ServiceRole
+from consentry.services.matching.validate import parse_signal
+from consentry.store.bank_schema import SCHEMA_VERSION
+from consentry.store.bank_store import SchemaTooNew, open_bank_engine
+
+OP = Caller.local()
+PG_URL = os.environ.get("CONSENTRY_TEST_POSTGRES_URL")
+needs_pg = pytest.mark.skipif(
+    not PG_URL,
+    reason="set CONSENTRY_TEST_POSTGRES_URL=postgresql+psycopg://... to test PostgreSQL",
+)
+
+
+def rand_pdq(rng: np.random.Generator) -> str:
+    return rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    assert PG_URL
+    server = sa.engine.make_url(PG_URL)
+    name = f"consentry_bank_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 10.0) -> float:
+    """Seconds until ``check()`` held; fails after ``seconds``."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > seconds:
+            pytest.fail(f"not seen within {seconds} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def test_schema_version_is_written_and_a_newer_database_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    open_bank_engine(url).dispose()
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        [(version,)] = conn.execute("SELECT value FROM service_meta WHERE key='schema_version'")
+        assert int(version) == SCHEMA_VERSION
+        conn.execute(
+            "UPDATE service_meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
+    with pytest.raises(SchemaTooNew):
+        open_bank_engine(url)
+
+
+def insert_raw(db: Path, rows: list[tuple[str, str]], with_changes: bool) -> None:
+    """Rows written behind the service's back (a damaged database, an old tool)."""
+    with sqlite3.connect(db) as conn:
+        (bank_id,) = conn.execute("SELECT id FROM banks WHERE name='RAW'").fetchone()
+        for kind, value in rows:
+            cur = conn.execute(
+                "INSERT INTO bank_content (bank_id, enabled, note, metadata_json, origin,"
+                " person_id, created_at, updated_at) VALUES (?, 1, NULL, '{}', 'api', NULL,"
+                " 'x', 'x')",
+                (bank_id,),
+            )
+            content_id = cur.lastrowid
+            cur = conn.execute(
+                "INSERT INTO signals (content_id, signal_type, value, quality) VALUES (?,?,?,?)",
+                (content_id, kind, value, None),
+            )
+            if with_changes:
+                conn.execute(
+                    "INSERT INTO signal_changes (signal_id, content_id, signal_type, value, op,"
+                    " at) VALUES (?,?,?,?, 'add', 'x')",
+                    (cur.lastrowid, content_id, kind, value),
+                )
+
+
+CORRUPT = [
+    ("pdq", "zz" * 32),  # not hex
+    ("pdq", "ab" * 31),  # short
+    ("pdq", "0" * 64),  # all zero
+    ("pdq", "ab cd" + "ab" * 29 + "a"),  # a space inside
+    ("md5", "xyz"),
+    ("sha256", "12" * 16),  # an md5's length
+    ("phash", "ab" * 8),  # a type the service does not know
+]
+
+
+def test_corrupt_rows_are_skipped_and_counted_at_build_and_replay(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    home = tmp_path / "home"
+    good = rand_pdq(rng)
+    with open_service(home, start_sync=False) as svc:
+        svc.create_bank(OP, "RAW")
+        svc.add_content(OP, "RAW", [parse_signal("pdq", good)])
+        db = home / "service.sqlite"
+        insert_raw(db, CORRUPT, with_changes=True)
+        assert svc.refresh_index() == len(CORRUPT)  # replay: no crash
+        status = {s.signal_type.value: s for s in svc.index_status()}
+        assert (status["pdq"].size, status["pdq"].skipped) == (1, 4)
+        rebuilt = svc.rebuild_index()
+        assert (rebuilt.size, rebuilt.skipped) == (1, 4)
+        status = {s.signal_type.value: s for s in svc.index_status()}
+        assert (status["md5"].skipped, status["sha256"].skipped) == (1, 1)
+        assert len(svc.lookup(OP, [parse_signal("pdq", good)])[0].matches) == 1
+    with open_service(home, start_sync=False) as again:  # a fresh build at open
+        assert again.index_status()[0].skipped == 4
+        assert len(again.lookup(OP, [parse_signal("pdq", good)])[0].matches) == 1
+
+
+def test_lookups_never_read_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(2)
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        svc.create_bank(OP, "A")
+        hashes = [rand_pdq(rng) for _ in range(20)]
+        for h in hashes:
+            svc.add_content(OP, "A", [parse_signal("pdq", h), parse_signal("md5", h[:32])])
+
+        def no_db(*_a: object, **_k: object) -> None:
+            raise AssertionError("a lookup touched the database")
+
+        monkeypatch.setattr(svc.store, "read", no_db)
+        monkeypatch.setattr(svc.store, "write", no_db)
+        queries = [parse_signal("pdq", h) for h in hashes] + [
+            parse_signal("md5", h[:32]) for h in hashes
+        ]
+        results = svc.lookup(OP, queries * 10)
+        assert all(len(r.matches) == 1 for r in results)
+        monkeypatch.undo()
+
+
+def two_services(home: Path, url: str | None) -> tuple[MatchingService, MatchingService]:
+    a = open_service(home / "a", url or f"sqlite:///{home / 'shared.sqlite'}", sync_interval_s=0.2)
+    b = open_service(home / "b", url or f"sqlite:///{home / 'shared.sqlite'}", sync_interval_s=0.2)
+    return a, b
+
+
+def check_two_services(a: MatchingService, b: MatchingService) -> None:
+    rng = np.random.default_rng(3)
+    h = rand_pdq(rng)
+    query = [parse_signal("pdq", h)]
+    a.create_bank(OP, "SHARED")
+    content = a.add_content(OP, "SHARED", [parse_signal("pdq", h)])
+    assert a.lookup(OP, query)[0].matches[0].content_id == content.id  # at once, in A
+    seen = wait_for(lambda: bool(b.lookup(OP, query)[0].matches))  # B's sync thread
+    assert seen < 10
+    # a withdrawal through B removes the person's hashes from both
+    adv = b.authenticate(b.add_key(OP, ServiceRole.ADVOCATE, "adv").token)
+    person = b.add_person(adv, "p", '{"consent": "yes"}')
+    ph = rand_pdq(rng)
+    b.add_content(adv, PACK_BANK, [parse_signal("pdq", ph)], person_id=person.id)
+    pq = [parse_signal("pdq", ph)]
+    wait_for(lambda: bool(a.lookup(OP, pq)[0].matches))
+    b.withdraw_person(adv, person.id)
+    assert b.lookup(OP, pq)[0].matches == ()
+    wait_for(lambda: not a.lookup(OP, pq)[0].matches)
+    # a bank disabled in A stops matching in B (bank flags are re-read at every sync)
+    a.update_bank(OP, "SHARED", enabled=False)
+    wait_for(lambda: not b.lookup(OP, query)[0].matches)
+    # both wrote to one audit chain
+    ok, message = a.verify_audit()
+    assert ok, message
+    actions = {e.action for e in b.audit_log(OP, 100)}
+    assert {"content_added", "person_withdrawn", "bank_updated", "lookups"} <= actions
+
+
+def test_two_services_one_sqlite_database(tmp_path: Path) -> None:
+    a, b = two_services(tmp_path, None)
+    try:
+        check_two_services(a, b)
+    finally:
+        a.close()
+        b.close()
+
+
+@needs_pg
+def test_two_services_one_postgresql_database(tmp_path: Path, pg_url: str) -> None:
+    a, b = two_services(tmp_path, pg_url)
+    try:
+        check_two_services(a, b)
+    finally:
+        a.close()
+        b.close()
+
+
+@needs_pg
+def test_postgresql_banks_lookups_keys_and_corrupt_rows(tmp_path: Path, pg_url: str) -> None:
+    rng = np.random.default_rng(4)
+    with open_service(tmp_path / "home", pg_url, start_sync=False) as svc:
+        svc.create_bank(OP, "PG")
+        hashes = [rand_pdq(rng) for _ in range(30)]
+        imported = svc.import_hashes(OP, "PG", "".join(f"pdq {h}\n" for h in hashes).encode())
+        assert (imported.added, imported.signals) == (30, 30)
+        results = svc.lookup(OP, [parse_signal("pdq", h) for h in hashes])
+        assert all(r.matches and r.matches[0].distance == 0 for r in results)
+        key = svc.add_key(OP, ServiceRole.MATCHER, "m")
+        assert svc.authenticate(key.token).key_id == key.info.id
+        engine = sa.create_engine(pg_url)
+        with engine.begin() as conn:
+            bank_id = conn.execute(sa.text("SELECT id FROM banks WHERE name='PG'")).scalar()
+            cid = conn.execute(
+                sa.text(
+                    "INSERT INTO bank_content (bank_id, enabled, metadata_json, origin,"
+                    " created_at, updated_at) VALUES (:b, true, '{}', 'api', 'x', 'x')"
+                    " RETURNING id"
+                ),
+                {"b": bank_id},
+            ).scalar()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO signals (content_id, signal_type, value) VALUES (:c, 'pdq', :v)"
+                ),
+                {"c": cid, "v": "0" * 64},
+            )
+        engine.dispose()
+        status = svc.rebuild_index()
+        assert (status.size, status.skipped) == (30, 1)
+        assert svc.export_bank(OP, "PG", "pytx").decode().count("pdq ") == 30  # not the zero
+        ok, message = svc.verify_audit()
+        assert ok, message
