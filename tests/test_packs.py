@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
 from PIL import Image, ImageOps
@@ -31,6 +33,7 @@ from consentry.services.matching.packs import (
     build_pack,
     import_pack,
     make_pack,
+    parse_pack,
 )
 from consentry.services.matching.screening import screen
 from consentry.services.matching.types import (
@@ -150,6 +153,9 @@ class FakeService:
     def record(self, caller: Caller, action: str, payload: Mapping[str, object]) -> None:
         self.records.append((caller.actor, action, dict(payload)))
 
+    def list_persons(self, caller: Caller) -> list[Person]:
+        return [Person(pid, lab, own, "now", 0, 0) for pid, (lab, _c, own) in self.persons.items()]
+
     # screening's two methods, over what was imported
     def lookup(
         self,
@@ -210,8 +216,8 @@ def test_a_pack_holds_hashes_and_templates_and_no_image(tmp_path: Path) -> None:
     # random 3-byte match in a few kB of ciphertext has a chance of about 1 in 3,000)
     text = re.sub(r'"embedding": "[A-Za-z0-9+/=]{684}"', '"embedding": ""', plain.decode())
     assert text.count('"embedding": ""') == 2
-    for magic in ("\xff\xd8\xff", "PNG", "JFIF", "Exif", "GIF8", "RIFF", "base64"):
-        assert magic not in text
+    for word in ("\xff\xd8\xff", "PNG", "JFIF", "Exif", "GIF8", "RIFF", "base64"):
+        assert word not in text
     for magic in (b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\x89PNG\r\n\x1a\n", b"Exif\x00\x00"):
         assert magic not in blob
     for path in photos:
@@ -350,6 +356,24 @@ def test_garbage_is_a_bad_pack(tmp_path: Path) -> None:
             import_pack(svc, ADVOCATE, blob)
         assert caught.value.code is MatchErrorCode.BAD_PACK
     assert import_pack.__name__ and svc.persons == {}
+
+
+def test_the_same_pack_twice_is_stored_once(tmp_path: Path) -> None:
+    svc = FakeService()
+    blob = build_pack(_photos(tmp_path)[:2], svc.public_key, consent_file(tmp_path))
+    first = import_pack(svc, ADVOCATE, blob)
+    again = import_pack(svc, ADVOCATE, blob)
+    assert (again.added, again.signals, again.person_id) == (0, 0, first.person_id)
+    assert again.skipped == (f"pack already imported as person {first.person_id}: nothing added",)
+    assert len(svc.persons) == 1 and len(svc.contents) == 2
+    with pytest.raises(MatchServiceError) as caught:
+        import_pack(svc, Caller(9, "other", ServiceRole.ADVOCATE), blob)
+    assert caught.value.code is MatchErrorCode.BAD_PACK and "another key" in caught.value.message
+    # a new pack of the same photos (sealed again: another ephemeral key) is another person
+    import_pack(
+        svc, ADVOCATE, build_pack(_photos(tmp_path)[:2], svc.public_key, consent_file(tmp_path))
+    )
+    assert len(svc.persons) == 2
 
 
 def test_a_failure_half_way_withdraws_the_person(tmp_path: Path) -> None:
@@ -503,3 +527,88 @@ def test_pack_into_the_real_service(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert ok, why
         actions = [e.action for e in svc.audit_log(admin, limit=100)]
         assert "pack.import" in actions
+
+
+# --- whatever a sealed pack holds, the answer is BAD_PACK or a checked pack, never a crash ----
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+def _valid_document() -> dict[str, Any]:
+    vector = np.zeros(128, "<f4")
+    vector[0] = 1.0
+    pdq_hex = "a5" * 32
+    return {
+        "format": "consentry-pack",
+        "version": 1,
+        "created_at": "2026-12-02T00:00:00Z",
+        "consent": {
+            "consented_by": "A",
+            "consented_at": "2026-11-01",
+            "scope": "s",
+            "recorded_by": "A",
+        },
+        "consent_sha256": "0" * 64,
+        "face_model": "sface:" + "1" * 64,
+        "photos": [
+            {
+                "sha256": "1" * 64,
+                "md5": "2" * 32,
+                "pdq": pdq_hex,
+                "pdq_quality": 90,
+                "pdq_dihedral": [pdq_hex] + ["5a" * 32] * 7,
+                "face": {"embedding": base64.b64encode(vector.tobytes()).decode(), "size_px": 80},
+            }
+        ],
+    }
+
+
+def _holds(target: object, key: object) -> bool:
+    if isinstance(target, dict):
+        return key in target
+    return isinstance(target, list) and isinstance(key, int) and key < len(target)
+
+
+def test_the_fuzzed_document_is_valid_as_it_stands() -> None:
+    contents = parse_pack(json.dumps(_valid_document()).encode())
+    (photo,) = contents.photos
+    assert len(photo.signals) == 4 and photo.embedding is not None  # sha, md5, 2 distinct PDQ
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    path=st.lists(
+        st.sampled_from(["photos", 0, "face", "consent", "pdq_dihedral", "embedding"]),
+        min_size=1,
+        max_size=3,
+    ),
+    value=_json,
+)
+def test_any_field_value_is_a_bad_pack_or_a_checked_pack(path: list[object], value: object) -> None:
+    doc: Any = _valid_document()
+    target = doc
+    for key in path[:-1]:
+        if _holds(target, key):
+            target = target[key]
+    if _holds(target, path[-1]) or (isinstance(target, dict) and isinstance(path[-1], str)):
+        target[path[-1]] = value
+    try:
+        contents = parse_pack(json.dumps(doc, allow_nan=True).encode())
+    except MatchServiceError as exc:
+        assert exc.code is MatchErrorCode.BAD_PACK and "\n" not in exc.message
+    else:
+        for photo in contents.photos:
+            assert all(s.value == s.value.lower() for s in photo.signals)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | _json.map(lambda v: json.dumps(v).encode()))
+def test_any_bytes_are_a_bad_pack(data: bytes) -> None:
+    with pytest.raises(MatchServiceError) as caught:
+        parse_pack(data)
+    assert caught.value.code is MatchErrorCode.BAD_PACK

@@ -16,7 +16,8 @@ screening results, never the name; the consent record, name included, is stored 
 operator), owned by the advocate key that submitted it; one content item per photo in a bank
 of kind ``pack`` (8 PDQ + MD5 + SHA-256 signals, origin ``pack``) and one face template per
 photo with a face; all audited. A failure half-way
-withdraws the person again, so a pack is stored whole or not at all.
+withdraws the person again, so a pack is stored whole or not at all; the same pack submitted
+again by the same key is stored once (the answer names the person), by another key refused.
 
 Pack document, version 1 (what ``PACK_FORMAT`` / ``PACK_VERSION`` name)::
 
@@ -271,6 +272,7 @@ class PackService(Protocol):
         self, caller: Caller, person_id: int, embedding: np.ndarray, model: str
     ) -> None: ...
     def withdraw_person(self, caller: Caller, person_id: int) -> WithdrawalResult: ...
+    def list_persons(self, caller: Caller) -> list[Person]: ...
     def record(self, caller: Caller, action: str, payload: Mapping[str, object]) -> None: ...
 
 
@@ -458,7 +460,20 @@ def import_pack(
     # the label platforms see in screening results: the pack, not the person's name (the name
     # stays in the stored consent record, for the service's operator)
     pack_id = hashlib.sha256(blob).hexdigest()[:16]
-    person = svc.add_person(caller, f"pack {pack_id}", contents.consent.as_json())
+    label = f"pack {pack_id}"
+    earlier = [p for p in svc.list_persons(_SERVICE) if p.label == label]
+    if earlier:
+        # a retried submission (a timeout, a double click) is stored once
+        if earlier[0].owner_key_id != caller.key_id:
+            raise _bad("this pack was already submitted by another key")
+        return ImportResult(
+            target.name,
+            0,
+            0,
+            (f"pack already imported as person {earlier[0].id}: nothing added",),
+            earlier[0].id,
+        )
+    person = svc.add_person(caller, label, contents.consent.as_json())
     added = signals = templates = 0
     skipped: list[str] = []
     try:
