@@ -4,13 +4,17 @@ synthetic uploads, random PDQ hashes."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
 
 from consentry.matchapi.app import create_app
+from consentry.services.matching.service import open_service
 from consentry.services.matching.types import Caller, ServiceRole
 
 from .synthetic import photo_like
@@ -39,6 +43,14 @@ class Api:
 
     def delete(self, url: str, role: ServiceRole = ServiceRole.ADMIN, **kw: Any) -> Any:
         return self.client.delete(url, headers=self.auth(role), **kw)
+
+
+@contextmanager
+def real_api(tmp_path: Path, **limits: int) -> Iterator[Api]:
+    """The app over a real ``MatchingService`` (SQLite in a temporary home; lookups see a
+    write at once, so no sync thread is needed)."""
+    with open_service(tmp_path / "service-home", start_sync=False) as service:
+        yield make_api(service, **limits)
 
 
 def make_api(service: Any, **limits: int) -> Api:

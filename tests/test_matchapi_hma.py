@@ -7,27 +7,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from consentry.services.matching.types import ServiceRole
 
-from .matchapi_fake import FakeService
-from .matchapi_support import Api, assert_error, flip_bits, jpeg, make_api, random_pdq
+from .matchapi_support import Api, assert_error, flip_bits, jpeg, random_pdq, real_api
 
 PDQ_A = random_pdq(1)
 
 
 @pytest.fixture
-def api() -> Iterator[Api]:
-    service = FakeService()
-    yield make_api(service)
+def api(tmp_path: Path) -> Iterator[Api]:
+    with real_api(tmp_path) as made:
+        yield made
 
 
 def _bank(api: Api, name: str = "HMA_BANK") -> str:
     resp = api.post("/c/banks", json={"name": name})
     assert resp.status_code == 201, resp.text
     return name
+
+
+def _hma_banks(api: Api) -> list[dict[str, object]]:
+    """The banks an HMA client made (consentry's VICTIM_PACKS bank is always there)."""
+    return [b for b in api.get("/c/banks").json() if b["name"] != "VICTIM_PACKS"]
 
 
 def _photo(seed: int = 3) -> dict[str, tuple[str, bytes, str]]:
@@ -85,11 +90,12 @@ def test_h_hash_post_returns_signal_type_to_hash(api: Api) -> None:
 
 def test_c_banks_create_and_list_shape(api: Api) -> None:
     # blueprints/curation.py `bank_create` (201, pytx BankConfig jsonified) and `banks_index`
-    assert api.get("/c/banks").json() == []
+    pack_bank = {"name": "VICTIM_PACKS", "matching_enabled_ratio": 1.0}  # consentry's own
+    assert api.get("/c/banks").json() == [pack_bank]
     resp = api.post("/c/banks", json={"name": "MY_TEST_BANK_01"})
     assert resp.status_code == 201
     assert resp.json() == {"matching_enabled_ratio": 1.0, "name": "MY_TEST_BANK_01"}
-    assert api.get("/c/banks").json() == [resp.json()]
+    assert api.get("/c/banks").json() == [resp.json(), pack_bank]
     assert_error(api.post("/c/banks", json={"name": "01 bad name!"}), 400, "bad_request")
     again = api.post("/c/banks", json={"name": "MY_TEST_BANK_01"})
     assert_error(again, 403, "bank_exists")  # HMA: 403 "Bank already exists"
@@ -113,14 +119,12 @@ def test_c_bank_get_put_delete_shape(api: Api) -> None:
     assert off.json()["matching_enabled_ratio"] == 0
     half = api.put("/c/bank/MY_TEST_BANK_RENAMED", json={"enabled_ratio": 0.5})
     assert half.json()["matching_enabled_ratio"] == 0.5
-    assert api.get("/c/banks").json() == [
-        {"name": "MY_TEST_BANK_RENAMED", "matching_enabled_ratio": 0.5}
-    ]
+    assert _hma_banks(api) == [{"name": "MY_TEST_BANK_RENAMED", "matching_enabled_ratio": 0.5}]
     assert_error(api.get("/c/bank/NO_SUCH_BANK"), 404, "unknown_bank")
     assert_error(api.put("/c/bank/NO_SUCH_BANK", json={"enabled": True}), 404)
     assert api.delete("/c/bank/MY_TEST_BANK_RENAMED").json() == {"message": "Done"}
     assert api.delete("/c/bank/MY_TEST_BANK_RENAMED").json() == {"message": "Done"}  # as HMA
-    assert api.get("/c/banks").json() == []
+    assert _hma_banks(api) == []
 
 
 def test_c_bank_signal_adds_by_hash(api: Api) -> None:

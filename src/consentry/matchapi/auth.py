@@ -20,6 +20,7 @@ from anyio import to_thread
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentry.matchapi.errors import error_response, service_error_response
@@ -117,7 +118,11 @@ class GuardMiddleware:
                 started = True
             await send(message)
 
-        await self.app(scope, counting_receive, guarded_send)
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except ClientDisconnect:
+            if not state.hit:
+                raise  # a real client that went away: nothing to answer
         if state.hit and not started:
             await self._too_large(limit)(scope, receive, send)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from consentry.services.matching.types import (
     ApiKeyInfo,
     AuditEntry,
@@ -109,6 +111,8 @@ class MatchService(Protocol):
     def check_rate(self, caller: Caller) -> None: ...
     def audit_log(self, caller: Caller, limit: int = 100) -> list[AuditEntry]: ...
     def pack_public_key(self) -> str: ...
+    def face_templates(self) -> list[tuple[int, str, np.ndarray]]: ...
+    def open_sealed(self, blob: bytes) -> bytes: ...
     def close(self) -> None: ...
 
 
@@ -137,7 +141,7 @@ def screen(
     """block / review / allow for an upload, with the reasons and distances."""
     from consentry.services.matching.screening import screen as screen_upload
 
-    return screen_upload(svc, caller, data, content_type)  # type: ignore[arg-type,unused-ignore]
+    return screen_upload(svc, caller, data, content_type)
 
 
 def import_pack(svc: MatchService, caller: Caller, blob: bytes, bank: str) -> ImportResult:
