@@ -145,3 +145,37 @@ def test_nothing_is_written_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("builtins.open", watching_open)
     hash_image(_jpeg(width=640, height=480))
     assert opened == [] and list(tmp_path.iterdir()) == []
+
+
+def test_concurrent_uploads_decode_at_most_decode_slots_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    import time
+
+    from consentry.services.matching import hashing
+
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+    real = hashing.decode_image
+
+    def slow(data: bytes, max_side: int = 512) -> object:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        try:
+            return real(data, max_side)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(hashing, "decode_image", slow)
+    data = _jpeg()
+    threads = [threading.Thread(target=hash_image, args=(data,)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == hashing.DECODE_SLOTS

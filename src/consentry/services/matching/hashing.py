@@ -19,6 +19,7 @@ hashes leave it (``HashedUpload``). Refusals are ``MatchServiceError`` with a st
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from consentry.analyzers import crypto_hashes, pdq
@@ -34,6 +35,13 @@ MAX_UPLOAD_BYTES = MAX_IN_MEMORY_BYTES
 # Content types that say nothing about the bytes: treated as not given (the bytes are sniffed
 # by the decoder).
 _UNSPECIFIED_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
+
+# Decodes at once in one process. Each may hold up to the decoder's byte budget (1 GiB, see
+# media.decode) at its peak, and the HTTP shell runs requests on a pool of dozens of threads:
+# without a bound, a burst of large PNGs would multiply that. Two: the machine's cores, and
+# what keeps a worker's worst case near 2 GiB on top of its index.
+DECODE_SLOTS = 2
+_decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 
 # Decoder codes that mean "too big", not "not an image".
 _TOO_LARGE_CODES = frozenset({Code.DECOMPRESSION_BOMB, Code.TOO_LARGE_FOR_ANALYSIS})
@@ -73,7 +81,8 @@ def decode_upload(
     if not data:
         raise MatchServiceError(MatchErrorCode.BAD_IMAGE, "upload is empty (0 bytes)")
     try:
-        image = decode_image(data, ANALYSIS_SIDE)
+        with _decode_slots:
+            image = decode_image(data, ANALYSIS_SIDE)
     except ItemError as exc:
         if exc.code in _TOO_LARGE_CODES:
             raise MatchServiceError(
@@ -109,4 +118,11 @@ def hash_image(
     return decode_upload(data, content_type, max_bytes=max_bytes).hashes
 
 
-__all__ = ["MAX_UPLOAD_BYTES", "DecodedUpload", "check_content_type", "decode_upload", "hash_image"]
+__all__ = [
+    "DECODE_SLOTS",
+    "MAX_UPLOAD_BYTES",
+    "DecodedUpload",
+    "check_content_type",
+    "decode_upload",
+    "hash_image",
+]
