@@ -612,3 +612,20 @@ def test_any_bytes_are_a_bad_pack(data: bytes) -> None:
     with pytest.raises(MatchServiceError) as caught:
         parse_pack(data)
     assert caught.value.code is MatchErrorCode.BAD_PACK
+
+
+def test_a_yaml_consent_record_is_read_as_enrollment_reads_it(tmp_path: Path) -> None:
+    svc = FakeService()
+    consent = tmp_path / "consent.yaml"
+    consent.write_text(
+        "consented_by: Colin Powell\nconsented_at: 2026-11-30\n"
+        "scope: block intimate images of me\nrecorded_by: A. Advocate\n"
+        "on_behalf_of: null\nexpires_at: 2030-01-01\n"
+    )
+    doc = _open(svc, build_pack([lfw("Colin_Powell", 1)], svc.public_key, consent))
+    assert doc["consent"]["consented_at"] == "2026-11-30"
+    assert doc["consent"]["expires_at"] == "2030-01-01"
+    assert doc["consent_sha256"] == hashlib.sha256(consent.read_bytes()).hexdigest()
+    consent.write_text("consented_by: Colin Powell\nconsented_at: 2026-13-45\n")
+    with pytest.raises(PackError, match="2026-13-45"):
+        build_pack([lfw("Colin_Powell", 1)], svc.public_key, consent)
