@@ -336,3 +336,17 @@ def test_screen_against_the_real_service(tmp_path: Path, scorer: Callable[[float
         assert other.decision is Decision.ALLOW
         svc.flush_audit()
         assert svc.verify_audit()[0]
+
+
+def test_an_exact_copy_leads_the_reasons_before_its_pdq(scorer: Callable[[float], None]) -> None:
+    data = _jpeg(photo_like(14, 300, 300))
+    hashed = hash_image(data)
+    svc = FakeService(
+        entries=[
+            ("B", 1, SignalType.PDQ, hashed.pdq or ""),
+            ("B", 1, SignalType.MD5, hashed.md5),
+        ]
+    )
+    reasons = screen(svc, MATCHER, data).reasons
+    assert reasons[0] == "block: md5 equals bank B content 1 (exact copy)"
+    assert reasons[1] == "block: PDQ 0 bits from bank B content 1 (<= 24)"

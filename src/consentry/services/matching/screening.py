@@ -298,7 +298,8 @@ def decide(
     """The policy table of the module docstring: the decision and the reasons that gave it."""
     block: list[str] = []
     review: list[str] = []
-    for result in matches:
+    # exact copies first: the strongest reason leads
+    for result in sorted(matches, key=lambda r: r.signal_type is SignalType.PDQ):
         for m in result.matches:
             where = f"bank {m.bank} content {m.content_id}"
             if result.signal_type is not SignalType.PDQ:
