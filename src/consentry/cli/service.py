@@ -199,7 +199,8 @@ def run_server(
 
     shown_host = f"[{host}]" if ":" in host else host
     banner = (
-        f"consentry matching service: http://{shown_host}:{port}/ (OpenAPI: /docs; Ctrl+C to stop)"
+        f"consentry matching service: http://{shown_host}:{port}/ "
+        "(OpenAPI document: /openapi.json; Ctrl+C to stop)"
     )
     if workers == 1:
         svc = _open(home, db_url, start_sync=True)
