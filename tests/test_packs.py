@@ -317,6 +317,7 @@ def _sealed(svc: FakeService, doc: dict[str, Any]) -> bytes:
         (lambda d: d.update(version=2), "version 2"),
         (lambda d: d.update(extra=1), "unknown field(s) extra"),
         (lambda d: d.update(photos=[]), "photos must be a non-empty list"),
+        (lambda d: d.update(created_at="yesterday"), "created_at"),
         (lambda d: d["photos"][0].update(md5="abc"), "photo 1 md5 is not 32 hex"),
         (lambda d: d["photos"][1].update(sha256="z" * 64), "photo 2 sha256"),
         (lambda d: d["photos"][0]["pdq_dihedral"].pop(), "pdq_dihedral must list 8"),

@@ -327,6 +327,13 @@ def parse_pack(plain: bytes) -> PackContents:
         raise _bad(f"format is not {PACK_FORMAT!r}")
     if doc.get("version") != PACK_VERSION or isinstance(doc.get("version"), bool):
         raise _bad(f"version {doc.get('version')!r} is not supported (this service reads 1)")
+    created = doc.get("created_at")
+    try:
+        if not isinstance(created, str) or len(created) > 40:
+            raise ValueError
+        datetime.fromisoformat(created)
+    except ValueError:
+        raise _bad("created_at is not an ISO 8601 date-time") from None
     try:
         consent = validate_consent(doc.get("consent"))
     except ConsentError as exc:
