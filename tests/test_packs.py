@@ -332,6 +332,7 @@ def _sealed(svc: FakeService, doc: dict[str, Any]) -> bytes:
             "not a unit vector",
         ),
         (lambda d: d["consent"].pop("scope"), "missing scope"),
+        (lambda d: d["consent"].update({"a\nb": "x"}), "unknown field(s) a\\x0ab"),
         (lambda d: d["consent"].update(expires_at="2026-01-01"), "has passed"),
         (lambda d: d.update(face_model="sface:" + "1" * 64), "another SFace model"),
     ],

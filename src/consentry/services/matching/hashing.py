@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from consentry.analyzers import crypto_hashes, pdq
 from consentry.media.decode import ANALYSIS_SIDE, MAX_IMAGE_PIXELS, DecodedImage, decode_image
 from consentry.records.problems import Code, ItemError
+from consentry.records.text_safety import control_escaped
 from consentry.scan.worker import MAX_IN_MEMORY_BYTES
 from consentry.services.matching.types import HashedUpload, MatchErrorCode, MatchServiceError
 
@@ -87,11 +88,14 @@ def decode_upload(
         if exc.code in _TOO_LARGE_CODES:
             raise MatchServiceError(
                 MatchErrorCode.TOO_LARGE,
-                f"image too large to decode ({exc.code.value}; limit {MAX_IMAGE_PIXELS:,} "
-                f"pixels): {exc.message}"[:300],
+                control_escaped(
+                    f"image too large to decode ({exc.code.value}; limit {MAX_IMAGE_PIXELS:,} "
+                    f"pixels): {exc.message}"
+                )[:300],
             ) from None
         raise MatchServiceError(
-            MatchErrorCode.BAD_IMAGE, f"not a usable image ({exc.code.value}): {exc.message}"[:300]
+            MatchErrorCode.BAD_IMAGE,
+            control_escaped(f"not a usable image ({exc.code.value}): {exc.message}")[:300],
         ) from None
     crypto = crypto_hashes.hash_bytes(data)
     finding = pdq.pdq_of_rgb(image.rgb, dihedral=True)

@@ -52,6 +52,7 @@ from consentry.analyzers.models import ModelUnavailable
 from consentry.media.reader import open_readonly, read_all
 from consentry.persons.consent import ConsentError, ConsentRecord, load_consent, validate_consent
 from consentry.records.problems import ItemError
+from consentry.records.text_safety import control_escaped
 from consentry.services.matching.hashing import decode_upload
 from consentry.services.matching.types import (
     Bank,
@@ -294,7 +295,8 @@ class PackContents:
 
 
 def _bad(message: str) -> MatchServiceError:
-    return MatchServiceError(MatchErrorCode.BAD_PACK, message[:300])
+    # field names and values come from the pack: control characters shown as \xNN (one line)
+    return MatchServiceError(MatchErrorCode.BAD_PACK, control_escaped(message)[:300])
 
 
 def _hex_field(value: object, length: int, where: str) -> str:
