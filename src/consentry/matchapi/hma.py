@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from consentry.matchapi import port
 from consentry.matchapi.auth import current_caller, current_service
@@ -364,10 +364,14 @@ class HmaDistance(BaseModel):
     distance: int
 
 
+# HMA's pytx SignalComparisonResult (a NamedTuple) goes out as [match, {"distance": n}]
+HmaComparison = Annotated[list[bool | HmaDistance], Field(min_length=2, max_length=2)]
+
+
 @router.post(
     "/m/compare",
     tags=["HMA: matching"],
-    response_model=dict[str, tuple[bool, HmaDistance]],
+    response_model=dict[str, HmaComparison],
     responses=errors(CONTENT_TYPE),
     dependencies=[Depends(require_json)],
     summary="Compare pairs of hashes: {signal_type: [match, {distance}]}",
@@ -376,8 +380,8 @@ def compare(
     caller: CallerDep,
     svc: ServiceDep,
     body: Annotated[dict[str, list[str]], Body(max_length=10)],
-) -> dict[str, tuple[bool, HmaDistance]]:
-    out: dict[str, tuple[bool, HmaDistance]] = {}
+) -> dict[str, HmaComparison]:
+    out: dict[str, HmaComparison] = {}
     for name, pair in body.items():
         if len(pair) != 2:
             raise _bad("Comparison hash list length must be exactly 2")
@@ -385,7 +389,7 @@ def compare(
         right = port.parse_signal(name, pair[1])
         distance = svc.compare(left, right)
         limit = PDQ_MATCH_THRESHOLD if left.signal_type is SignalType.PDQ else 0
-        out[name] = (distance <= limit, HmaDistance(distance=distance))
+        out[name] = [distance <= limit, HmaDistance(distance=distance)]
     return out
 
 

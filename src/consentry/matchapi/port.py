@@ -1,6 +1,6 @@
 """What the HTTP shell needs of the matching service: the methods of ``MatchingService`` it
 calls (docs/service-contract.md, part 2) as a Protocol, and the module functions of parts 2
-and 4 (validation, hashing, screening, packs) behind one small seam.
+and 4 it calls (validation, hashing, screening, packs), imported here once.
 
 Why a Protocol: the shell is typed against the contract, not against one class, so the real
 service and a test's stand-in both fit, and the shell never reaches past these methods (no
@@ -14,27 +14,30 @@ from typing import Protocol
 
 import numpy as np
 
+from consentry.services.matching.hashing import hash_image
+from consentry.services.matching.packs import PackService, import_pack
+from consentry.services.matching.screening import ScreeningService, screen
 from consentry.services.matching.types import (
     ApiKeyInfo,
     AuditEntry,
     Bank,
     BankContent,
     Caller,
-    HashedUpload,
     ImportResult,
     IndexStatus,
     LookupResult,
     NewApiKey,
     Person,
-    ScreenResult,
     ServiceRole,
     Signal,
     WithdrawalResult,
 )
+from consentry.services.matching.validate import parse_signal
 
 
-class MatchService(Protocol):
-    """The service methods the shell calls (``MatchingService`` has them all)."""
+class MatchService(PackService, ScreeningService, Protocol):
+    """The service methods the shell calls (``MatchingService`` has them all), with those
+    ``import_pack`` and ``screen`` need."""
 
     def list_banks(self, caller: Caller) -> list[Bank]: ...
     def get_bank(self, caller: Caller, name: str) -> Bank: ...
@@ -116,36 +119,4 @@ class MatchService(Protocol):
     def close(self) -> None: ...
 
 
-# The module functions of parts 2 and 4. Imported where called so that this shell loads even
-# while those modules are being written (issue 15 builds them at the same time); a test may
-# replace these names with stand-ins.
-
-
-def parse_signal(signal_type: str, value: str, quality: int | None = None) -> Signal:
-    """A validated signal (lowercase hex) or ``MatchServiceError`` (BAD_HASH, ZERO_HASH, ...)."""
-    from consentry.services.matching.validate import parse_signal as parse
-
-    return parse(signal_type, value, quality)
-
-
-def hash_image(data: bytes, content_type: str | None) -> HashedUpload:
-    """PDQ (+ dihedral), MD5 and SHA-256 of an upload; BAD_IMAGE / TOO_LARGE otherwise."""
-    from consentry.services.matching.hashing import hash_image as hash_upload
-
-    return hash_upload(data, content_type)
-
-
-def screen(
-    svc: MatchService, caller: Caller, data: bytes, content_type: str | None
-) -> ScreenResult:
-    """block / review / allow for an upload, with the reasons and distances."""
-    from consentry.services.matching.screening import screen as screen_upload
-
-    return screen_upload(svc, caller, data, content_type)
-
-
-def import_pack(svc: MatchService, caller: Caller, blob: bytes, bank: str) -> ImportResult:
-    """Open a sealed victim's pack and take in its hashes and face template."""
-    from consentry.services.matching.packs import import_pack as take_pack
-
-    return take_pack(svc, caller, blob, bank=bank)  # type: ignore[arg-type,unused-ignore]
+__all__ = ["MatchService", "hash_image", "import_pack", "parse_signal", "screen"]

@@ -399,7 +399,7 @@ async def submit_pack(
     bank: Annotated[str, Query(max_length=200)] = "VICTIM_PACKS",
 ) -> ImportOut:
     blob = await read_raw(request, PACK_TYPES)
-    result = await run_in_threadpool(port.import_pack, svc, caller, blob, bank)
+    result = await run_in_threadpool(lambda: port.import_pack(svc, caller, blob, bank=bank))
     return import_out(result)
 
 
