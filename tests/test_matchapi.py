@@ -181,6 +181,15 @@ def test_v1_import_export(api: Api) -> None:
     csv = api.get("/v1/banks/IMPORTED/export", params={"format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv") and PDQ_A in csv.text
     assert_error(api.get("/v1/banks/IMPORTED/export", params={"format": "xml"}), 400)
+    # what export writes, import reads back (format sniffed): one item per content id
+    _bank(api, "COPY")
+    back = api.post(
+        "/v1/banks/COPY/import", content=csv.content, headers={"Content-Type": "text/csv"}
+    )
+    assert back.status_code == 200, back.text
+    assert (back.json()["added"], back.json()["skipped"]) == (2, [])
+    copied = api.get("/v1/banks/COPY/export", params={"format": "pytx"}).text
+    assert copied == exported.text
     wrong_type = api.post(
         "/v1/banks/IMPORTED/import", content=b"{}", headers={"Content-Type": "application/json"}
     )
@@ -263,9 +272,17 @@ def test_v1_pack_persons_and_withdrawal(api: Api, tmp_path: Path) -> None:
     assert_error(api.client.delete(f"/v1/persons/{person_id}", headers=other_auth), 404)
     assert_error(api.delete(f"/v1/persons/{person_id}", role=ServiceRole.MATCHER), 403)
 
+    # an advocate adds hashes for its own person, to the pack bank only
+    extra = {"signals": [{"signal_type": "md5", "value": MD5_A}], "person_id": person_id}
+    added = api.post("/v1/banks/VICTIM_PACKS/content", json=extra, role=ServiceRole.ADVOCATE)
+    assert added.status_code == 201, added.text
+    _bank(api, "PLATFORM")
+    elsewhere = api.post("/v1/banks/PLATFORM/content", json=extra, role=ServiceRole.ADVOCATE)
+    assert_error(elsewhere, 403, "forbidden")
+
     gone = api.delete(f"/v1/persons/{person_id}", role=ServiceRole.ADVOCATE)
     assert gone.status_code == 200, gone.text
-    assert gone.json()["person_id"] == person_id and gone.json()["contents_deleted"] == 2
+    assert gone.json()["person_id"] == person_id and gone.json()["contents_deleted"] == 3
     assert gone.json()["signals_deleted"] >= 2
     assert api.post("/v1/match", content=mirrored, headers=octet_jpeg).json()["matches"] == []
     assert api.get("/v1/persons", role=ServiceRole.ADVOCATE).json() == []

@@ -212,6 +212,9 @@ class ContentIn(_In):
     signals: list[SignalIn] = Field(min_length=1, max_length=64)
     note: str | None = Field(default=None, max_length=255)
     metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
+    person_id: int | None = Field(
+        default=None, description="the consented person these hashes are of (advocates: required)"
+    )
 
 
 class ContentPatch(_In):

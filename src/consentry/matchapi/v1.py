@@ -276,7 +276,13 @@ def delete_bank(caller: CallerDep, svc: ServiceDep, name: BankName) -> Response:
 def add_content(caller: CallerDep, svc: ServiceDep, name: BankName, body: ContentIn) -> ContentOut:
     signals = [_signal(item, i) for i, item in enumerate(body.signals)]
     content = svc.add_content(
-        caller, name, signals, note=body.note, metadata=body.metadata, origin="api"
+        caller,
+        name,
+        signals,
+        note=body.note,
+        metadata=body.metadata,
+        origin="api",
+        person_id=body.person_id,
     )
     return content_out(content)
 
