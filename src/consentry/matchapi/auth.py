@@ -14,6 +14,7 @@ Public: ``/status`` (a load balancer's probe) and the OpenAPI document; everythi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from anyio import to_thread
@@ -23,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from consentry.matchapi.errors import error_response, service_error_response
+from consentry.matchapi.errors import RETRY_AFTER_S, error_response, service_error_response
 from consentry.matchapi.port import MatchService
 from consentry.services.matching.types import (
     Caller,
@@ -48,6 +49,13 @@ def bearer_token(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def retry_after_s(caller: Caller | None) -> int:
+    """Seconds until a key's token bucket holds one request again: 60 / its rate a minute."""
+    if caller is None or caller.rate_per_minute <= 0:
+        return RETRY_AFTER_S
+    return max(1, math.ceil(60 / caller.rate_per_minute))
 
 
 class _TooLarge:
@@ -79,8 +87,10 @@ class GuardMiddleware:
         if scope["path"] not in PUBLIC_PATHS:
             try:
                 caller = await self._authenticate(headers.get("authorization"))
+                await to_thread.run_sync(self.service.check_rate, caller)
             except MatchServiceError as exc:
-                await service_error_response(exc)(scope, receive, send)
+                wait = retry_after_s(caller)
+                await service_error_response(exc, retry_after_s=wait)(scope, receive, send)
                 return
         scope.setdefault("state", {})["caller"] = caller
         limit = (caller.max_body_bytes if caller else 0) or self.default_max_body_bytes
@@ -132,8 +142,7 @@ class GuardMiddleware:
             raise MatchServiceError(
                 MatchErrorCode.UNAUTHENTICATED, "send an API key as 'Authorization: Bearer <key>'"
             )
-        caller = await to_thread.run_sync(self.service.authenticate, token)
-        await to_thread.run_sync(self.service.check_rate, caller)
+        caller: Caller = await to_thread.run_sync(self.service.authenticate, token)
         return caller
 
     @staticmethod

@@ -22,7 +22,7 @@ from consentry.services.matching.types import MatchErrorCode, MatchServiceError
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_S = 60  # the rate limit is per minute: a full window is always enough
+RETRY_AFTER_S = 60  # without the key's rate: a full minute's window always refills a token
 
 
 class ErrorBody(BaseModel):
@@ -76,12 +76,14 @@ def error_response(
     )
 
 
-def service_error_response(exc: MatchServiceError) -> JSONResponse:
+def service_error_response(
+    exc: MatchServiceError, *, retry_after_s: int = RETRY_AFTER_S
+) -> JSONResponse:
     headers: dict[str, str] = {}
     if exc.code is MatchErrorCode.UNAUTHENTICATED:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.code is MatchErrorCode.RATE_LIMITED:
-        headers["Retry-After"] = str(RETRY_AFTER_S)
+        headers["Retry-After"] = str(retry_after_s)
     return error_response(exc.http_status, exc.code.value, exc.message, headers or None)
 
 
