@@ -167,3 +167,39 @@ def test_an_unreachable_database_is_one_line_with_exit_3(home: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 3, result.output
     one_line_error(result, "service_unusable")
+
+
+def test_a_persons_consent_withdrawn_from_the_cli_takes_their_templates_and_hashes(
+    home: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from consentry.services.matching.types import Caller, Signal, SignalType
+
+    svc = matching.open_service(home, start_sync=False)
+    try:
+        operator = Caller.local("advocate-desk")
+        person = svc.add_person(operator, "P-0001", json.dumps({"consented_at": "2026-11-02"}))
+        svc.add_face_template(operator, person.id, np.random.default_rng(1).normal(size=128), "t")
+        bank = matching.PACK_BANK
+        svc.add_content(operator, bank, [Signal(SignalType.PDQ, A)], person_id=person.id)
+        svc.create_bank(operator, "OTHER")
+        svc.add_content(operator, "OTHER", [Signal(SignalType.PDQ, B)], person_id=person.id)
+        svc.add_content(operator, "OTHER", [Signal(SignalType.MD5, "ab" * 16)])  # nobody's
+    finally:
+        svc.close()
+
+    (listed,) = json.loads(service(home, "person", "list", "--json").stdout)
+    assert (listed["id"], listed["label"], listed["templates"], listed["contents"]) == (
+        person.id, "P-0001", 1, 2,
+    )  # fmt: skip
+    done = service(home, "person", "withdraw", str(person.id), "--yes")
+    assert f"withdrew person {person.id}: 1 templates, 2 items, 2 hashes deleted" in done.stdout
+    assert json.loads(service(home, "person", "list", "--json").stdout) == []
+    out = tmp_path / "other.txt"
+    service(home, "export", "OTHER", "--format", "pytx", "--out", out)
+    assert out.read_text().split() == ["md5", "ab" * 16]  # the person's hash gone, the rest kept
+    again = service(home, "person", "withdraw", str(person.id), "--yes", code=2)
+    one_line_error(again, "not_found")
+    entries = json.loads(service(home, "audit", "show", "--json").stdout)
+    assert "person_withdrawn" in {e["action"] for e in entries}

@@ -579,6 +579,78 @@ def export_cmd(
     click.echo(f"exported {plain(bank.upper())}: {lines} hashes to {plain(out_path)}")
 
 
+# --- persons (consent) -----------------------------------------------------------------------
+
+
+@service_group.group(
+    "person",
+    short_help="List consented persons or withdraw one's consent.",
+    epilog="""\b
+Examples:
+  consentry service person list
+  consentry service person withdraw 12 --yes""",
+)
+def person_group() -> None:
+    """Persons who consented (through a sealed pack or an advocate): their labels, how many
+    face templates and hash items each has, and consent withdrawal."""
+
+
+@person_group.command(
+    "list",
+    short_help="List the consented persons.",
+    epilog="""\b
+Examples:
+  consentry service person list
+  consentry service person list --json""",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of lines.")
+@home_option
+@db_option
+def person_list(as_json: bool, home: Path | None, db_url: str | None) -> None:
+    """List the persons: id, label (never a name), templates, hash items, who submitted."""
+    with opened(home, db_url) as svc:
+        persons = svc.list_persons(OPERATOR)
+    if as_json:
+        print_json(out, persons)
+        return
+    if not persons:
+        click.echo("no persons: they come with sealed packs (POST /v1/packs) or from advocates")
+    for p in persons:
+        owner = f"key {p.owner_key_id}" if p.owner_key_id is not None else "operator"
+        click.echo(
+            f"{p.id}  {plain(p.label)}  {p.templates} templates  {p.contents} items  "
+            f"by {owner}  since {p.created_at}"
+        )
+
+
+@person_group.command(
+    "withdraw",
+    short_help="Consent withdrawn: delete a person's templates and hashes.",
+    epilog="""\b
+Examples:
+  consentry service person withdraw 12 --yes
+
+\b
+Deletes the person's face templates and every hash item that came with them, in every
+bank; running servers stop matching them within seconds. The audit log keeps that it
+happened (counts only).""",
+)
+@click.option("--yes", is_flag=True, help="Do it without asking.")
+@home_option
+@db_option
+@click.argument("person_id", metavar="ID", type=int)
+def person_withdraw(yes: bool, home: Path | None, db_url: str | None, person_id: int) -> None:
+    """Withdraw person ID's consent (from `person list`)."""
+    if not yes:
+        click.confirm(f"delete person {person_id}'s templates and hashes everywhere?", abort=True)
+    with opened(home, db_url) as svc:
+        done = svc.withdraw_person(OPERATOR, person_id)
+    click.echo(
+        f"withdrew person {done.person_id}: {done.templates_deleted} templates, "
+        f"{done.contents_deleted} items, {done.signals_deleted} hashes deleted"
+    )
+
+
 # --- status and audit ------------------------------------------------------------------------
 
 
