@@ -249,6 +249,9 @@ def test_m_lookup_get_shape(api: Api) -> None:
         "BANK_C": [{"bank_content_id": c, "distance": "3"}],
     }
     assert set(api.get("/m/lookup", params={**query, "banks": "BANK_C"}).json()) == {"BANK_C"}
+    # HMA ignores an unknown name in banks= (and answers {}); consentry says so: a typo in a
+    # bank filter must not look like "no match"
+    assert_error(api.get("/m/lookup", params={**query, "banks": "BANK_TYPO"}), 404, "unknown_bank")
     refused = api.get("/m/lookup", params={"url": "https://x.test/a.jpg"})
     assert "offline" in assert_error(refused, 400)["message"]
     assert_error(api.get("/m/lookup", params={"signal": PDQ_A}), 400)
