@@ -105,7 +105,11 @@ def _open(home: Path, db_url: str | None, *, start_sync: bool) -> MatchingServic
         return open_service(home, db_url, start_sync=start_sync)
     except MatchServiceError as exc:
         service_failed(exc)
-    except Exception as exc:  # noqa: BLE001 - a database that does not answer, a home not writable
+    except Exception as exc:
+        # a database that does not answer or a home that cannot be written is the operator's
+        # to fix: one line; anything else is a bug and keeps its traceback
+        if not (isinstance(exc, OSError) or type(exc).__module__.startswith("sqlalchemy")):
+            raise
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         fail(EXIT_CASE, f"service_unusable: cannot open the service at {home}: {reason}")
 
