@@ -132,6 +132,14 @@ def test_corrupt_rows_are_skipped_and_counted_at_build_and_replay(tmp_path: Path
     with open_service(home, start_sync=False) as again:  # a fresh build at open
         assert again.index_status()[0].skipped == 4
         assert len(again.lookup(OP, [parse_signal("pdq", good)])[0].matches) == 1
+        # a build reads disabled content as disabled, exact signals into their banks
+        [match] = again.lookup(OP, [parse_signal("pdq", good)])[0].matches
+        again.add_content(OP, "RAW", [parse_signal("md5", "ee" * 16)])
+        again.update_content(OP, "RAW", match.content_id, enabled=False)
+        again.rebuild_index()
+        assert again.lookup(OP, [parse_signal("pdq", good)])[0].matches == ()
+        assert len(again.lookup(OP, [parse_signal("md5", "ee" * 16)])[0].matches) == 1
+        assert again.index_status()[0].size == 0
 
 
 def test_lookups_never_read_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -189,6 +189,14 @@ def test_lookup_answers_each_query_in_order_up_to_1000(svc: MatchingService) -> 
         assert r.matches[0].distance == i % 20
     raises(MatchErrorCode.BAD_REQUEST, svc.lookup, OP, queries + queries[:1])
     raises(MatchErrorCode.ZERO_HASH, svc.lookup, OP, [Signal(SignalType.PDQ, "0" * 64)])
+    # hand-built signals are checked too, a whole batch at once or one by one
+    upper = [Signal(SignalType.PDQ, h.upper()) for h in stored[:3]]
+    assert [r.query for r in svc.lookup(OP, upper)] == stored[:3]
+    assert all(r.matches for r in svc.lookup(OP, upper))
+    for bad in ("z" * 64, stored[0][:62] + "  ", " " + stored[0][:63], stored[0][:-2]):
+        raises(MatchErrorCode.BAD_HASH, svc.lookup, OP, [*upper, Signal(SignalType.PDQ, bad)])
+    mixed = svc.lookup(OP, [*upper[:1], parse_signal("md5", "ab" * 16)])
+    assert mixed[0].matches and mixed[1].matches == ()
 
 
 def test_exact_banks_match_md5_and_sha256_only_exactly(svc: MatchingService) -> None:

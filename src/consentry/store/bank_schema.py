@@ -17,7 +17,6 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -68,11 +67,10 @@ class SignalRow(BankBase):
     """One hash of one content item: ``signal_type`` pdq | md5 | sha256, ``value`` lowercase
     hex. A PDQ content item from a pack has 8 rows (the dihedral variants)."""
 
+    # No index on (signal_type, value): lookups never query this table (they are answered
+    # from memory), and at 10M hashes such an index would add ~1 GB and slow every insert.
     __tablename__ = "signals"
-    __table_args__ = (
-        UniqueConstraint("content_id", "signal_type", "value"),
-        Index("ix_signals_type_value", "signal_type", "value"),
-    )
+    __table_args__ = (UniqueConstraint("content_id", "signal_type", "value"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     content_id: Mapped[int] = mapped_column(ForeignKey("bank_content.id", ondelete="CASCADE"))
     signal_type: Mapped[str] = mapped_column(String(16))

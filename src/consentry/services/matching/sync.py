@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -130,8 +131,11 @@ class Indexes:
         self.store = store
         self.lock = RWLock()
         self.pdq = PdqIndex()
-        self._rows = np.zeros((0, 32), np.uint8)  # by signal id
-        self._content_of = np.zeros(0, np.int64)  # by signal id; 0: not indexed
+        # the stored hash by signal id, only when the index cannot hand its own back
+        # (``PdqIndex.hashes``, beyond the contract): 320 MB saved at 10M hashes
+        self._own_rows = not hasattr(self.pdq, "hashes")
+        self._rows = np.zeros((0, 32), np.uint8)
+        self._content_of = np.zeros(0, np.int32)  # by signal id; 0: not indexed
         self._bank_of = np.zeros(0, np.int32)  # by content id
         self._meta: dict[int, tuple[tuple[str, str], ...]] = {}
         self._exact: dict[str, dict[str, dict[int, int]]] = {"md5": {}, "sha256": {}}
@@ -148,11 +152,13 @@ class Indexes:
         if max_id < self._content_of.shape[0]:
             return
         cap = max(max_id + 1, int(self._content_of.shape[0] * 1.25) + 1024)
-        rows = np.zeros((cap, 32), np.uint8)
-        rows[: self._rows.shape[0]] = self._rows
-        content = np.zeros(cap, np.int64)
+        if self._own_rows:
+            rows = np.zeros((cap, 32), np.uint8)
+            rows[: self._rows.shape[0]] = self._rows
+            self._rows = rows
+        content = np.zeros(cap, np.int32)
         content[: self._content_of.shape[0]] = self._content_of
-        self._rows, self._content_of = rows, content
+        self._content_of = content
 
     def _grow_contents(self, max_id: int) -> None:
         if max_id < self._bank_of.shape[0]:
@@ -169,34 +175,123 @@ class Indexes:
             # drop the old index first: never two full copies
             self.pdq = PdqIndex()
             self._rows = np.zeros((0, 32), np.uint8)
-            self._content_of = np.zeros(0, np.int64)
+            self._content_of = np.zeros(0, np.int32)
             self._bank_of = np.zeros(0, np.int32)
             self._meta = {}
             self._exact = {"md5": {}, "sha256": {}}
             self._exact_by_id = {}
             skipped = {"pdq": 0, "md5": 0, "sha256": 0, "other": 0}
-            with self.store.read() as conn:
+            with self.store.read(snapshot=True) as conn:
                 seq = self.store.max_seq(conn)
                 self.banks = self._bank_flags(conn)
                 self._grow_signals(self.store.max_signal_id(conn))
                 self._grow_contents(self.store.max_content_id(conn))
-                pdq_ids = [self._load_chunk(c, skipped) for c in self.store.scan_signals(conn)]
+                # the PDQ rows staged in one array, handed to the index in one build
+                n_pdq = self.store.count_signals(conn, "pdq")
+                ids = np.zeros(n_pdq, np.int64)
+                rows = np.zeros((n_pdq, 32), np.uint8)
+                n = 0
+                for got in self._scan(conn, self._load_contents(conn), skipped):
+                    k = min(got[0].shape[0], n_pdq - n)
+                    ids[n : n + k], rows[n : n + k] = got[0][:k], got[1][:k]
+                    n += k
                 for content_id, text in self.store.content_metadata(conn):
                     pairs = _pairs(text)
                     if pairs:
                         self._meta[content_id] = pairs
-            ids = np.concatenate(pdq_ids) if pdq_ids else np.zeros(0, np.int64)
-            del pdq_ids
-            if ids.size:
-                self.pdq.add(ids, self._rows[ids])
+            if hasattr(self.pdq, "build"):
+                self.pdq.build(ids[:n], rows[:n])
+            elif n:
+                self.pdq.add(ids[:n], rows[:n])
+            if self._own_rows:
+                self._rows[ids[:n]] = rows[:n]
+            del ids, rows
             self.skipped = skipped
             self.last_seq = seq
             self.built_at = self.updated_at = _now()
         self.apply_pending()
 
-    def _load_chunk(self, chunk: list[tuple], skipped: dict[str, int]) -> np.ndarray:
-        """Load one chunk of (signal id, content id, bank id, type, value); the PDQ signal ids
-        whose rows went into ``_rows`` (added to the index by ``build`` in one call)."""
+    def _scan(
+        self, conn: Any, enabled: np.ndarray, skipped: dict[str, int]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every signal of enabled content loaded (exact ones into their dicts); yields the
+        PDQ ids and rows for ``build`` to stage."""
+        for packed in self.store.scan_pdq_packed(conn, self.store.max_signal_id(conn)):
+            got = self._load_packed(packed, enabled, skipped)
+            if got is None:  # a malformed value in the range: row by row
+                got = self._load_rows(
+                    self.store.signals_in_range(conn, packed[0], packed[1], "pdq"),
+                    enabled,
+                    skipped,
+                )
+            yield got
+        for chunk in self.store.scan_other_signals(conn):
+            yield self._load_rows(chunk, enabled, skipped)
+
+    def _load_contents(self, conn: Any) -> np.ndarray:
+        """Every content item's bank into ``_bank_of``; the enabled flags by content id."""
+        enabled = np.zeros(self._bank_of.shape[0], bool)
+        for count, ids_t, banks_t, flags_t in self.store.scan_contents_packed(
+            conn, self._bank_of.shape[0] - 1
+        ):
+            ids = np.fromstring(ids_t, dtype=np.int64, sep=",")
+            banks = np.fromstring(banks_t, dtype=np.int64, sep=",")
+            flags = np.fromstring(flags_t, dtype=np.int64, sep=",")
+            if not ids.shape[0] == banks.shape[0] == flags.shape[0] == count:
+                raise RuntimeError("the packed content scan returned misaligned columns")
+            self._bank_of[ids] = banks
+            enabled[ids] = flags != 0
+        return enabled
+
+    def _load_packed(
+        self,
+        packed: tuple[int, int, int, int, int, str, str, str],
+        enabled: np.ndarray,
+        skipped: dict[str, int],
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One ``scan_pdq_packed`` range: the ids and rows of its signals of enabled content
+        (all-zero and all-one hashes dropped, counted); None when a value in it is malformed
+        (``build`` then reads the range row by row)."""
+        _lo, _hi, count, shortest, longest, sids, cids, hexes = packed
+        if shortest != 64 or longest != 64:
+            return None
+        try:
+            raw = bytes.fromhex(hexes)  # (upper case reads as the same hash)
+        except ValueError:
+            return None
+        if len(raw) != 32 * count:  # a space inside a value (fromhex skips it)
+            return None
+        ids = np.fromstring(sids, dtype=np.int64, sep=",")
+        content = np.fromstring(cids, dtype=np.int64, sep=",")
+        if not ids.shape[0] == content.shape[0] == count:
+            raise RuntimeError("the packed signal scan returned misaligned columns")
+        rows = np.frombuffer(raw, np.uint8).reshape(-1, 32)
+        live = enabled[content]
+        ok = rows.any(axis=1) & (rows != 255).any(axis=1)
+        skipped["pdq"] += int((live & ~ok).sum())
+        keep = live & ok
+        ids = ids[keep]
+        self._content_of[ids] = content[keep]
+        return ids, rows[keep]
+
+    def _load_rows(
+        self, rows: list[tuple[Any, Any, Any, Any]], enabled: np.ndarray, skipped: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows read one by one, (id, content id, type, value): those of enabled content."""
+        chunk = [
+            (sid, cid, int(self._bank_of[cid]), kind, value)
+            for sid, cid, kind, value in rows
+            if 0 <= cid < enabled.shape[0] and enabled[cid]
+        ]
+        if not chunk:
+            return np.zeros(0, np.int64), np.zeros((0, 32), np.uint8)
+        return self._load_chunk(chunk, skipped)
+
+    def _load_chunk(
+        self, chunk: list[tuple], skipped: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Load one chunk of (signal id, content id, bank id, type, value); its valid PDQ
+        signal ids and rows (for ``build`` to hand to the index in one call)."""
         sids_t, cids_t, banks_t, kinds_t, values_t = zip(*chunk, strict=True)
         sids = np.fromiter(sids_t, np.int64, len(chunk))
         cids = np.fromiter(cids_t, np.int64, len(chunk))
@@ -222,7 +317,6 @@ class Indexes:
                 ).reshape(-1, 32)
         skipped["pdq"] += int((~ok).sum())
         pdq_ids = sids[pdq_at][ok]
-        self._rows[pdq_ids] = rows[ok]
         self._content_of[pdq_ids] = cids[pdq_at][ok]
         for i in np.flatnonzero(~is_pdq):
             kind, value = kinds_t[i], values_t[i]
@@ -230,7 +324,7 @@ class Indexes:
                 self._add_exact(int(sids[i]), int(cids[i]), kind, value)
             else:
                 skipped[kind if kind in _EXACT_LEN else "other"] += 1
-        return pdq_ids
+        return pdq_ids, rows[ok]
 
     def _add_exact(self, sid: int, cid: int, kind: str, value: str) -> None:
         self._remove_exact(sid)
@@ -287,7 +381,8 @@ class Indexes:
             if run_op == "add":
                 rows = np.frombuffer(bytes.fromhex("".join(run_hex)), np.uint8).reshape(-1, 32)
                 self.pdq.add(ids, rows)
-                self._rows[ids] = rows
+                if self._own_rows:
+                    self._rows[ids] = rows
             else:
                 self.pdq.remove(ids)
                 self._content_of[ids] = 0
@@ -333,9 +428,9 @@ class Indexes:
         with self.lock.reading():
             hits: SearchHits = self.pdq.search(rows, threshold)
             sids = np.asarray(hits.ids, np.int64)
-            content = self._content_of[sids]
+            content = self._content_of[sids].astype(np.int64)
             bank = self._bank_of[content]
-            matched = self._rows[sids]
+            matched = self._rows[sids] if self._own_rows else self.pdq.hashes(sids)[1]
         return PdqHits(
             np.asarray(hits.query, np.int64),
             sids,
