@@ -1,45 +1,580 @@
-"""The PDQ index (contract; the part-1 engineer replaces this brute-force placeholder with the
-multi-index-hashing implementation described in docs/service-contract.md)."""
+"""The PDQ index: exact multi-index hashing (Norouzi, Punjani & Fleet, "Fast exact search in
+Hamming space with multi-index hashing", 2014) with in-place updates.
+
+Why this shape. A PDQ match is "within 31 of 256 bits". Split the hash into ``m`` substrings;
+by the pigeonhole principle, with ``31 = m*k + a``, a hash within 31 bits has one of ``a + 1``
+chosen substrings within ``k`` bits or one of the others within ``k - 1`` bits. Each substring
+has a table (CSR: ``offsets[2^b + 1]`` uint32 and the row numbers sorted by substring value,
+so a probe is two array reads); a query probes every value within the table's radius of its
+own substring and verifies the candidates by popcount on the stored 32-byte rows. No
+candidate within the threshold is ever missed, so the answers are exact (recall 1.0). ``m``
+and the widths follow the index size (``plan_layout``): at 10M hashes 11 substrings of 23-24
+bits (~2,800 probes and ~3,000 candidates a query), at 100k 16 of 16 bits.
+
+Storage (none of it ever held twice):
+
+- rows in chunks of 65,536 (``CHUNK``) hashes, with their int64 ids and an alive byte each, in
+  anonymous memory maps (returned to the OS when freed, so repeated rebuilds do not grow the
+  heap, python-threatexchange #1813); the store grows by a chunk, never by a copy;
+- the tables, over rows ``0 .. n_main``; rows past ``n_main`` are the *delta*, compared one
+  by one at search (at most ``delta_max`` rows, 16,384 by default);
+- the id map: ids of rows ``< n_main`` sorted, with their row numbers; a dict for the delta.
+
+Updates: ``add`` appends rows to the delta (an id already present is tombstoned first: ``add``
+replaces), ``remove`` tombstones. When the delta passes ``delta_max`` it is merged into the
+tables one table at a time (a new table is written next to the old one, then the old freed:
+the peak is one table, ~8% of the index at 10M); tombstoned rows are dropped from the tables
+at merges and from the store when they pass a quarter of it (compaction rebuilds the tables,
+again one at a time). A batch as large as the index itself (``build``, or ``add`` of many
+rows) goes straight into the tables.
+
+API (docs/service-contract.md): ``add(ids, rows)``, ``remove(ids)``, ``search(queries,
+threshold=31) -> SearchHits``, ``len()``, ``memory_bytes()``; and, beyond the contract,
+``build(ids, rows)`` (replace everything: the old index is freed before the new one is filled),
+``hashes(ids)`` (the stored rows of ids, so a caller need not keep its own copy), ``stats()``
+and ``compiled`` (whether the C inner loops run; without them a numpy path gives the same
+answers, slower). Threads: any number of ``search`` calls at once (the C search releases the
+GIL), or one writer; the caller holds a readers-writer lock.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import mmap
+from dataclasses import dataclass
+
 import numpy as np
 
-from consentry.hashindex import MAX_THRESHOLD, SearchHits
+from consentry.hashindex import HASH_BYTES, MAX_THRESHOLD, SearchHits
+
+try:  # the compiled inner loops (setup.py); the numpy path below gives the same answers
+    from consentry.hashindex import _mih
+except ImportError:  # pragma: no cover - exercised by the tests' use_c=False runs instead
+    _mih = None  # type: ignore[assignment]
+
+CHUNK_BITS = 16
+CHUNK = 1 << CHUNK_BITS
+_MASK = CHUNK - 1
+_DEAD = np.uint32(0xFFFFFFFF)
+_MAX_WIDTH = 24  # widest substring: 64 MiB of offsets
+_MMAP_MIN = 256 << 10  # arrays at least this big get their own anonymous map
+
+if _mih is not None:
+    assert _mih.CHUNK_BITS == CHUNK_BITS, "stale _mih extension: rebuild with pip install -e ."
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What the index holds (for ``/m/index/status`` and the benchmark)."""
+
+    hashes: int  # live ids
+    rows: int  # stored rows, tombstoned included
+    indexed_rows: int  # rows the tables cover
+    delta_rows: int  # rows compared one by one
+    dead_rows: int  # tombstoned rows still stored
+    substring_bits: tuple[int, ...]  # the tables' widths
+    memory_bytes: int
+    compiled: bool
+
+
+def _alloc(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
+    """Zeroed array; large ones in their own anonymous map (freed to the OS when dropped,
+    huge pages where the kernel allows)."""
+    dt = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dt.itemsize
+    if nbytes < _MMAP_MIN:
+        return np.zeros(shape, dt)
+    m = mmap.mmap(-1, nbytes)
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        with contextlib.suppress(OSError):  # kernels without transparent huge pages
+            m.madvise(mmap.MADV_HUGEPAGE)
+    return np.frombuffer(m, dt).reshape(shape)
+
+
+def _probe_count(bits: int, radius: int) -> int:
+    return sum(math.comb(bits, i) for i in range(radius + 1)) if radius >= 0 else 0
+
+
+def _widths(m: int) -> tuple[int, ...]:
+    base, extra = divmod(HASH_BYTES * 8, m)
+    return tuple([base + 1] * extra + [base] * (m - extra))
+
+
+def _cost(widths: tuple[int, ...], n: int, threshold: int) -> float:
+    radii = _radii(widths, n, threshold)
+    return sum(_probe_count(b, r) * (1.0 + n / 2.0**b) for b, r in zip(widths, radii, strict=True))
+
+
+def _radii(widths: tuple[int, ...], n: int, threshold: int) -> tuple[int, ...]:
+    """Per-table probe radius for ``threshold``: ``threshold = m*k + a``; ``a + 1`` tables at
+    ``k`` (the ones where the larger radius costs least), the rest at ``k - 1`` (-1: skip)."""
+    m = len(widths)
+    k, a = divmod(threshold, m)
+
+    def extra(b: int) -> float:
+        per_probe = 1.0 + n / 2.0**b
+        return (_probe_count(b, k) - _probe_count(b, k - 1)) * per_probe
+
+    order = sorted(range(m), key=lambda i: (extra(widths[i]), i))
+    radii = [k - 1] * m
+    for i in order[: a + 1]:
+        radii[i] = k
+    return tuple(radii)
+
+
+def plan_layout(n: int) -> tuple[int, ...]:
+    """Substring widths for an index of ``n`` hashes: the fewest expected probes + candidates
+    at threshold 31, with the offsets arrays kept within ~48 bytes a hash (the size of the
+    tables' row numbers at 11 substrings) and no substring wider than 24 bits."""
+    n = max(n, 1)
+    budget = max(48 * n, 1 << 20)
+    best: tuple[float, tuple[int, ...]] | None = None
+    for m in range(8, 33):
+        w = _widths(m)
+        if w[0] > _MAX_WIDTH or sum(4 << b for b in w) > budget:
+            continue
+        c = _cost(w, n, MAX_THRESHOLD)
+        if best is None or c < best[0]:
+            best = (c, w)
+    assert best is not None  # m = 32 (8-bit substrings) always fits the budget
+    return best[1]
+
+
+def _substrings(words: np.ndarray, start: int, bits: int) -> np.ndarray:
+    """Substring ``[start, start + bits)`` of hashes viewed as ``(n, 4)`` little-endian uint64
+    words (the numbering the C extension uses)."""
+    i, o = divmod(start, 64)
+    v = words[:, i] >> np.uint64(o)
+    if o + bits > 64:
+        v = v | (words[:, i + 1] << np.uint64(64 - o))
+    return (v & np.uint64((1 << bits) - 1)).astype(np.uint32)
+
+
+def _flips(bits: int, radius: int) -> np.ndarray:
+    """Every XOR mask of at most ``radius`` set bits in ``bits`` bits (0 first)."""
+    out = [0]
+    if radius >= 1:
+        out += [1 << i for i in range(bits)]
+    if radius >= 2:
+        out += [(1 << i) | (1 << j) for i in range(bits) for j in range(i)]
+    if radius >= 3:
+        out += [
+            (1 << i) | (1 << j) | (1 << k) for i in range(bits) for j in range(i) for k in range(j)
+        ]
+    return np.asarray(out, np.uint32)
+
+
+def _words(rows: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rows, np.uint8).view("<u8").reshape(-1, 4)
+
+
+@dataclass
+class _Table:
+    offsets: np.ndarray  # uint32, 2^bits + 1
+    ids: np.ndarray  # uint32 row numbers (capacity >= offsets[-1])
+    start: int
+    bits: int
 
 
 class PdqIndex:
-    """Exact Hamming-radius search over PDQ hashes, updated in place.
+    """Exact Hamming-radius search over PDQ hashes, updated in place (see the module doc)."""
 
-    ``add`` / ``remove`` are visible to the next ``search``; no call ever holds two full
-    copies of the index. Thread-safety: one writer or many readers (the service holds a lock).
-    """
+    def __init__(self, *, delta_max: int = 16384, use_c: bool | None = None) -> None:
+        if use_c and _mih is None:
+            raise RuntimeError("index_no_extension: the C extension _mih is not built")
+        self._c = _mih is not None if use_c is None else use_c
+        self._delta_max = max(1, delta_max)
+        self._clear()
 
-    def __init__(self) -> None:
-        self._ids = np.zeros(0, np.int64)
-        self._rows = np.zeros((0, 32), np.uint8)
+    # ------------------------------------------------------------------ state
+
+    def _clear(self) -> None:
+        self._rows: list[np.ndarray] = []  # (CHUNK, 32) uint8
+        self._rids: list[np.ndarray] = []  # (CHUNK,) int64
+        self._alive: list[np.ndarray] = []  # (CHUNK,) uint8
+        self._n_rows = 0
+        self._n_main = 0
+        self._n_alive = 0
+        self._tables_dead = 0  # tombstoned rows still inside the tables
+        self._tables: list[_Table] = []
+        self._layout_n = 0
+        self._sid = np.zeros(0, np.int64)  # ids of rows < n_main, sorted
+        self._srow = np.zeros(0, np.uint32)  # their rows (_DEAD once removed)
+        self._delta: dict[int, int] = {}  # id -> row, rows >= n_main
+
+    @property
+    def compiled(self) -> bool:
+        return self._c
 
     def __len__(self) -> int:
-        return int(self._ids.shape[0])
-
-    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
-        ids = np.asarray(ids, np.int64)
-        rows = np.asarray(rows, np.uint8).reshape(-1, 32)
-        keep = ~np.isin(self._ids, ids)
-        self._ids = np.concatenate([self._ids[keep], ids])
-        self._rows = np.concatenate([self._rows[keep], rows])
-
-    def remove(self, ids: np.ndarray) -> None:
-        keep = ~np.isin(self._ids, np.asarray(ids, np.int64))
-        self._ids, self._rows = self._ids[keep], self._rows[keep]
-
-    def search(self, queries: np.ndarray, threshold: int = MAX_THRESHOLD) -> SearchHits:
-        from consentry.hashindex.reference import brute_force
-
-        if not 0 <= threshold <= MAX_THRESHOLD:
-            raise ValueError(f"threshold must be 0..{MAX_THRESHOLD}, not {threshold}")
-        return brute_force(self._ids, self._rows, np.asarray(queries, np.uint8), threshold)
+        return self._n_alive
 
     def memory_bytes(self) -> int:
         """Bytes held by the index's arrays (for /m/index/status and the benchmark)."""
-        return int(self._ids.nbytes + self._rows.nbytes)
+        n = sum(a.nbytes for a in self._rows) + sum(a.nbytes for a in self._rids)
+        n += sum(a.nbytes for a in self._alive)
+        n += sum(t.offsets.nbytes + t.ids.nbytes for t in self._tables)
+        n += self._sid.nbytes + self._srow.nbytes + 100 * len(self._delta)
+        return int(n)
+
+    def stats(self) -> IndexStats:
+        return IndexStats(
+            hashes=self._n_alive,
+            rows=self._n_rows,
+            indexed_rows=self._n_main,
+            delta_rows=self._n_rows - self._n_main,
+            dead_rows=self._n_rows - self._n_alive,
+            substring_bits=tuple(t.bits for t in self._tables),
+            memory_bytes=self.memory_bytes(),
+            compiled=self._c,
+        )
+
+    # ------------------------------------------------------------------ updates
+
+    def build(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Replace the whole index with ``ids``/``rows`` (the old one is freed first)."""
+        ids, rows = _check(ids, rows)
+        self._clear()
+        self._append(*_last_wins(ids, rows))
+        self._merge(force_full=True)
+
+    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Add or replace (an id already present gets the new hash)."""
+        ids, rows = _check(ids, rows)
+        if not ids.shape[0]:
+            return
+        ids, rows = _last_wins(ids, rows)
+        self._kill(ids)
+        first = self._n_rows
+        self._append(ids, rows)
+        if self._n_rows - self._n_main > self._delta_max:
+            self._merge(force_full=False)
+        else:
+            self._delta.update(zip(ids.tolist(), range(first, self._n_rows), strict=True))
+        self._maybe_compact()
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove ids (unknown ids are ignored)."""
+        self._kill(np.unique(np.asarray(ids, np.int64).reshape(-1)))
+        self._maybe_compact()
+
+    def hashes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(found, rows)``: for each id, whether it is present, and its stored hash (zeros
+        where absent)."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        rownum = self._lookup(ids)
+        found = rownum != _DEAD
+        out = np.zeros((ids.shape[0], HASH_BYTES), np.uint8)
+        if found.any():
+            out[found] = self._gather(self._rows, rownum[found])
+        return found, out
+
+    def _lookup(self, ids: np.ndarray) -> np.ndarray:
+        """Row of each id (``_DEAD`` where absent)."""
+        out = np.full(ids.shape[0], _DEAD, np.uint32)
+        if self._sid.shape[0]:
+            pos = np.minimum(np.searchsorted(self._sid, ids), self._sid.shape[0] - 1)
+            hit = self._sid[pos] == ids
+            out[hit] = self._srow[pos[hit]]
+        if self._delta:
+            if ids.shape[0] <= 4 * len(self._delta):
+                for i, x in enumerate(ids.tolist()):
+                    r = self._delta.get(x)
+                    if r is not None:
+                        out[i] = r
+            else:
+                keys = np.fromiter(self._delta.keys(), np.int64, len(self._delta))
+                vals = np.fromiter(self._delta.values(), np.uint32, len(self._delta))
+                order = np.argsort(keys)
+                keys, vals = keys[order], vals[order]
+                pos = np.minimum(np.searchsorted(keys, ids), keys.shape[0] - 1)
+                hit = keys[pos] == ids
+                out[hit] = vals[pos[hit]]
+        return out
+
+    def _kill(self, ids: np.ndarray) -> None:
+        """Tombstone the rows of ``ids`` (unique) where present."""
+        if not self._n_alive or not ids.shape[0]:
+            return
+        if self._sid.shape[0]:
+            pos = np.minimum(np.searchsorted(self._sid, ids), self._sid.shape[0] - 1)
+            hit = (self._sid[pos] == ids) & (self._srow[pos] != _DEAD)
+            pos = pos[hit]
+            if pos.shape[0]:
+                self._set_dead(self._srow[pos])
+                self._tables_dead += int(pos.shape[0])
+                self._srow[pos] = _DEAD
+        if self._delta:
+            if ids.shape[0] <= 4 * len(self._delta):
+                gone = map(self._delta.pop, ids.tolist(), [None] * ids.shape[0])
+                dead = [r for r in gone if r is not None]
+            else:
+                keys = np.fromiter(self._delta.keys(), np.int64, len(self._delta))
+                common = keys[np.isin(keys, ids)].tolist()
+                dead = [self._delta.pop(k) for k in common]
+            if dead:
+                self._set_dead(np.asarray(dead, np.uint32))
+
+    def _set_dead(self, rownums: np.ndarray) -> None:
+        ch = rownums >> CHUNK_BITS
+        for c in np.unique(ch).tolist():
+            self._alive[c][rownums[ch == c] & _MASK] = 0
+        self._n_alive -= int(rownums.shape[0])
+
+    def _append(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        n = ids.shape[0]
+        if self._n_rows + n > 0xFFFFFFFE:
+            raise ValueError("index_full: more than 2^32 - 2 rows")
+        done = 0
+        while done < n:
+            c, o = divmod(self._n_rows, CHUNK)
+            if c == len(self._rows):
+                self._rows.append(_alloc((CHUNK, HASH_BYTES), np.uint8))
+                self._rids.append(_alloc((CHUNK,), np.int64))
+                self._alive.append(_alloc((CHUNK,), np.uint8))
+            k = min(CHUNK - o, n - done)
+            self._rows[c][o : o + k] = rows[done : done + k]
+            self._rids[c][o : o + k] = ids[done : done + k]
+            self._alive[c][o : o + k] = 1
+            self._n_rows += k
+            done += k
+        self._n_alive += n
+
+    @staticmethod
+    def _gather(chunks: list[np.ndarray], rownums: np.ndarray) -> np.ndarray:
+        rownums = np.asarray(rownums, np.int64)
+        out = np.empty((rownums.shape[0],) + chunks[0].shape[1:], chunks[0].dtype)
+        ch = rownums >> CHUNK_BITS
+        order = np.argsort(ch, kind="stable")
+        sch = ch[order]
+        bounds = np.flatnonzero(np.diff(sch)) + 1
+        for part in np.split(order, bounds):
+            if part.shape[0]:
+                out[part] = chunks[int(ch[part[0]])][rownums[part] & _MASK]
+        return out
+
+    def _maybe_compact(self) -> None:
+        dead = self._n_rows - self._n_alive
+        if dead > max(CHUNK, self._n_rows // 4):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Move live rows down over the tombstoned ones (in place), free the emptied chunks,
+        rebuild the tables (one at a time) and the id map."""
+        w = 0
+        for c in range((self._n_rows + CHUNK - 1) // CHUNK):
+            hi = min(CHUNK, self._n_rows - c * CHUNK)
+            keep = self._alive[c][:hi].astype(bool)
+            rows, rids = self._rows[c][:hi][keep], self._rids[c][:hi][keep]
+            k, s = rows.shape[0], 0
+            while s < k:
+                wc, wo = divmod(w, CHUNK)
+                m = min(CHUNK - wo, k - s)
+                self._rows[wc][wo : wo + m] = rows[s : s + m]
+                self._rids[wc][wo : wo + m] = rids[s : s + m]
+                self._alive[wc][wo : wo + m] = 1
+                s += m
+                w += m
+        assert w == self._n_alive
+        for c in range(w // CHUNK, len(self._alive)):
+            self._alive[c][w - c * CHUNK if c == w // CHUNK else 0 :] = 0
+        keep_chunks = (w + CHUNK - 1) // CHUNK
+        del self._rows[keep_chunks:], self._rids[keep_chunks:], self._alive[keep_chunks:]
+        self._n_rows = w
+        self._n_main = 0
+        self._tables = []
+        self._tables_dead = 0
+        self._merge(force_full=True)
+
+    # ------------------------------------------------------------------ merge
+
+    def _merge(self, force_full: bool) -> None:
+        """Bring the delta into the tables (and the id map); full rebuild when the layout
+        should change or when asked."""
+        n = self._n_alive
+        lo, hi = self._n_main, self._n_rows
+        relayout = not self._tables or not (self._layout_n / 2 <= n <= 2 * self._layout_n)
+        full = force_full or relayout
+        if full:
+            widths = plan_layout(n)
+            self._layout_n = n
+            starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).tolist()
+            spec = list(zip(starts, widths, strict=True))
+            self._tables = []  # free the old tables before the new ones are built
+            self._tables_dead = 0
+            lo = 0
+        else:
+            spec = [(t.start, t.bits) for t in self._tables]
+        check = self._tables_dead > 0
+        for i, (start, bits) in enumerate(spec):
+            old = None if full else self._tables[i]
+            table = self._build_table(old, check, lo, hi, start, bits)
+            if full:
+                self._tables.append(table)
+            else:
+                self._tables[i] = table  # the old one is freed here
+        self._tables_dead = 0
+        self._n_main = hi
+        self._merge_map(lo, hi, full)
+
+    def _build_table(
+        self, old: _Table | None, check: bool, lo: int, hi: int, start: int, bits: int
+    ) -> _Table:
+        old_n = int(old.offsets[-1]) if old is not None else 0
+        offsets = _alloc((((1 << bits) + 1),), np.uint32)
+        ids = _alloc((max(old_n + hi - lo, 1),), np.uint32)
+        if self._c:
+            assert _mih is not None
+            _mih.merge(
+                None if old is None else old.offsets,
+                None if old is None else old.ids,
+                check,
+                self._rows,
+                self._alive,
+                lo,
+                hi,
+                start,
+                bits,
+                offsets,
+                ids,
+            )
+            return _Table(offsets, ids, start, bits)
+        # numpy: the live rows below hi, sorted by substring (stable: rows ascending)
+        keys_parts, rows_parts = [], []
+        for c in range((hi + CHUNK - 1) // CHUNK):
+            top = min(CHUNK, hi - c * CHUNK)
+            live = np.flatnonzero(self._alive[c][:top])
+            keys_parts.append(_substrings(_words(self._rows[c][live]), start, bits))
+            rows_parts.append((live + c * CHUNK).astype(np.uint32))
+        keys = np.concatenate(keys_parts) if keys_parts else np.zeros(0, np.uint32)
+        rownums = np.concatenate(rows_parts) if rows_parts else np.zeros(0, np.uint32)
+        order = np.argsort(keys, kind="stable")
+        ids[: order.shape[0]] = rownums[order]
+        offsets[1:] = np.cumsum(np.bincount(keys, minlength=1 << bits), dtype=np.uint32)
+        return _Table(offsets, ids, start, bits)
+
+    def _merge_map(self, lo: int, hi: int, full: bool) -> None:
+        rn = np.arange(lo, hi, dtype=np.int64)
+        if rn.shape[0]:
+            live = self._gather(self._alive, rn).astype(bool)
+            rn = rn[live]
+        new_ids = self._gather(self._rids, rn) if rn.shape[0] else np.zeros(0, np.int64)
+        new_rows = rn.astype(np.uint32)
+        if full:
+            order = np.argsort(new_ids, kind="stable")
+            self._sid, self._srow = new_ids[order], new_rows[order]
+        else:
+            order = np.argsort(new_ids, kind="stable")
+            new_ids, new_rows = new_ids[order], new_rows[order]
+            keep = self._srow != _DEAD
+            sid, srow = (
+                (self._sid, self._srow) if keep.all() else (self._sid[keep], self._srow[keep])
+            )
+            pos = np.searchsorted(sid, new_ids)
+            self._sid = np.insert(sid, pos, new_ids)
+            self._srow = np.insert(srow, pos, new_rows)
+        self._delta = {}
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, queries: np.ndarray, threshold: int = MAX_THRESHOLD) -> SearchHits:
+        """Every stored hash within ``threshold`` bits of each query, exactly; sorted by query,
+        distance, id."""
+        if isinstance(threshold, bool) or not 0 <= int(threshold) <= MAX_THRESHOLD:
+            raise ValueError(f"threshold must be 0..{MAX_THRESHOLD}, not {threshold}")
+        threshold = int(threshold)
+        q = np.ascontiguousarray(queries, np.uint8)
+        if q.ndim != 2 or q.shape[1] != HASH_BYTES:
+            q = q.reshape(-1, HASH_BYTES)
+        if not q.shape[0] or not self._n_alive:
+            empty = np.zeros(0, np.int64)
+            return SearchHits(empty, empty.copy(), np.zeros(0, np.int32))
+        widths = tuple(t.bits for t in self._tables)
+        radii = _radii(widths, self._n_main, threshold) if widths else ()
+        if self._c:
+            assert _mih is not None
+            spec = tuple(
+                (t.offsets, t.ids, t.start, t.bits, r)
+                for t, r in zip(self._tables, radii, strict=True)
+            )
+            qb, ib, db = _mih.search(
+                spec,
+                self._rows,
+                self._alive,
+                self._rids,
+                self._n_main,
+                self._n_rows,
+                q,
+                threshold,
+            )
+            return SearchHits(
+                np.frombuffer(qb, np.int64).copy(),
+                np.frombuffer(ib, np.int64).copy(),
+                np.frombuffer(db, np.int32).copy(),
+            )
+        return self._search_numpy(q, threshold, radii)
+
+    def _search_numpy(self, q: np.ndarray, threshold: int, radii: tuple[int, ...]) -> SearchHits:
+        qw = _words(q)
+        parts_q, parts_r = [], []
+        flips = {
+            (t.bits, r): _flips(t.bits, r)
+            for t, r in zip(self._tables, radii, strict=True)
+            if r >= 0
+        }
+        for s in range(0, q.shape[0], 64):
+            blk = qw[s : s + 64]
+            nq = blk.shape[0]
+            for t, r in zip(self._tables, radii, strict=True):
+                if r < 0:
+                    continue
+                probes = _substrings(blk, t.start, t.bits)[:, None] ^ flips[(t.bits, r)][None, :]
+                a = t.offsets[probes].astype(np.int64).ravel()
+                lens = t.offsets[probes + 1].astype(np.int64).ravel() - a
+                total = int(lens.sum())
+                if not total:
+                    continue
+                qidx = np.repeat(np.repeat(np.arange(nq), probes.shape[1]), lens)
+                first = np.repeat(np.cumsum(lens) - lens, lens)
+                pos = np.repeat(a, lens) + (np.arange(total) - first)
+                parts_q.append(qidx + s)
+                parts_r.append(t.ids[pos].astype(np.int64))
+            if self._n_rows > self._n_main:  # the delta: every query against every row
+                dr = np.arange(self._n_main, self._n_rows, dtype=np.int64)
+                parts_q.append(np.repeat(np.arange(nq) + s, dr.shape[0]))
+                parts_r.append(np.tile(dr, nq))
+        if not parts_q:
+            empty = np.zeros(0, np.int64)
+            return SearchHits(empty, empty.copy(), np.zeros(0, np.int32))
+        cq, cr = np.concatenate(parts_q), np.concatenate(parts_r)
+        d = np.bitwise_count(_words(self._gather(self._rows, cr)) ^ qw[cq]).sum(
+            axis=1, dtype=np.int32
+        )
+        ok = (d <= threshold) & self._gather(self._alive, cr).astype(bool)
+        cq, cr, d = cq[ok], cr[ok], d[ok]
+        key = np.unique(cq * (1 << 32) + cr, return_index=True)[1]
+        cq, cr, d = cq[key], cr[key], d[key]
+        ids = self._gather(self._rids, cr) if cr.shape[0] else np.zeros(0, np.int64)
+        order = np.lexsort((ids, d, cq))
+        return SearchHits(cq[order], ids[order], d[order])
+
+
+def _check(ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(ids, np.int64).reshape(-1)
+    rows = np.ascontiguousarray(rows, np.uint8)
+    if rows.size != ids.shape[0] * HASH_BYTES:
+        raise ValueError(
+            f"index_shape: {ids.shape[0]} ids need {ids.shape[0]} rows of {HASH_BYTES} bytes, "
+            f"got an array of shape {rows.shape}"
+        )
+    return ids, rows.reshape(-1, HASH_BYTES)
+
+
+def _last_wins(ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop all but the last occurrence of each id in a batch (as if added one by one)."""
+    _, first_from_end = np.unique(ids[::-1], return_index=True)
+    if first_from_end.shape[0] == ids.shape[0]:
+        return ids, rows
+    keep = np.sort(ids.shape[0] - 1 - first_from_end)
+    return ids[keep], rows[keep]
