@@ -440,3 +440,28 @@ def test_openapi_documents_auth_and_errors_on_every_route(api: Api) -> None:
         "/v1/persons/{person_id}",
     ):
         assert route in doc["paths"], route
+
+
+def test_app_from_env_opens_the_service_home_and_closes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn's factory for --workers: the home from the environment, the service closed
+    when the app shuts down."""
+    from fastapi.testclient import TestClient
+
+    from consentry.matchapi.app import app_from_env
+
+    home = tmp_path / "env-home"
+    with open_service(home, start_sync=False) as first:
+        token = first.add_key(Caller.local(), ServiceRole.CURATOR, "env").token
+        first.create_bank(Caller.local(), "FROM_ENV")
+    monkeypatch.setenv("CONSENTRY_SERVICE_HOME", str(home))
+    monkeypatch.delenv("CONSENTRY_SERVICE_DB", raising=False)
+    app = app_from_env()
+    with TestClient(app) as client:
+        names = client.get("/c/banks", headers={"Authorization": f"Bearer {token}"}).json()
+        assert {"name": "FROM_ENV", "matching_enabled_ratio": 1.0} in names
+    assert app.state.service._closed is True
+    monkeypatch.delenv("CONSENTRY_SERVICE_HOME")
+    with pytest.raises(SystemExit):
+        app_from_env()

@@ -304,3 +304,21 @@ def test_m_index_status_shape(api: Api) -> None:
     only = api.get("/m/index/status", params={"signal_type": "pdq"}).json()
     assert set(only) == {"pdq"}
     assert_error(api.get("/m/index/status", params={"signal_type": "video_md5"}), 400)
+
+
+def test_hma_end_to_end_workflow_with_pytx_examples(api: Api) -> None:
+    # HMA's own tests/test_e2e_workflow.py, step by step, against consentry (plus the key)
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    _bank(api, "TEST_BANK")
+    hashes = PdqSignal.get_examples()
+    ids = []
+    for pdq in hashes:
+        resp = api.post("/c/bank/TEST_BANK/signal", json={"pdq": pdq})
+        assert resp.status_code == 200, resp.text
+        ids.append(resp.json()["id"])
+    build_info = api.get("/m/index/status?signal_type=pdq").json()["pdq"]
+    assert build_info["present"] is True and build_info["size"] == len(hashes)
+    resp = api.get(f"/m/lookup?signal_type=pdq&signal={hashes[-1]}", role=ServiceRole.MATCHER)
+    assert resp.json() == {"TEST_BANK": [{"bank_content_id": ids[-1], "distance": "0"}]}
+    assert api.get("/m/lookup?signal_type=pdq&signal={}".format("5" * 64)).json() == {}
