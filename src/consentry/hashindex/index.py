@@ -40,8 +40,11 @@ GIL), or one writer; the caller holds a readers-writer lock.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import mmap
+import sys
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +61,8 @@ CHUNK = 1 << CHUNK_BITS
 _MASK = CHUNK - 1
 _DEAD = np.uint32(0xFFFFFFFF)
 _MAX_WIDTH = 24  # widest substring: 64 MiB of offsets
-_MMAP_MIN = 256 << 10  # arrays at least this big get their own anonymous map
+_MMAP_MIN = 256 << 10
+_HUGE = 2 << 20  # arrays at least this big get their own anonymous map
 
 if _mih is not None:
     assert _mih.CHUNK_BITS == CHUNK_BITS, "stale _mih extension: rebuild with pip install -e ."
@@ -79,17 +83,62 @@ class IndexStats:
 
 
 def _alloc(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
-    """Zeroed array; large ones in their own anonymous map (freed to the OS when dropped,
-    huge pages where the kernel allows)."""
+    """Zeroed array; large ones in their own anonymous map (freed to the OS when dropped, so
+    rebuilds do not grow the heap), 2 MiB-aligned and advised for huge pages (a random probe
+    then rarely misses the TLB)."""
     dt = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dt.itemsize
+    count = int(np.prod(shape))
+    nbytes = count * dt.itemsize
     if nbytes < _MMAP_MIN:
         return np.zeros(shape, dt)
-    m = mmap.mmap(-1, nbytes)
-    if hasattr(mmap, "MADV_HUGEPAGE"):
-        with contextlib.suppress(OSError):  # kernels without transparent huge pages
-            m.madvise(mmap.MADV_HUGEPAGE)
-    return np.frombuffer(m, dt).reshape(shape)
+    buf: object = None
+    if nbytes >= _HUGE:
+        buf = _huge_map(-(-nbytes // _HUGE) * _HUGE)
+    if buf is None:
+        m = mmap.mmap(-1, nbytes)
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            with contextlib.suppress(OSError):  # kernels without transparent huge pages
+                m.madvise(mmap.MADV_HUGEPAGE)
+        buf = m
+    return np.frombuffer(buf, dt, count=count).reshape(shape)  # type: ignore[call-overload]
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover
+        return None
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int]
+    libc.mmap.argtypes += [ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return libc
+
+
+_LIBC = _libc()
+
+
+def _huge_map(size: int) -> object | None:
+    """``size`` bytes (a multiple of 2 MiB) of zeroed anonymous memory at a 2 MiB boundary,
+    unmapped when the returned buffer is collected; None where that is not available."""
+    if _LIBC is None:
+        return None
+    prot, flags = mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    raw = _LIBC.mmap(None, size + _HUGE, prot, flags, -1, 0)
+    if raw in (None, ctypes.c_void_p(-1).value):
+        return None
+    start = (raw + _HUGE - 1) & ~(_HUGE - 1)
+    if start > raw:
+        _LIBC.munmap(raw, start - raw)
+    if raw + _HUGE > start:
+        _LIBC.munmap(start + size, raw + _HUGE - start)
+    _LIBC.madvise(start, size, 14)  # MADV_HUGEPAGE (advice only: ignored where unsupported)
+    buf = (ctypes.c_char * size).from_address(start)
+    weakref.finalize(buf, _LIBC.munmap, start, size)
+    return buf
 
 
 def _probe_count(bits: int, radius: int) -> int:
