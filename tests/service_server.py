@@ -180,3 +180,30 @@ def postgres_database(prefix: str = "consentry_svc") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def closing_client(server: ServiceServer, token: str | None = None) -> httpx.Client:
+    """A client whose every request asks the server to close the connection after it, so the
+    next one is a new connection that any of the server's workers may accept."""
+    client = server.client(token)
+    client.headers["Connection"] = "close"
+    return client
+
+
+def seconds_until_agreed(
+    server: ServiceServer, value: str, want: list[int], *, within: float = 10.0
+) -> float:
+    """Seconds until 10 PDQ lookups of ``value`` in a row, each on a new connection, answer
+    the content ids ``want`` (HMA's ``/m/raw_lookup``); fails after ``within`` + 5 s."""
+    start = time.monotonic()
+    streak = 0
+    with closing_client(server) as client:
+        while streak < 10:
+            answer = client.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": value})
+            assert answer.status_code == 200, answer.text
+            streak = streak + 1 if sorted(answer.json()["matches"]) == sorted(want) else 0
+            if time.monotonic() - start > within + 5:
+                raise AssertionError(
+                    f"{server.base_url}: {value} not {want} after {within + 5:.0f} s"
+                )
+    return time.monotonic() - start

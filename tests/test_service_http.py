@@ -1,7 +1,7 @@
 """``consentry service`` through a real uvicorn on loopback (SQLite): keys and roles, bad input
 answered 4xx and never stored, per-key body and rate limits, a key disabled by the CLI refused
-by the running server, the OpenAPI document; and ``--workers 2``: a hash inserted through one
-request is matched within 10 s whichever worker answers.
+by the running server, the OpenAPI document. ``--workers 2`` on SQLite: test_service_load.py;
+on PostgreSQL: test_service_postgres.py.
 
 HMA's own shapes per route are tested in test_matchapi.py (part 3) against a stand-in; here
 everything goes through the installed command, the real service and its database.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -48,14 +47,6 @@ def http_key(server: ServiceServer, role: str, name: str, **limits: int) -> tupl
         made = admin.post("/v1/keys", json={"role": role, "name": name, **limits})
     assert made.status_code == 201, made.text
     return int(made.json()["key"]["id"]), str(made.json()["token"])
-
-
-def new_connection_each_time(server: ServiceServer) -> httpx.Client:
-    """A client whose every request asks the server to close the connection after it, so the
-    next one is a new connection that any worker may accept."""
-    client = server.client()
-    client.headers["Connection"] = "close"
-    return client
 
 
 def error_of(answer: httpx.Response) -> str:
@@ -161,36 +152,3 @@ def test_a_key_the_cli_disables_is_refused_by_the_running_server_within_10_s(
             assert time.monotonic() - start < VISIBLE_WITHIN_S + 2, "still accepted"
             time.sleep(0.25)
         print(f"\ndisabled key refused after {time.monotonic() - start:.1f} s")
-
-
-def seconds_until_every_worker_agrees(client: httpx.Client, value: str, want: list[int]) -> float:
-    """Seconds until 10 lookups in a row, each on a new connection (any worker may take it),
-    answer ``want`` for ``value``."""
-    start = time.monotonic()
-    streak = 0
-    while streak < 10:
-        answer = client.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": value})
-        assert answer.status_code == 200, answer.text
-        streak = streak + 1 if answer.json()["matches"] == want else 0
-        if time.monotonic() - start > VISIBLE_WITHIN_S + 5:
-            pytest.fail(f"{value}: not {want} on every worker within {VISIBLE_WITHIN_S + 5:.0f} s")
-    return time.monotonic() - start
-
-
-def test_two_workers_on_sqlite_match_an_insert_within_10_s_whichever_answers(
-    tmp_path: Path,
-) -> None:
-    with running_service(tmp_path / "home", workers=2) as s, new_connection_each_time(s) as c:
-        assert c.post("/c/banks", json={"name": "SHARED"}).status_code == 201
-        added = c.post("/c/bank/SHARED/signal", json={"pdq": PDQ})
-        assert added.status_code == 200, added.text
-        content_id = added.json()["id"]
-        inserted = seconds_until_every_worker_agrees(c, PDQ, [content_id])
-        deleted = c.delete(f"/c/bank/SHARED/content/{content_id}")
-        assert deleted.status_code == 200 and deleted.json() == {"deleted": 1}, deleted.text
-        removed = seconds_until_every_worker_agrees(c, PDQ, [])
-        print(
-            f"\n2 workers, SQLite: an insert matched on every new connection within "
-            f"{inserted:.1f} s, a deletion within {removed:.1f} s"
-        )
-        assert inserted <= VISIBLE_WITHIN_S and removed <= VISIBLE_WITHIN_S

@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from .service_server import (
@@ -25,8 +24,10 @@ from .service_server import (
     POSTGRES_URL,
     ServiceServer,
     add_key,
+    closing_client,
     postgres_database,
     running_service,
+    seconds_until_agreed,
     service_cli,
 )
 
@@ -40,27 +41,6 @@ VISIBLE_WITHIN_S = 10.0
 def pg_url() -> Iterator[str]:
     with postgres_database("consentry_service") as url:
         yield url
-
-
-def closing_client(server: ServiceServer) -> httpx.Client:
-    """Every request on a new connection, so any of the server's workers may answer it."""
-    client = server.client()
-    client.headers["Connection"] = "close"
-    return client
-
-
-def seconds_until(server: ServiceServer, value: str, want: list[int]) -> float:
-    """Seconds until 10 lookups in a row on ``server`` answer ``want`` for ``value``."""
-    start = time.monotonic()
-    streak = 0
-    with closing_client(server) as client:
-        while streak < 10:
-            answer = client.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": value})
-            assert answer.status_code == 200, answer.text
-            streak = streak + 1 if sorted(answer.json()["matches"]) == want else 0
-            if time.monotonic() - start > VISIBLE_WITHIN_S + 5:
-                pytest.fail(f"{server.base_url}: {value} not {want} after {VISIBLE_WITHIN_S + 5} s")
-    return time.monotonic() - start
 
 
 def random_pdq(rng: random.Random) -> str:
@@ -80,13 +60,13 @@ def test_two_hosts_and_the_cli_share_one_postgresql(tmp_path: Path, pg_url: str)
             first = random_pdq(rng)
             added = ca.post("/c/bank/SHARED/signal", json={"pdq": first})
             assert added.status_code == 200, added.text
-        a_to_b = seconds_until(b, first, [added.json()["id"]])
+        a_to_b = seconds_until_agreed(b, first, [added.json()["id"]])
 
         with closing_client(b) as cb:
             second = random_pdq(rng)
             added_b = cb.post("/c/bank/SHARED/signal", json={"pdq": second})
             assert added_b.status_code == 200, added_b.text
-        b_to_a = seconds_until(a, second, [added_b.json()["id"]])
+        b_to_a = seconds_until_agreed(a, second, [added_b.json()["id"]])
 
         # the CLI, a third process, imports into the same database
         third = random_pdq(rng)
@@ -102,15 +82,15 @@ def test_two_hosts_and_the_cli_share_one_postgresql(tmp_path: Path, pg_url: str)
             ):
                 assert time.monotonic() - start < VISIBLE_WITHIN_S + 5, "CLI import not seen"
                 time.sleep(0.2)
-        seconds_until(a, third, found)
-        seconds_until(b, third, found)
+        seconds_until_agreed(a, third, found)
+        seconds_until_agreed(b, third, found)
         cli_to_hosts = time.monotonic() - start
 
         # a deletion through B stops A's workers matching
         with closing_client(b) as cb:
             gone = cb.delete(f"/c/bank/SHARED/content/{added.json()['id']}")
             assert gone.status_code == 200 and gone.json() == {"deleted": 1}, gone.text
-        deleted = seconds_until(a, first, [])
+        deleted = seconds_until_agreed(a, first, [])
 
         # both hosts written at once: every insert kept, the audit chain intact
         errors: list[str] = []
@@ -134,8 +114,8 @@ def test_two_hosts_and_the_cli_share_one_postgresql(tmp_path: Path, pg_url: str)
             t.join()
         assert errors == [] and len(ids) == 60
         for value, content_id in ids[::7]:
-            seconds_until(b, value, [content_id])
-            seconds_until(a, value, [content_id])
+            seconds_until_agreed(b, value, [content_id])
+            seconds_until_agreed(a, value, [content_id])
 
     print(
         f"\nPostgreSQL, host A (2 workers) -> host B: {a_to_b:.1f} s; B -> A: {b_to_a:.1f} s; "
