@@ -201,3 +201,20 @@ def test_lookups_are_audited_without_their_hashes(pack: Pack, server: ServiceSer
     text = json.dumps(entries)
     for value in (row["pdq"], row["md5"], row["sha256"]):
         assert value not in text  # counts and bank names only
+
+
+def test_a_hashpack_changed_after_it_was_written_is_refused(pack: Pack, tmp_path: Path) -> None:
+    import shutil
+
+    changed = tmp_path / "changed-pack"
+    shutil.copytree(pack.folder, changed)
+    stranger = "f" * 63 + "0"
+    (changed / "pdq.txt").write_text(f"pdq {stranger}\n")
+    home = tmp_path / "home"
+    refused = service_cli(home, "import", "CASE_PACKS", changed, "--create")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("error: bad_request: ") and "manifest" in line, line
+    listed = service_cli(home, "bank", "list", "--json")
+    counts = {b["name"]: b["content_count"] for b in json.loads(listed.stdout)}
+    assert counts.get("CASE_PACKS", 0) == 0  # nothing of it stored

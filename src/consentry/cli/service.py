@@ -479,20 +479,12 @@ def bank_delete(yes: bool, home: Path | None, db_url: str | None, name: str) -> 
 
 def read_import(path: Path) -> bytes:
     """The bytes to import from ``path``: a file as it is, or a hash-pack folder (what
-    ``consentry report --format hashpack`` writes) zipped in memory, as the service's
-    ``hashpack`` reader takes the pack's zip."""
+    ``consentry report --format hashpack`` writes) as the zip the service's ``hashpack``
+    reader takes (which checks every file against the pack's manifest)."""
     if path.is_dir():
-        import io
-        import zipfile
+        from consentry.services.matching.formats import hashpack_bytes
 
-        names = sorted(p for p in path.iterdir() if p.is_file())
-        if not names:
-            fail(EXIT_MISUSE, f"bad_request: {path} is an empty folder, not a hash pack")
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for p in names:
-                zf.writestr(p.name, p.read_bytes())
-        return buffer.getvalue()
+        return hashpack_bytes(path)
     try:
         return path.read_bytes()
     except OSError as exc:
