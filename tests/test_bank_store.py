@@ -252,3 +252,75 @@ def test_postgresql_banks_lookups_keys_and_corrupt_rows(tmp_path: Path, pg_url: 
         assert svc.export_bank(OP, "PG", "pytx").decode().count("pdq ") == 30  # not the zero
         ok, message = svc.verify_audit()
         assert ok, message
+
+
+def test_an_index_with_build_from_gets_the_chunks_as_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the contract: an index that offers ``build_from(chunks)`` is fed while the
+    database is read (no staged copy of the rows); the answers are the same."""
+    from consentry.hashindex import PdqIndex
+    from consentry.services.matching import sync
+
+    calls: list[int] = []
+
+    class ChunkedIndex(PdqIndex):
+        def build_from(self, chunks: Iterator[tuple[np.ndarray, np.ndarray]]) -> None:
+            parts = list(chunks)
+            calls.append(len(parts))
+            ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+            rows = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 32), np.uint8)
+            self.add(ids, rows)
+
+    if not hasattr(PdqIndex, "hashes"):
+        pytest.skip("the index keeps no rows of its own yet (the service keeps a copy)")
+    monkeypatch.setattr(sync, "PdqIndex", ChunkedIndex)
+    rng = np.random.default_rng(5)
+    hashes = [rand_pdq(rng) for _ in range(40)]
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        svc.create_bank(OP, "A")
+        svc.import_hashes(OP, "A", "".join(f"pdq {h}\n" for h in hashes).encode())
+        svc.rebuild_index()
+        assert calls and svc.index_status()[0].size == 40
+        results = svc.lookup(OP, [parse_signal("pdq", h) for h in hashes])
+        assert [r.matches[0].matched_value for r in results] == hashes
+
+
+def test_a_contract_only_index_works_with_the_service_keeping_the_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index with only the contract's methods (no ``build``, ``hashes``): the service keeps
+    the matched rows itself and gives the same answers."""
+    from consentry.hashindex import PdqIndex, SearchHits
+    from consentry.services.matching import sync
+
+    class ContractOnly:
+        def __init__(self) -> None:
+            self._ix = PdqIndex()
+
+        def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
+            self._ix.add(ids, rows)
+
+        def remove(self, ids: np.ndarray) -> None:
+            self._ix.remove(ids)
+
+        def search(self, queries: np.ndarray, threshold: int = 31) -> SearchHits:
+            return self._ix.search(queries, threshold)
+
+        def __len__(self) -> int:
+            return len(self._ix)
+
+        def memory_bytes(self) -> int:
+            return self._ix.memory_bytes()
+
+    monkeypatch.setattr(sync, "PdqIndex", ContractOnly)
+    rng = np.random.default_rng(6)
+    hashes = [rand_pdq(rng) for _ in range(30)]
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        svc.create_bank(OP, "A")
+        svc.import_hashes(OP, "A", "".join(f"pdq {h}\n" for h in hashes[:20]).encode())
+        svc.rebuild_index()
+        svc.import_hashes(OP, "A", "".join(f"pdq {h}\n" for h in hashes[20:]).encode())
+        results = svc.lookup(OP, [parse_signal("pdq", h) for h in hashes])
+        assert [r.matches[0].matched_value for r in results] == hashes
+        assert svc.index_status()[0].size == 30

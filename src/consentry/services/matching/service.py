@@ -527,14 +527,9 @@ class MatchingService:
         for i, q in enumerate(queries):
             if q.signal_type is not SignalType.PDQ:
                 found[i] = self._lookup_exact(q, allowed)
-        bank_counts: Counter[str] = Counter()
-        n_matches = 0
-        matched_queries = 0
-        for matches in found:
-            if matches:
-                matched_queries += 1
-                n_matches += len(matches)
-                bank_counts.update(m.bank for m in matches)
+        bank_counts = Counter(m.bank for matches in found for m in matches)
+        n_matches = bank_counts.total()
+        matched_queries = sum(1 for matches in found if matches)
         if self._lookups.add(caller.actor, len(queries), matched_queries, n_matches, bank_counts):
             self.flush_audit()
         return [

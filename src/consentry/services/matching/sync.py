@@ -186,30 +186,38 @@ class Indexes:
                 self.banks = self._bank_flags(conn)
                 self._grow_signals(self.store.max_signal_id(conn))
                 self._grow_contents(self.store.max_content_id(conn))
-                # the PDQ rows staged in one array, handed to the index in one build
-                n_pdq = self.store.count_signals(conn, "pdq")
-                ids = np.zeros(n_pdq, np.int64)
-                rows = np.zeros((n_pdq, 32), np.uint8)
-                n = 0
-                for got in self._scan(conn, self._load_contents(conn), skipped):
-                    k = min(got[0].shape[0], n_pdq - n)
-                    ids[n : n + k], rows[n : n + k] = got[0][:k], got[1][:k]
-                    n += k
+                scan = self._scan(conn, self._load_contents(conn), skipped)
+                if hasattr(self.pdq, "build_from") and not self._own_rows:
+                    # the index takes the chunks as they are read: nothing staged here
+                    self.pdq.build_from(scan)
+                else:
+                    self._build_staged(conn, scan)
                 for content_id, text in self.store.content_metadata(conn):
                     pairs = _pairs(text)
                     if pairs:
                         self._meta[content_id] = pairs
-            if hasattr(self.pdq, "build"):
-                self.pdq.build(ids[:n], rows[:n])
-            elif n:
-                self.pdq.add(ids[:n], rows[:n])
-            if self._own_rows:
-                self._rows[ids[:n]] = rows[:n]
-            del ids, rows
             self.skipped = skipped
             self.last_seq = seq
             self.built_at = self.updated_at = _now()
         self.apply_pending()
+
+    def _build_staged(self, conn: Any, scan: Iterator[tuple[np.ndarray, np.ndarray]]) -> None:
+        """The PDQ rows staged in one array (400 MB at 10M, freed after), handed to the index
+        in one ``build``: what an index without ``build_from`` needs."""
+        n_pdq = self.store.count_signals(conn, "pdq")
+        ids = np.zeros(n_pdq, np.int64)
+        rows = np.zeros((n_pdq, 32), np.uint8)
+        n = 0
+        for got_ids, got_rows in scan:
+            k = min(got_ids.shape[0], n_pdq - n)
+            ids[n : n + k], rows[n : n + k] = got_ids[:k], got_rows[:k]
+            n += k
+        if hasattr(self.pdq, "build"):
+            self.pdq.build(ids[:n], rows[:n])
+        elif n:
+            self.pdq.add(ids[:n], rows[:n])
+        if self._own_rows:
+            self._rows[ids[:n]] = rows[:n]
 
     def _scan(
         self, conn: Any, enabled: np.ndarray, skipped: dict[str, int]
