@@ -172,6 +172,22 @@ def test_c_and_numpy_paths_agree_after_the_same_operations() -> None:
         assert_same(a.search(q, thr), b.search(q, thr))
 
 
+@pytest.mark.parametrize("use_c", PATHS)
+def test_build_from_batches_later_hash_wins(use_c: bool) -> None:
+    rng = np.random.default_rng(21)
+    ids, rows = random_bank(9000, rng)
+    again = rng.integers(0, 256, (500, 32), dtype=np.uint8)
+    ix = PdqIndex(use_c=use_c)
+    ix.build_from([(ids[:4000], rows[:4000]), (ids[4000:], rows[4000:]), (ids[:500], again)])
+    assert len(ix) == 9000
+    final = rows.copy()
+    final[:500] = again
+    q = np.concatenate([queries_near(final, 100, rng), rows[:20]])
+    assert_same(ix.search(q, 31), brute_force(ids, final, q, 31))
+    ix.build_from([])
+    assert len(ix) == 0 and len(ix.search(q)) == 0
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ops=st.lists(

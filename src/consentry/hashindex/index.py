@@ -30,7 +30,9 @@ rows) goes straight into the tables.
 
 API (docs/service-contract.md): ``add(ids, rows)``, ``remove(ids)``, ``search(queries,
 threshold=31) -> SearchHits``, ``len()``, ``memory_bytes()``; and, beyond the contract,
-``build(ids, rows)`` (replace everything: the old index is freed before the new one is filled),
+``build(ids, rows)`` and ``build_from(batches)`` (replace everything: the old index is freed
+before the new one is filled; ``build_from`` takes the hashes in batches, so the caller never
+holds them all twice),
 ``hashes(ids)`` (the stored rows of ids, so a caller need not keep its own copy), ``stats()``
 and ``compiled`` (whether the C inner loops run; without them a numpy path gives the same
 answers, slower). Threads: any number of ``search`` calls at once (the C search releases the
@@ -45,6 +47,7 @@ import math
 import mmap
 import sys
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,7 +232,15 @@ class _Table:
 class PdqIndex:
     """Exact Hamming-radius search over PDQ hashes, updated in place (see the module doc)."""
 
-    def __init__(self, *, delta_max: int = 16384, use_c: bool | None = None) -> None:
+    def __init__(
+        self, *, delta_max: int = 16384, use_c: bool | None = None, substrings: int | None = None
+    ) -> None:
+        """``delta_max``: rows compared one by one before a merge; ``use_c``: None = the C
+        loops when built; ``substrings``: fix the number of tables (8..32) instead of
+        ``plan_layout``'s choice by size (for experiments)."""
+        if substrings is not None and not 8 <= substrings <= 32:
+            raise ValueError(f"index_layout: substrings must be 8..32, not {substrings}")
+        self._substrings = substrings
         if use_c and _mih is None:
             raise RuntimeError("index_no_extension: the C extension _mih is not built")
         self._c = _mih is not None if use_c is None else use_c
@@ -283,9 +294,18 @@ class PdqIndex:
 
     def build(self, ids: np.ndarray, rows: np.ndarray) -> None:
         """Replace the whole index with ``ids``/``rows`` (the old one is freed first)."""
-        ids, rows = _check(ids, rows)
+        self.build_from([(ids, rows)])
+
+    def build_from(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Replace the whole index with the concatenation of ``(ids, rows)`` batches (an id
+        seen twice: the later hash wins). The old index is freed first and the batches are
+        copied in as they come, so a caller streaming them from a database never holds all
+        the input at once; the tables are built once, at the end."""
         self._clear()
-        self._append(*_last_wins(ids, rows))
+        for ids, rows in batches:
+            ids, rows = _check(ids, rows)
+            if ids.shape[0]:
+                self._append(*_last_wins(ids, rows))
         self._merge(force_full=True)
 
     def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
@@ -446,11 +466,13 @@ class PdqIndex:
         relayout = not self._tables or not (self._layout_n / 2 <= n <= 2 * self._layout_n)
         full = force_full or relayout
         if full:
-            widths = plan_layout(n)
+            self._tables = []  # free the old tables before anything new is allocated
+            self._merge_map(0, hi, True)  # drops duplicate ids: the tables skip their rows
+            n = self._n_alive
+            widths = plan_layout(n) if self._substrings is None else _widths(self._substrings)
             self._layout_n = n
             starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).tolist()
             spec = list(zip(starts, widths, strict=True))
-            self._tables = []  # free the old tables before the new ones are built
             self._tables_dead = 0
             lo = 0
         else:
@@ -465,7 +487,8 @@ class PdqIndex:
                 self._tables[i] = table  # the old one is freed here
         self._tables_dead = 0
         self._n_main = hi
-        self._merge_map(lo, hi, full)
+        if not full:
+            self._merge_map(lo, hi, False)
 
     def _build_table(
         self, old: _Table | None, check: bool, lo: int, hi: int, start: int, bits: int
@@ -513,6 +536,12 @@ class PdqIndex:
         if full:
             order = np.argsort(new_ids, kind="stable")
             self._sid, self._srow = new_ids[order], new_rows[order]
+            del order, new_ids, new_rows
+            last = np.ones(self._sid.shape[0], bool)  # an id twice: the later row wins
+            np.not_equal(self._sid[1:], self._sid[:-1], out=last[:-1])
+            if not last.all():
+                self._set_dead(self._srow[~last])
+                self._sid, self._srow = self._sid[last], self._srow[last]
         else:
             order = np.argsort(new_ids, kind="stable")
             new_ids, new_rows = new_ids[order], new_rows[order]
