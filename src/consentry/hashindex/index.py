@@ -140,7 +140,8 @@ def _huge_map(size: int) -> object | None:
         _LIBC.munmap(start + size, raw + _HUGE - start)
     _LIBC.madvise(start, size, 14)  # MADV_HUGEPAGE (advice only: ignored where unsupported)
     buf = (ctypes.c_char * size).from_address(start)
-    weakref.finalize(buf, _LIBC.munmap, start, size)
+    # unmapped when collected, never at interpreter exit (a daemon thread may still read it)
+    weakref.finalize(buf, _LIBC.munmap, start, size).atexit = False
     return buf
 
 
