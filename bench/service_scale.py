@@ -155,8 +155,14 @@ def run(n: int, n_queries: int, seed: int, rebuilds: int) -> dict[str, float]:
         "rss_open_mb": rss_open,
         "rss_mb": rss_now,
         "rss_peak_mb": rss_peak,
-        "rss_rebuilds": "/".join(f"{x:.0f}" for x in rss_rebuilds),  # type: ignore[dict-item]
+        "rss_rebuilds": _series(rss_rebuilds),  # type: ignore[dict-item]
     }
+
+
+def _series(values: list[float]) -> str:
+    if len(values) <= 6:
+        return "/".join(f"{x:.0f}" for x in values)
+    return f"{values[0]:.0f} ... {values[-1]:.0f} (max {max(values):.0f}, {len(values)} rebuilds)"
 
 
 def table(results: list[dict[str, float]]) -> str:

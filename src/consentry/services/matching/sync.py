@@ -2,20 +2,23 @@
 
 What a lookup reads, all in memory (the database is never on a lookup's path):
 
-- PDQ: a ``hashindex.PdqIndex`` keyed by ``signals.id``, plus two arrays indexed by signal id
-  (ids are dense: the table's autoincrement): the stored hash (32 bytes, for ``matched_value``)
-  and its content id. 10M hashes: 320 MB + 80 MB next to the index itself.
+- PDQ: a ``hashindex.PdqIndex`` keyed by ``signals.id``, plus the content id of each signal
+  (an int32 array indexed by signal id; ids are dense, the table's autoincrement: 40 MB at
+  10M). The matched hash (``matched_value``) comes from the index (``PdqIndex.hashes``); for
+  an index without it a copy is kept here (32 bytes a hash).
 - md5 / sha256: ``value -> {signal id: content id}`` dicts (exact banks are small).
 - per content item: its bank id (an int32 array indexed by content id) and, only when it has
   any, its metadata (a dict): content without metadata costs 4 bytes.
 - the banks (name, enabled, ratio): re-read from the small ``banks`` table at every sync.
 
-Keeping in step: ``build()`` reads ``signals`` of enabled content in one transaction together
-with the newest ``signal_changes.seq``; afterwards ``apply_pending()`` replays the changes past
-that seq (``add`` replaces, ``remove`` of an absent id is ignored, so replaying a change the
-build already saw is harmless). The service calls ``apply_pending()`` after each of its own
-writes (a process sees its writes at once) and a daemon thread calls it every
-``sync_interval_s`` (other processes' writes: visible within that interval).
+Keeping in step: ``build()`` reads ``signals`` of enabled content in one snapshot together
+with the newest ``signal_changes.seq`` (in packed id ranges: ``BankStore.scan_pdq_packed``,
+so 10M rows cost a few hundred Python strings, not 50M objects); afterwards
+``apply_pending()`` replays the changes past that seq (``add`` replaces, ``remove`` of an
+absent id is ignored, so replaying a change the build already saw is harmless). The service
+calls ``apply_pending()`` after each of its own writes (a process sees its writes at once)
+and a daemon thread calls it every ``sync_interval_s`` (other processes' writes: visible
+within that interval).
 
 A corrupt row (not hex, wrong length, all-zero PDQ, unknown type) is skipped and counted, at
 build and at replay, never a crash (HMA #1609).
