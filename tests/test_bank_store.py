@@ -324,3 +324,69 @@ def test_a_contract_only_index_works_with_the_service_keeping_the_rows(
         results = svc.lookup(OP, [parse_signal("pdq", h) for h in hashes])
         assert [r.matches[0].matched_value for r in results] == hashes
         assert svc.index_status()[0].size == 30
+
+
+def test_lookups_during_changes_never_see_half_a_change(tmp_path: Path) -> None:
+    """One thread adds and deletes content items of 8 signals each (a PDQ's dihedral set, as
+    a pack stores them) while another looks all 8 up: each answer lists a content item with
+    all 8 of its variants or not at all (a change batch is applied under the writer lock)."""
+    import threading
+
+    rng = np.random.default_rng(9)
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        svc.create_bank(OP, "A")
+        variants = [rand_pdq(rng) for _ in range(8)]
+        queries = [parse_signal("pdq", v) for v in variants]
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def writer() -> None:
+            try:
+                for _ in range(25):
+                    c = svc.add_content(OP, "A", queries)
+                    svc.delete_content(OP, "A", c.id)
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                errors.append(exc)
+            finally:
+                stop.set()
+
+        seen = {0: 0, 8: 0}
+        thread = threading.Thread(target=writer)
+        thread.start()
+        while not stop.is_set():
+            found = sum(len(r.matches) for r in svc.lookup(OP, queries, threshold=0))
+            assert found in (0, 8), found
+            seen[found] += 1
+        thread.join()
+        assert not errors, errors
+        assert seen[0] + seen[8] > 0
+        assert svc.lookup(OP, queries)[0].matches == ()
+
+
+def test_a_change_batch_never_ends_inside_a_content_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consentry.services.matching import sync
+
+    rng = np.random.default_rng(10)
+    with open_service(tmp_path / "a", f"sqlite:///{tmp_path / 'db.sqlite'}", start_sync=False) as a:
+        a.create_bank(OP, "A")
+        with open_service(
+            tmp_path / "b", f"sqlite:///{tmp_path / 'db.sqlite'}", start_sync=False
+        ) as b:
+            items = [[rand_pdq(rng) for _ in range(3)] for _ in range(4)]  # 12 change rows
+            for item in items:
+                a.add_content(OP, "A", [parse_signal("pdq", h) for h in item])
+            monkeypatch.setattr(sync, "CHANGE_BATCH", 5)
+            applied: list[int] = []
+            real = b.indexes._apply
+
+            def spy(changes: list) -> None:  # type: ignore[type-arg]
+                applied.append(len(changes))
+                real(changes)
+
+            monkeypatch.setattr(b.indexes, "_apply", spy)
+            assert b.refresh_index() == 12
+            assert applied == [3, 3, 3, 3]  # batches of 5 cut back to whole items
+            queries = [parse_signal("pdq", h) for item in items for h in item]
+            assert all(len(r.matches) == 1 for r in b.lookup(OP, queries))

@@ -48,6 +48,7 @@ from consentry.store.bank_store import BankStore, ChangeRec
 _HEX = frozenset("0123456789abcdef")
 _EXACT_LEN = {"md5": 32, "sha256": 64}
 _ZERO = ("0" * 64, "f" * 64)
+CHANGE_BATCH = 50_000  # change rows applied under one writer lock
 
 
 def _now() -> str:
@@ -366,11 +367,20 @@ class Indexes:
         with self._apply_lock:
             while True:
                 with self.store.read() as conn:
-                    changes = self.store.changes_since(conn, self.last_seq)
+                    changes = self.store.changes_since(conn, self.last_seq, CHANGE_BATCH)
                     banks = self._bank_flags(conn)
                 self.banks = banks
                 if not changes:
                     break
+                if len(changes) == CHANGE_BATCH:
+                    # a full batch may end inside one content item's rows (written together):
+                    # leave those for the next batch, so no search sees half an item
+                    last = changes[-1].content_id
+                    tail = len(changes)
+                    while tail and changes[tail - 1].content_id == last:
+                        tail -= 1
+                    if tail:  # (an item larger than a batch is applied as it comes)
+                        changes = changes[:tail]
                 with self.lock.writing():
                     self._apply(changes)
                     self.last_seq = changes[-1].seq
