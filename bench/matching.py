@@ -170,7 +170,8 @@ class Pytx:
 
 def worker(impl: str, kind: str, n: int, batches: int, recall_q: int) -> Result:
     ids, rows = make_data(n, kind)
-    queries = make_queries(rows, batches * BATCH)
+    # the same queries for every index: one seeded set of 20,000 (or more), a prefix used
+    queries = make_queries(rows, max(batches * BATCH, 20_000))[: batches * BATCH]
     sample = queries[:recall_q]
     from consentry.hashindex.reference import brute_force
 
