@@ -78,6 +78,65 @@ def fill(db: Path, n: int) -> np.ndarray:
     return np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, 32)
 
 
+def fill_pg(url: str, n: int) -> np.ndarray:
+    """As ``fill``, on PostgreSQL (``generate_series``, two ``md5(random())`` per hash)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        bank_id = conn.execute(sa.text("SELECT id FROM banks WHERE name='BENCH'")).scalar_one()
+        first = conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM bank_content")).scalar()
+        bounds = {"a": first, "b": first + n - 1, "bank": bank_id}
+        conn.execute(
+            sa.text(
+                "INSERT INTO bank_content (id, bank_id, enabled, note, metadata_json, origin,"
+                " person_id, created_at, updated_at) SELECT x, :bank, true, NULL, '{}', 'bench',"
+                " NULL, 'x', 'x' FROM generate_series(:a, :b) x"
+            ),
+            bounds,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO signals (content_id, signal_type, value, quality) SELECT x, 'pdq',"
+                " md5(random()::text) || md5(random()::text), 100 FROM generate_series(:a, :b) x"
+            ),
+            bounds,
+        )
+        conn.execute(
+            sa.text("SELECT setval(pg_get_serial_sequence('bank_content', 'id'), :b)"), bounds
+        )
+        values = list(
+            conn.execute(
+                sa.text("SELECT value FROM signals WHERE content_id >= :a ORDER BY id LIMIT 10000"),
+                bounds,
+            ).scalars()
+        )
+        size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()
+    engine.dispose()
+    fill_pg.db_bytes = int(size)  # type: ignore[attr-defined]
+    return np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, 32)
+
+
+def fresh_pg_database(server_url: str) -> tuple[str, object]:
+    """A new database on the server; (its URL, a function that drops it)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = sa.engine.make_url(server_url)
+    name = f"consentry_scale_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return server.set(database=name).render_as_string(hide_password=False), drop
+
+
 def queries(stored: np.ndarray, n: int, seed: int) -> list[Signal]:
     """``n`` queries, each a stored hash with 0-40 random bits flipped."""
     rng = np.random.default_rng(seed)
@@ -90,21 +149,28 @@ def queries(stored: np.ndarray, n: int, seed: int) -> list[Signal]:
     return out
 
 
-def run(n: int, n_queries: int, seed: int, rebuilds: int) -> dict[str, float]:
+def run(
+    n: int, n_queries: int, seed: int, rebuilds: int, pg: str | None = None
+) -> dict[str, float]:
     op = Caller.local()
+    url, drop = fresh_pg_database(pg) if pg else (None, None)
     with tempfile.TemporaryDirectory(prefix="consentry-scale-") as tmp:
         home = Path(tmp) / "home"
-        with open_service(home, start_sync=False) as svc:
+        with open_service(home, url, start_sync=False) as svc:
             svc.create_bank(op, "BENCH")
         t = time.perf_counter()
-        # in a child process: SQLite's page cache would otherwise count in this one's RSS
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            stored = pool.apply(fill, (home / "service.sqlite", n))
+        if url:
+            stored = fill_pg(url, n)
+            db_mb = fill_pg.db_bytes / 1e6  # type: ignore[attr-defined]
+        else:
+            # in a child process: SQLite's page cache would otherwise count in this RSS
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                stored = pool.apply(fill, (home / "service.sqlite", n))
+            db_mb = (home / "service.sqlite").stat().st_size / 1e6
         fill_s = time.perf_counter() - t
-        db_mb = (home / "service.sqlite").stat().st_size / 1e6
         rss_before, _ = rss_mb()
         t = time.perf_counter()
-        svc = open_service(home, start_sync=False)
+        svc = open_service(home, url, start_sync=False)
         open_s = time.perf_counter() - t
         try:
             rss_open, _ = rss_mb()
@@ -139,6 +205,8 @@ def run(n: int, n_queries: int, seed: int, rebuilds: int) -> dict[str, float]:
             rss_now, rss_peak = rss_mb()
         finally:
             svc.close()
+            if drop is not None:
+                drop()  # type: ignore[operator]
     return {
         "n": n,
         "fill_s": fill_s,
@@ -191,10 +259,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--rebuilds", type=int, default=3, help="further rebuilds (RSS)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--pg", help="a PostgreSQL server URL: a fresh database on it")
     args = parser.parse_args()
     results = []
     for n in args.n or [100_000]:
-        results.append(run(n, args.queries, args.seed, args.rebuilds))
+        results.append(run(n, args.queries, args.seed, args.rebuilds, args.pg))
         print(table(results[-1:]), flush=True)
     text = table(results)
     print(text)
