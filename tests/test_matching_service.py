@@ -260,6 +260,7 @@ def test_roles_gate_every_method(svc: MatchingService) -> None:
     c = svc.add_content(curator, "X", [pdq(h)])
     raises(MatchErrorCode.FORBIDDEN, svc.add_content, matcher, "X", [pdq(h)])
     raises(MatchErrorCode.FORBIDDEN, svc.export_bank, matcher, "X")
+    raises(MatchErrorCode.FORBIDDEN, svc.import_hashes, matcher, "X", b"not even parsed")
     assert svc.lookup(matcher, [pdq(h)])[0].matches[0].content_id == c.id
     raises(MatchErrorCode.FORBIDDEN, svc.add_key, curator, ServiceRole.ADMIN, "me")
     raises(MatchErrorCode.FORBIDDEN, svc.list_keys, curator)
@@ -377,6 +378,8 @@ def test_every_change_is_audited_and_lookups_carry_no_hash(svc: MatchingService)
     svc.import_hashes(OP, "A", f"pdq {rand_pdq()}\nbad line\n".encode(), "pytx")
     svc.delete_content(OP, "A", c.id)
     svc.record(OP, "screened", {"decision": "allow"})
+    raises(MatchErrorCode.BAD_REQUEST, svc.record, OP, "x", {"value": object()})
+    raises(MatchErrorCode.BAD_REQUEST, svc.record, OP, "", {})
     log = svc.audit_log(OP, 50)
     actions = [e.action for e in reversed(log)]
     # the three lookups are one event, written when the log is read (audit.py)
@@ -443,3 +446,25 @@ def test_home_secrets_are_private_and_stable(tmp_path: Path) -> None:
         assert svc2.pack_public_key() != key
         raises(MatchErrorCode.BAD_PACK, svc2.open_sealed, blob)
         raises(MatchErrorCode.BAD_PACK, svc2.open_sealed, other)
+
+
+def test_the_sync_thread_survives_a_failing_tick(tmp_path: Path) -> None:
+    import time
+
+    from consentry.services.matching.sync import SyncThread
+
+    ticks: list[int] = []
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) == 1:
+            raise OSError("database briefly away")
+
+    thread = SyncThread(0.02, tick)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while len(ticks) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    thread.stop()
+    assert len(ticks) >= 3 and thread.errors == 1
+    assert "database briefly away" in thread.last_error

@@ -653,6 +653,7 @@ class MatchingService:
         Bad lines are skipped and listed; the good ones are stored in one transaction."""
         from consentry.services.matching import formats
 
+        _require(caller, _CURATORS | _ADVOCATES, "an import")  # before parsing anything
         parsed = formats.parse_import(data, fmt)
         with self.store.write() as conn:
             rec = self._bank_rec(conn, bank)
@@ -919,6 +920,12 @@ class MatchingService:
         """One audit event for parts that act outside this class (screening, packs, the CLI)."""
         if not action or len(action) > 64:
             raise MatchServiceError(MatchErrorCode.BAD_REQUEST, "an audit action is 1-64 chars")
+        try:
+            json.dumps(dict(payload), allow_nan=False)
+        except (TypeError, ValueError):
+            raise MatchServiceError(
+                MatchErrorCode.BAD_REQUEST, "an audit payload holds JSON values only"
+            ) from None
         with self.store.write() as conn:
             self.store.append_audit(conn, _now(), caller.actor, action, dict(payload))
 

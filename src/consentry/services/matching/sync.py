@@ -32,6 +32,7 @@ lookups wait during a full rebuild, which happens at start-up and on an operator
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ from consentry.store.bank_store import BankStore, ChangeRec
 _HEX = frozenset("0123456789abcdef")
 _EXACT_LEN = {"md5": 32, "sha256": 64}
 _ZERO = ("0" * 64, "f" * 64)
+_log = logging.getLogger("consentry.service.sync")
 CHANGE_BATCH = 50_000  # change rows applied under one writer lock
 
 
@@ -516,9 +518,12 @@ class SyncThread:
         while not self._stop.wait(self.interval_s):
             try:
                 self._tick()
-            except Exception as exc:  # noqa: BLE001 - keep syncing; reported in status
+            except Exception as exc:  # noqa: BLE001 - keep syncing; logged, counted
                 self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                _log.warning(
+                    "index sync failed (retried in %.1f s): %s", self.interval_s, self.last_error
+                )
 
     def stop(self) -> None:
         self._stop.set()
