@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -270,6 +271,39 @@ def test_concurrent_searches_agree() -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+@pytest.mark.skipif(not HAVE_C, reason="no _mih")
+def test_search_releases_the_gil() -> None:
+    """Python code runs while a search is inside C (so two threads, or a server's event loop,
+    are not held up by a lookup): the main thread's longest pause during one long search call
+    stays far below the call's length."""
+    rng = np.random.default_rng(9)
+    ids, rows = random_bank(100_000, rng)
+    ix = PdqIndex()
+    ix.build(ids, rows)
+    q = queries_near(rows, 2000, rng)
+    t0 = time.perf_counter()
+    ix.search(q, 31)
+    one = time.perf_counter() - t0
+    q = np.concatenate([q] * max(1, int(0.6 / max(one, 1e-3))))  # one call of ~0.6 s
+    done = threading.Event()
+    took: list[float] = []
+
+    def search() -> None:
+        t = time.perf_counter()
+        ix.search(q, 31)
+        took.append(time.perf_counter() - t)
+        done.set()
+
+    th = threading.Thread(target=search)
+    last, gap = time.perf_counter(), 0.0
+    th.start()
+    while not done.is_set():
+        now = time.perf_counter()
+        gap, last = max(gap, now - last), now
+    th.join()
+    assert took[0] > 0.3 and gap < took[0] / 2, (took, gap)
 
 
 def _rss() -> int:
