@@ -390,3 +390,18 @@ def test_a_change_batch_never_ends_inside_a_content_item(
             assert applied == [3, 3, 3, 3]  # batches of 5 cut back to whole items
             queries = [parse_signal("pdq", h) for item in items for h in item]
             assert all(len(r.matches) == 1 for r in b.lookup(OP, queries))
+
+
+def test_build_index_false_defers_the_build_to_the_first_lookup(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    h = rand_pdq(rng)
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        svc.create_bank(OP, "A")
+        svc.add_content(OP, "A", [parse_signal("pdq", h)])
+    with open_service(tmp_path / "home", start_sync=False, build_index=False) as lazy:
+        assert lazy.indexes.built_at == ""  # nothing read yet
+        lazy.add_key(OP, ServiceRole.MATCHER, "m")  # writes need no index
+        lazy.add_content(OP, "A", [parse_signal("pdq", rand_pdq(rng))])
+        assert lazy.indexes.built_at == ""
+        assert len(lazy.lookup(OP, [parse_signal("pdq", h)])[0].matches) == 1
+        assert lazy.index_status()[0].size == 2

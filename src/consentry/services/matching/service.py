@@ -139,7 +139,13 @@ class MatchingService:
     """See the module docstring; made by ``open_service``."""
 
     def __init__(
-        self, home: Path, store: BankStore, *, sync_interval_s: float = 2.0, start_sync: bool = True
+        self,
+        home: Path,
+        store: BankStore,
+        *,
+        sync_interval_s: float = 2.0,
+        start_sync: bool = True,
+        build_index: bool = True,
     ) -> None:
         self.home = home
         self.store = store
@@ -152,7 +158,10 @@ class MatchingService:
         self._closed = False
         self._flush_lock = threading.Lock()
         self._ensure_pack_bank()
-        self.indexes.build()
+        self._built = False
+        self._build_lock = threading.Lock()
+        if build_index:
+            self._ensure_index()
         self._sync: SyncThread | None = None
         if start_sync:
             self._sync = SyncThread(sync_interval_s, self._tick)
@@ -176,8 +185,19 @@ class MatchingService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _ensure_index(self) -> None:
+        """Build the indexes on first use (at open unless ``build_index=False``: a CLI
+        command that adds a key need not read 10M hashes)."""
+        if self._built:
+            return
+        with self._build_lock:
+            if not self._built:
+                self.indexes.build()
+                self._built = True
+
     def _tick(self) -> None:
-        self.indexes.apply_pending()
+        if self._built:
+            self.indexes.apply_pending()
         self.flush_audit()
 
     def _ensure_pack_bank(self) -> None:
@@ -196,7 +216,8 @@ class MatchingService:
 
     def _synced(self) -> None:
         """After a write: this process sees it at once (others at their next sync)."""
-        self.indexes.apply_pending()
+        if self._built:
+            self.indexes.apply_pending()
 
     # -- validation helpers --------------------------------------------------------------------
     @staticmethod
@@ -501,6 +522,8 @@ class MatchingService:
         first, each once (its smallest distance over its signals, e.g. its dihedral
         variants). Only enabled content of enabled banks, within their ratio sample."""
         _require(caller, _ANYONE, "a lookup")
+        if not self._built:
+            self._ensure_index()
         if len(signals) > MAX_LOOKUP_SIGNALS:
             raise MatchServiceError(
                 MatchErrorCode.BAD_REQUEST,
@@ -628,15 +651,21 @@ class MatchingService:
         return 0 if a.value == b.value else 256
 
     def index_status(self) -> list[IndexStatus]:
+        self._ensure_index()
         return self.indexes.status()
 
     def refresh_index(self) -> int:
         """Apply pending changes now (the sync thread does it every ``sync_interval_s``)."""
+        if not self._built:
+            self._ensure_index()
+            return 0
         return self.indexes.apply_pending()
 
     def rebuild_index(self) -> IndexStatus:
         """A full build from ``signals`` (lookups wait meanwhile); the PDQ index's status."""
-        self.indexes.build()
+        with self._build_lock:
+            self.indexes.build()
+            self._built = True
         return self.indexes.status()[0]
 
     # -- imports / exports ---------------------------------------------------------------------
@@ -970,14 +999,21 @@ def open_service(
     *,
     sync_interval_s: float = 2.0,
     start_sync: bool = True,
+    build_index: bool = True,
 ) -> MatchingService:
     """Open (creating on first use) the service in ``home``: its secrets, its database
-    (``db_url``, default ``home/service.sqlite``), and the index built from it."""
+    (``db_url``, default ``home/service.sqlite``), and the index built from it
+    (``build_index=False``: built on the first lookup or index status instead, for commands
+    that never look anything up)."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = open_bank_engine(db_url or default_url(home))
     return MatchingService(
-        home, BankStore(engine), sync_interval_s=sync_interval_s, start_sync=start_sync
+        home,
+        BankStore(engine),
+        sync_interval_s=sync_interval_s,
+        start_sync=start_sync,
+        build_index=build_index,
     )
 
 
