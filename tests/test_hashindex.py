@@ -174,6 +174,23 @@ def test_c_and_numpy_paths_agree_after_the_same_operations() -> None:
 
 
 @pytest.mark.parametrize("use_c", PATHS)
+def test_search_rows_gives_each_hits_stored_hash(use_c: bool) -> None:
+    rng = np.random.default_rng(31)
+    ids, rows = clustered_bank(6000, rng)
+    ix = PdqIndex(delta_max=300, use_c=use_c)
+    ix.build(ids[:5000], rows[:5000])
+    ix.add(ids[5000:], rows[5000:])  # some hits come from the delta
+    q = queries_near(rows, 80, rng)
+    hits, got = ix.search_rows(q, 31)
+    assert_same(hits, ix.search(q, 31))
+    assert len(hits) > 80 and got.shape == (len(hits), 32)
+    by_id = dict(zip(ids.tolist(), map(bytes, rows), strict=True))
+    assert [bytes(r) for r in got] == [by_id[i] for i in hits.ids.tolist()]
+    _, none = PdqIndex(use_c=use_c).search_rows(q)
+    assert none.shape == (0, 32)
+
+
+@pytest.mark.parametrize("use_c", PATHS)
 def test_build_from_batches_later_hash_wins(use_c: bool) -> None:
     rng = np.random.default_rng(21)
     ids, rows = random_bank(9000, rng)

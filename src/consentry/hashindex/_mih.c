@@ -16,7 +16,8 @@
        -> (query int64 bytes, ids int64 bytes, distances int32 bytes), sorted by query,
        distance, id. tables: tuple of (offsets, ids, start, nbits, radius), radius -1 = skip.
        Rows n_main..n_rows-1 (the delta) are compared one by one. rids None: row numbers
-       are returned as the ids. */
+       are returned as the ids. A true 9th argument adds a 4th bytes: each hit's stored
+       hash (32 bytes a hit). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -363,7 +364,7 @@ static size_t n_probes(int nb, int r) {
 static int search_core(Table *t, int nt, const uint8_t **rows, const uint8_t **alive,
                        const uint8_t **rids, uint32_t n_main, uint32_t n_rows,
                        const uint8_t *queries, Py_ssize_t nq, int thr, Vec *oq, Vec *oid,
-                       Vec *od) {
+                       Vec *od, Vec *orow) {
     size_t maxp = 0;
     for (int i = 0; i < nt; i++)
         if (t[i].radius >= 0) maxp += n_probes(t[i].nbits, t[i].radius);
@@ -446,12 +447,13 @@ static int search_core(Table *t, int nt, const uint8_t **rows, const uint8_t **a
         for (size_t i = 0; i < hits.n; i++) h[i].id = rids ? rid_at(rids, h[i].row) : h[i].row;
         if (hits.n > 1) qsort(h, hits.n, sizeof(Hit), cmp_dist_id);
         if (vec_reserve(oq, hits.n) < 0 || vec_reserve(oid, hits.n) < 0 ||
-            vec_reserve(od, hits.n) < 0)
+            vec_reserve(od, hits.n) < 0 || (orow && vec_reserve(orow, hits.n) < 0))
             goto done;
         for (size_t i = 0; i < hits.n; i++) {
             ((int64_t *)oq->p)[oq->n++] = qi;
             ((int64_t *)oid->p)[oid->n++] = h[i].id;
             ((int32_t *)od->p)[od->n++] = h[i].dist;
+            if (orow) memcpy((uint8_t *)orow->p + 32 * orow->n++, row_at(rows, h[i].row), 32);
         }
     }
     rc = 0;
@@ -474,9 +476,9 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     PyObject *tables_o, *rows_o, *alive_o, *rids_o;
     Py_ssize_t n_main, n_rows;
     Py_buffer qb;
-    int thr;
-    if (!PyArg_ParseTuple(args, "OOOOnny*i", &tables_o, &rows_o, &alive_o, &rids_o, &n_main,
-                          &n_rows, &qb, &thr))
+    int thr, want_rows = 0;
+    if (!PyArg_ParseTuple(args, "OOOOnny*i|p", &tables_o, &rows_o, &alive_o, &rids_o, &n_main,
+                          &n_rows, &qb, &thr, &want_rows))
         return NULL;
     PyObject *result = NULL;
     Table *t = NULL;
@@ -484,6 +486,7 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     Chunks rows = {0}, alive = {0}, rids = {0};
     int have_rows = 0, have_alive = 0, have_rids = 0;
     Vec oq = {NULL, 0, 0, 8}, oid = {NULL, 0, 0, 8}, od = {NULL, 0, 0, 4};
+    Vec orow = {NULL, 0, 0, 32};
     if (qb.len % 32 || n_main < 0 || n_rows < n_main || n_rows > 0xFFFFFFFFLL || thr < 0 ||
         thr > 256) {
         PyErr_SetString(PyExc_ValueError, "bad queries, row counts or threshold");
@@ -545,13 +548,24 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS;
     rc = search_core(t, (int)nt, rows.ptr, alive.ptr, have_rids ? rids.ptr : NULL,
                      (uint32_t)n_main, (uint32_t)n_rows, qb.buf, qb.len / 32, thr, &oq, &oid,
-                     &od);
+                     &od, want_rows ? &orow : NULL);
     Py_END_ALLOW_THREADS;
     if (rc < 0) {
         PyErr_NoMemory();
         goto out;
     }
     result = triple(&oq, &oid, &od);
+    if (result && want_rows) {
+        PyObject *r = PyBytes_FromStringAndSize(orow.p ? (const char *)orow.p : "",
+                                                (Py_ssize_t)(orow.n * 32));
+        PyObject *four = r ? Py_BuildValue("(OOOO)", PyTuple_GET_ITEM(result, 0),
+                                           PyTuple_GET_ITEM(result, 1),
+                                           PyTuple_GET_ITEM(result, 2), r)
+                           : NULL;
+        Py_XDECREF(r);
+        Py_DECREF(result);
+        result = four;
+    }
 out:
     for (Py_ssize_t i = 0; i < got; i++) {
         PyBuffer_Release(&t[i].off);
@@ -564,6 +578,7 @@ out:
     free(oq.p);
     free(oid.p);
     free(od.p);
+    free(orow.p);
     PyBuffer_Release(&qb);
     return result;
 }

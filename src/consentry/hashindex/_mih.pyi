@@ -1,8 +1,7 @@
 """Types of the C extension built from _mih.c (see its header comment)."""
 
 from collections.abc import Sequence
-
-from typing_extensions import Buffer
+from typing import Any as Buffer  # numpy arrays and bytes (the buffer protocol)
 
 CHUNK_BITS: int
 
@@ -29,5 +28,6 @@ def search(
     n_rows: int,
     queries: Buffer,
     threshold: int,
+    want_rows: bool = False,
     /,
-) -> tuple[bytes, bytes, bytes]: ...
+) -> tuple[bytes, ...]: ...

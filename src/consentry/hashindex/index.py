@@ -33,7 +33,8 @@ threshold=31) -> SearchHits``, ``len()``, ``memory_bytes()``; and, beyond the co
 ``build(ids, rows)`` and ``build_from(batches)`` (replace everything: the old index is freed
 before the new one is filled; ``build_from`` takes the hashes in batches, so the caller never
 holds them all twice),
-``hashes(ids)`` (the stored rows of ids, so a caller need not keep its own copy), ``stats()``
+``hashes(ids)`` (the stored rows of ids, so a caller need not keep its own copy),
+``search_rows`` (``search`` plus each hit's stored hash), ``stats()``
 and ``compiled`` (whether the C inner loops run; without them a numpy path gives the same
 answers, slower). Threads: any number of ``search`` calls at once (the C search releases the
 GIL), or one writer; the caller holds a readers-writer lock.
@@ -560,6 +561,20 @@ class PdqIndex:
     def search(self, queries: np.ndarray, threshold: int = MAX_THRESHOLD) -> SearchHits:
         """Every stored hash within ``threshold`` bits of each query, exactly; sorted by query,
         distance, id."""
+        return self._search(queries, threshold, False)[0]
+
+    def search_rows(
+        self, queries: np.ndarray, threshold: int = MAX_THRESHOLD
+    ) -> tuple[SearchHits, np.ndarray]:
+        """``search`` plus the stored hash of each hit (``(len(hits), 32)`` uint8), read where
+        the search already is (cheaper than ``hashes(hits.ids)``, which looks every id up)."""
+        hits, rows = self._search(queries, threshold, True)
+        assert rows is not None
+        return hits, rows
+
+    def _search(
+        self, queries: np.ndarray, threshold: int, want_rows: bool
+    ) -> tuple[SearchHits, np.ndarray | None]:
         if isinstance(threshold, bool) or not 0 <= int(threshold) <= MAX_THRESHOLD:
             raise ValueError(f"threshold must be 0..{MAX_THRESHOLD}, not {threshold}")
         threshold = int(threshold)
@@ -568,7 +583,8 @@ class PdqIndex:
             q = q.reshape(-1, HASH_BYTES)
         if not q.shape[0] or not self._n_alive:
             empty = np.zeros(0, np.int64)
-            return SearchHits(empty, empty.copy(), np.zeros(0, np.int32))
+            hits = SearchHits(empty, empty.copy(), np.zeros(0, np.int32))
+            return hits, (np.zeros((0, HASH_BYTES), np.uint8) if want_rows else None)
         widths = tuple(t.bits for t in self._tables)
         radii = _radii(widths, self._n_main, threshold) if widths else ()
         if self._c:
@@ -577,7 +593,7 @@ class PdqIndex:
                 (t.offsets, t.ids, t.start, t.bits, r)
                 for t, r in zip(self._tables, radii, strict=True)
             )
-            qb, ib, db = _mih.search(
+            out = _mih.search(
                 spec,
                 self._rows,
                 self._alive,
@@ -586,15 +602,30 @@ class PdqIndex:
                 self._n_rows,
                 q,
                 threshold,
+                want_rows,
             )
-            return SearchHits(
-                np.frombuffer(qb, np.int64).copy(),
-                np.frombuffer(ib, np.int64).copy(),
-                np.frombuffer(db, np.int32).copy(),
+            hits = SearchHits(
+                np.frombuffer(out[0], np.int64).copy(),
+                np.frombuffer(out[1], np.int64).copy(),
+                np.frombuffer(out[2], np.int32).copy(),
             )
-        return self._search_numpy(q, threshold, radii)
+            rows = (
+                np.frombuffer(out[3], np.uint8).reshape(-1, HASH_BYTES).copy()
+                if want_rows
+                else None
+            )
+            return hits, rows
+        hits, rownums = self._search_numpy(q, threshold, radii)
+        if not want_rows:
+            return hits, None
+        if not rownums.shape[0]:
+            return hits, np.zeros((0, HASH_BYTES), np.uint8)
+        return hits, self._gather(self._rows, rownums)
 
-    def _search_numpy(self, q: np.ndarray, threshold: int, radii: tuple[int, ...]) -> SearchHits:
+    def _search_numpy(
+        self, q: np.ndarray, threshold: int, radii: tuple[int, ...]
+    ) -> tuple[SearchHits, np.ndarray]:
+        """The same answers as the C search, from numpy gathers (and the hits' row numbers)."""
         qw = _words(q)
         parts_q, parts_r = [], []
         flips = {
@@ -625,7 +656,7 @@ class PdqIndex:
                 parts_r.append(np.tile(dr, nq))
         if not parts_q:
             empty = np.zeros(0, np.int64)
-            return SearchHits(empty, empty.copy(), np.zeros(0, np.int32))
+            return SearchHits(empty, empty.copy(), np.zeros(0, np.int32)), empty.copy()
         cq, cr = np.concatenate(parts_q), np.concatenate(parts_r)
         d = np.bitwise_count(_words(self._gather(self._rows, cr)) ^ qw[cq]).sum(
             axis=1, dtype=np.int32
@@ -636,7 +667,7 @@ class PdqIndex:
         cq, cr, d = cq[key], cr[key], d[key]
         ids = self._gather(self._rids, cr) if cr.shape[0] else np.zeros(0, np.int64)
         order = np.lexsort((ids, d, cq))
-        return SearchHits(cq[order], ids[order], d[order])
+        return SearchHits(cq[order], ids[order], d[order]), cr[order]
 
 
 def _check(ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
