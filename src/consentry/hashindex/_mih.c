@@ -114,7 +114,8 @@ static size_t radix_build(const uint8_t **rows, const uint8_t **alive, uint32_t 
     size_t cap = (size_t)(hi - lo), n = 0, nb = (size_t)1 << nbits;
     int b1 = nbits / 2, b2 = nbits - b1;
     uint32_t m1 = (1u << b1) - 1u;
-    uint32_t *k0 = malloc((cap + 1) * 4), *v0 = malloc((cap + 1) * 4);
+    /* the first pass's rows go straight into ids (its capacity is >= cap): one array less */
+    uint32_t *k0 = malloc((cap + 1) * 4), *v0 = ids;
     uint32_t *k1 = malloc((cap + 1) * 4), *v1 = malloc((cap + 1) * 4);
     uint32_t *h1 = calloc((size_t)1 << b1, 4), *h2 = calloc((size_t)1 << b2, 4);
     if (!k0 || !v0 || !k1 || !v1 || !h1 || !h2) {
@@ -160,7 +161,6 @@ static size_t radix_build(const uint8_t **rows, const uint8_t **alive, uint32_t 
     }
 done:
     free(k0);
-    free(v0);
     free(k1);
     free(v1);
     free(h1);
