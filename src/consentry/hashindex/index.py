@@ -25,8 +25,9 @@ replaces), ``remove`` tombstones. When the delta passes ``delta_max`` it is merg
 tables one table at a time (a new table is written next to the old one, then the old freed:
 the peak is one table, ~8% of the index at 10M); tombstoned rows are dropped from the tables
 at merges and from the store when they pass a quarter of it (compaction rebuilds the tables,
-again one at a time). A batch as large as the index itself (``build``, or ``add`` of many
-rows) goes straight into the tables.
+again one at a time). ``build``, and a delta of more than a quarter of the index (an ``add``
+of many rows), rebuild the tables from the rows instead (a cache-friendly radix sort; the old
+tables are freed first).
 
 API (docs/service-contract.md): ``add(ids, rows)``, ``remove(ids)``, ``search(queries,
 threshold=31) -> SearchHits``, ``len()``, ``memory_bytes()``; and, beyond the contract,
@@ -466,7 +467,9 @@ class PdqIndex:
         n = self._n_alive
         lo, hi = self._n_main, self._n_rows
         relayout = not self._tables or not (self._layout_n / 2 <= n <= 2 * self._layout_n)
-        full = force_full or relayout
+        # a delta of more than a quarter of the tables: the radix build over everything is
+        # cheaper than scattering that many rows into the old tables
+        full = force_full or relayout or hi - lo > max(self._delta_max, lo // 4)
         if full:
             self._tables = []  # free the old tables before anything new is allocated
             self._merge_map(0, hi, True)  # drops duplicate ids: the tables skip their rows
