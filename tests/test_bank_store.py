@@ -405,3 +405,31 @@ def test_build_index_false_defers_the_build_to_the_first_lookup(tmp_path: Path) 
         assert lazy.indexes.built_at == ""
         assert len(lazy.lookup(OP, [parse_signal("pdq", h)])[0].matches) == 1
         assert lazy.index_status()[0].size == 2
+
+
+def test_face_templates_are_cached_until_one_is_added_or_withdrawn_anywhere(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    rng = np.random.default_rng(12)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with open_service(tmp_path / "a", url, start_sync=False) as a:
+        # hosts on one database share the home's key files (secrets.py)
+        (tmp_path / "b").mkdir(mode=0o700)
+        for name in ("template.key", "pack.key"):
+            shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
+        with open_service(tmp_path / "b", url, start_sync=False) as b:
+            adv = a.authenticate(a.add_key(OP, ServiceRole.ADVOCATE, "adv").token)
+            p1 = a.add_person(adv, "p1", '{"consent": "yes"}')
+            emb = rng.standard_normal(128).astype(np.float32)
+            a.add_face_template(adv, p1.id, emb, "sface")
+            first = b.face_templates()
+            assert [(pid, label) for pid, label, _ in first] == [(p1.id, "p1")]
+            assert b.face_templates()[0][2] is first[0][2]  # cached: not decrypted again
+            p2 = a.add_person(adv, "p2", '{"consent": "yes"}')
+            a.add_face_template(adv, p2.id, -emb, "sface")
+            assert [pid for pid, _, _ in b.face_templates()] == [p1.id, p2.id]
+            a.withdraw_person(adv, p1.id)
+            [(pid, _label, got)] = b.face_templates()
+            assert pid == p2.id and np.array_equal(got, -emb)

@@ -657,7 +657,22 @@ class BankStore:
         result = conn.execute(
             insert(TEMPLATES).values(person_id=person_id, template=blob, model=model, created_at=at)
         )
+        self.bump_templates_version(conn)
         return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def templates_version(self, conn: Connection) -> str:
+        """Changes whenever a template is added or deleted (a cache key for the decrypted
+        templates: one row read instead of decrypting them all)."""
+        value = conn.execute(select(META.c.value).where(META.c.key == "templates_version")).scalar()
+        return str(value or "0")
+
+    def bump_templates_version(self, conn: Connection) -> None:
+        new = str(int(self.templates_version(conn)) + 1)
+        done = conn.execute(
+            update(META).where(META.c.key == "templates_version").values(value=new)
+        ).rowcount
+        if not done:
+            conn.execute(insert(META).values(key="templates_version", value=new))
 
     def templates(self, conn: Connection) -> list[tuple[int, str, bytes, str]]:
         rows = conn.execute(
@@ -680,6 +695,7 @@ class BankStore:
         for start in range(0, len(content_ids), 500):
             signals += self.delete_content(conn, content_ids[start : start + 500], at)
         templates = conn.execute(delete(TEMPLATES).where(TEMPLATES.c.person_id == person_id))
+        self.bump_templates_version(conn)
         conn.execute(delete(PERSONS).where(PERSONS.c.id == person_id))
         return PurgeCounts(len(content_ids), signals, int(templates.rowcount or 0))
 

@@ -157,6 +157,7 @@ class MatchingService:
         self._rates = keys_mod.RateLimiter()
         self._closed = False
         self._flush_lock = threading.Lock()
+        self._templates: tuple[str, tuple[tuple[int, str, np.ndarray], ...]] | None = None
         self._ensure_pack_bank()
         self._built = False
         self._build_lock = threading.Lock()
@@ -803,13 +804,24 @@ class MatchingService:
             )
 
     def face_templates(self) -> list[tuple[int, str, np.ndarray]]:
-        """Every consented template, decrypted: (person id, label, float32 embedding)."""
+        """Every consented template, decrypted: (person id, label, float32 embedding).
+        Cached in this process until a template is added or withdrawn anywhere (one row is
+        read per call: ``templates_version``), so screening does not decrypt them all for
+        every upload."""
         with self.store.read() as conn:
+            version = self.store.templates_version(conn)
+            cached = self._templates
+            if cached is not None and cached[0] == version:
+                return list(cached[1])
             rows = self.store.templates(conn)
-        return [
+        out = [
             (pid, label, np.frombuffer(self.secrets.decrypt_template(blob), "<f4").copy())
             for pid, label, blob, _model in rows
         ]
+        for _pid, _label, emb in out:
+            emb.flags.writeable = False  # shared by every caller of the cache
+        self._templates = (version, tuple(out))
+        return list(out)
 
     def list_persons(self, caller: Caller) -> list[Person]:
         _require(caller, _ADVOCATES, "listing persons")
