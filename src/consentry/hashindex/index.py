@@ -226,10 +226,16 @@ def _words(rows: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Table:
-    offsets: np.ndarray  # uint32, 2^bits + 1
-    ids: np.ndarray  # uint32 row numbers (capacity >= offsets[-1])
+    """One substring's table. numpy path: CSR (``offsets`` 2^bits + 1, ``ids`` the row
+    numbers). C path: the slot form (``offsets`` = slots, 2^bits; ``ids`` = overflow; see
+    _mih.c), which saves a random read a probe."""
+
+    offsets: np.ndarray  # uint32
+    ids: np.ndarray  # uint32
     start: int
     bits: int
+    n: int  # entries (row numbers) it holds
+    slotted: bool
 
 
 class PdqIndex:
@@ -483,13 +489,11 @@ class PdqIndex:
         else:
             spec = [(t.start, t.bits) for t in self._tables]
         check = self._tables_dead > 0
+        olds: list[_Table | None] = [None] * len(spec) if full else list(self._tables)
+        self._tables = []
         for i, (start, bits) in enumerate(spec):
-            old = None if full else self._tables[i]
-            table = self._build_table(old, check, lo, hi, start, bits)
-            if full:
-                self._tables.append(table)
-            else:
-                self._tables[i] = table  # the old one is freed here
+            old, olds[i] = olds[i], None  # the old table is freed as soon as it is read
+            self._tables.append(self._build_table(old, check, lo, hi, start, bits))
         self._tables_dead = 0
         self._n_main = hi
         if not full:
@@ -498,14 +502,20 @@ class PdqIndex:
     def _build_table(
         self, old: _Table | None, check: bool, lo: int, hi: int, start: int, bits: int
     ) -> _Table:
-        old_n = int(old.offsets[-1]) if old is not None else 0
-        offsets = _alloc((((1 << bits) + 1),), np.uint32)
-        ids = _alloc((max(old_n + hi - lo, 1),), np.uint32)
+        old_n = old.n if old is not None else 0
         if self._c:
             assert _mih is not None
-            _mih.merge(
-                None if old is None else old.offsets,
-                None if old is None else old.ids,
+            old_off = old_ids = None
+            if old is not None:  # back to CSR for the merge, then the slot form freed
+                old_off = _alloc((((1 << bits) + 1),), np.uint32)
+                old_ids = _alloc((max(old_n, 1),), np.uint32)
+                _mih.to_csr(old.offsets, old.ids, bits, old_off, old_ids)
+                del old
+            offsets = _alloc((((1 << bits) + 1),), np.uint32)
+            ids = _alloc((max(old_n + hi - lo, 1),), np.uint32)
+            n = _mih.merge(
+                old_off,
+                old_ids,
                 check,
                 self._rows,
                 self._alive,
@@ -516,7 +526,13 @@ class PdqIndex:
                 offsets,
                 ids,
             )
-            return _Table(offsets, ids, start, bits)
+            del old_off, old_ids
+            slots = _alloc((1 << bits,), np.uint32)
+            ovf = _alloc((max(_mih.ovf_size(offsets, bits), 1),), np.uint32)
+            _mih.to_slots(offsets, ids, bits, slots, ovf)
+            return _Table(slots, ovf, start, bits, n, True)
+        offsets = _alloc((((1 << bits) + 1),), np.uint32)
+        ids = _alloc((max(old_n + hi - lo, 1),), np.uint32)
         # numpy: the live rows below hi, sorted by substring (stable: rows ascending)
         keys_parts, rows_parts = [], []
         for c in range((hi + CHUNK - 1) // CHUNK):
@@ -529,7 +545,7 @@ class PdqIndex:
         order = np.argsort(keys, kind="stable")
         ids[: order.shape[0]] = rownums[order]
         offsets[1:] = np.cumsum(np.bincount(keys, minlength=1 << bits), dtype=np.uint32)
-        return _Table(offsets, ids, start, bits)
+        return _Table(offsets, ids, start, bits, int(keys.shape[0]), False)
 
     def _merge_map(self, lo: int, hi: int, full: bool) -> None:
         rn = np.arange(lo, hi, dtype=np.int64)
