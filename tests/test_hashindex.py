@@ -323,6 +323,28 @@ def test_search_releases_the_gil() -> None:
     assert took[0] > 0.3 and gap < took[0] / 2, (took, gap)
 
 
+@pytest.mark.skipif(not HAVE_C, reason="no _mih")
+def test_slot_tables_round_trip_to_csr() -> None:
+    """The C search's slot form holds exactly the CSR table's buckets (empty, one row, many)."""
+    mih = index_mod._mih
+    rng = np.random.default_rng(12)
+    bits = 10
+    counts = rng.choice([0, 0, 1, 1, 2, 5, 40], 1 << bits)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32)
+    ids = rng.integers(0, 2**31 - 1, int(offsets[-1])).astype(np.uint32)
+    slots = np.zeros(1 << bits, np.uint32)
+    ovf = np.zeros(mih.ovf_size(offsets, bits), np.uint32)
+    assert mih.to_slots(offsets, ids, bits, slots, ovf) == ovf.shape[0]
+    assert (slots == 0xFFFFFFFF).sum() == (counts == 0).sum()
+    back_off = np.zeros_like(offsets)
+    back_ids = np.zeros_like(ids)
+    assert mih.to_csr(slots, ovf, bits, back_off, back_ids) == ids.shape[0]
+    np.testing.assert_array_equal(back_off, offsets)
+    np.testing.assert_array_equal(back_ids, ids)
+    with pytest.raises(ValueError):
+        mih.to_slots(offsets, ids, bits, slots, ovf[:-1])  # overflow too small: refused
+
+
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096

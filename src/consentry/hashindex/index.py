@@ -17,7 +17,10 @@ Storage (none of it ever held twice):
   anonymous memory maps (returned to the OS when freed, so repeated rebuilds do not grow the
   heap, python-threatexchange #1813); the store grows by a chunk, never by a copy;
 - the tables, over rows ``0 .. n_main``; rows past ``n_main`` are the *delta*, compared one
-  by one at search (at most ``delta_max`` rows, 16,384 by default);
+  by one at search (at most ``delta_max`` rows, 16,384 by default). The C path stores a table
+  in *slot* form (``slots[2^b]``: empty, the row of a one-row bucket inline, or a pointer to
+  the bucket's rows in an overflow array), which saves a random read on ~35% of the probes
+  (~30% more lookups/s at 10M than CSR); merges convert one table back to CSR and forth;
 - the id map: ids of rows ``< n_main`` sorted, with their row numbers; a dict for the delta.
 
 Updates: ``add`` appends rows to the delta (an id already present is tombstoned first: ``add``
