@@ -468,3 +468,20 @@ def test_the_sync_thread_survives_a_failing_tick(tmp_path: Path) -> None:
     thread.stop()
     assert len(ticks) >= 3 and thread.errors == 1
     assert "database briefly away" in thread.last_error
+
+
+def test_a_service_that_cannot_start_says_so_in_one_line(tmp_path: Path) -> None:
+    """An unreachable database or an unusable home is SERVICE_UNUSABLE (503), one line, so a
+    shell tells it apart from a bug without importing SQLAlchemy."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the home should be\n")
+    with pytest.raises(MatchServiceError) as home_err:
+        open_service(blocker / "home", start_sync=False)
+    with pytest.raises(MatchServiceError) as db_err:
+        open_service(
+            tmp_path / "h", "sqlite:////nonexistent-dir/x/service.sqlite", start_sync=False
+        )
+    for err in (home_err.value, db_err.value):
+        assert err.code is MatchErrorCode.SERVICE_UNUSABLE
+        assert err.http_status == 503
+        assert "\n" not in err.message and err.message.startswith("the service cannot start")

@@ -1017,16 +1017,25 @@ def open_service(
     (``db_url``, default ``home/service.sqlite``), and the index built from it
     (``build_index=False``: built on the first lookup or index status instead, for commands
     that never look anything up)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     home = Path(home)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = open_bank_engine(db_url or default_url(home))
-    return MatchingService(
-        home,
-        BankStore(engine),
-        sync_interval_s=sync_interval_s,
-        start_sync=start_sync,
-        build_index=build_index,
-    )
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = open_bank_engine(db_url or default_url(home))
+        return MatchingService(
+            home,
+            BankStore(engine),
+            sync_interval_s=sync_interval_s,
+            start_sync=start_sync,
+            build_index=build_index,
+        )
+    except (OSError, SQLAlchemyError) as exc:
+        # shells may not import SQLAlchemy: one error they can name, with the first line only
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise MatchServiceError(
+            MatchErrorCode.SERVICE_UNUSABLE, f"the service cannot start: {first}"
+        ) from exc
 
 
 __all__ = ["PACK_BANK", "MatchingService", "open_service"]

@@ -42,6 +42,7 @@ class MatchErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"
+    SERVICE_UNUSABLE = "service_unusable"  # the database does not answer, the home is unwritable
 
 
 HTTP_STATUS: dict[MatchErrorCode, int] = {
@@ -59,6 +60,7 @@ HTTP_STATUS: dict[MatchErrorCode, int] = {
     MatchErrorCode.UNAUTHENTICATED: 401,
     MatchErrorCode.FORBIDDEN: 403,
     MatchErrorCode.RATE_LIMITED: 429,
+    MatchErrorCode.SERVICE_UNUSABLE: 503,
 }
 
 
