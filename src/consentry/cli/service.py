@@ -137,15 +137,14 @@ OPERATOR = Caller.local("operator")
     short_help="Run the matching service for platforms (hash banks, HMA API).",
     epilog="""\b
 Examples:
-  consentry service key add --role admin ops          # prints an API token once
+  consentry service key add --role admin ops      # prints an API token once
   consentry service bank add VICTIM_REPORTS
-  consentry service import VICTIM_REPORTS ./pack-E1   # a `consentry report --format hashpack`
-  consentry service                                   # http://127.0.0.1:8100 (Ctrl+C to stop)
-  consentry service --workers 4 --db postgresql+psycopg://svc@db.internal/consentry
+  consentry service import VICTIM_REPORTS ./pack-E1   # a case's hash pack
+  consentry service                               # http://127.0.0.1:8100
+  consentry service --workers 4 --db postgresql+psycopg://svc@db/consentry
   curl -H "Authorization: Bearer $TOKEN" \\
       "http://127.0.0.1:8100/m/lookup?signal_type=pdq&signal=$PDQ"
 
-\b
 Listens on loopback only unless --allow-remote (put a TLS reverse proxy in front).
 Every lookup, insert, export and withdrawal is written to a hash-chained audit log.
 See docs/service.md.""",
@@ -260,7 +259,6 @@ Examples:
   consentry service key list
   consentry service key disable 3
 
-\b
 Roles: matcher (lookups and hashing), curator (banks and their content), advocate (submits
 and withdraws packs for its own persons only), admin (everything, keys included).""",
 )
@@ -277,7 +275,6 @@ Examples:
   consentry service key add --role advocate --rate 60 helpline
   consentry service key add --role admin --home /srv/consentry ops
 
-\b
 The token is printed only now: only its argon2 hash is stored. Send it as
 `Authorization: Bearer TOKEN`.""",
 )
@@ -379,10 +376,9 @@ def key_disable(home: Path | None, db_url: str | None, key_id: int) -> None:
     epilog="""\b
 Examples:
   consentry service pack-key
-  consentry pack photos/*.jpg --to "$(consentry service pack-key)" --consent consent.json \\
-      --out my.pack
+  consentry service pack-key > bank.pub
+  consentry pack me.jpg --to bank.pub --consent consent.json --out my.pack
 
-\b
 Publish it (it is public); the secret half stays in the service home and is what opens a
 pack posted to /v1/packs.""",
 )
@@ -418,7 +414,6 @@ Examples:
   consentry service bank add VICTIM_REPORTS
   consentry service bank add --disabled STAGING
 
-\b
 Names follow HMA's rule: letters, digits and _ (upper-cased), at most 128.""",
 )
 @click.option("--disabled", is_flag=True, help="Create it with matching off.")
@@ -496,15 +491,15 @@ def read_import(path: Path) -> bytes:
     short_help="Import hashes into a bank (hash pack, pytx list, CSV).",
     epilog="""\b
 Examples:
-  consentry report --case ./case-17 --format hashpack --person E1 --out ./pack-E1
+  consentry report --case ./case-17 --format hashpack --person E1 \\
+      --out ./pack-E1
   consentry service import VICTIM_REPORTS ./pack-E1
-  consentry service import VICTIM_REPORTS hashes.txt --format pytx   # `pdq <hex>` lines
+  consentry service import VICTIM_REPORTS hashes.txt --format pytx
   consentry service import VICTIM_REPORTS rows.csv --format csv --create
 
-\b
-FILE: a hash-pack folder or zip, a `pdq <hex>` list, or a CSV (signal_type,value[,quality,
-note] or a hash pack's hashes.csv). Bad lines are skipped and listed; nothing invalid is
-stored.""",
+FILE: a hash-pack folder or zip, a `pdq <hex>` list, or a CSV
+(signal_type,value[,quality,note] or a hash pack's hashes.csv). Bad lines are skipped and
+listed; nothing invalid is stored.""",
 )
 @click.option(
     "--format",
@@ -626,7 +621,6 @@ def person_list(as_json: bool, home: Path | None, db_url: str | None) -> None:
 Examples:
   consentry service person withdraw 12 --yes
 
-\b
 Deletes the person's face templates and every hash item that came with them, in every
 bank; running servers stop matching them within seconds. The audit log keeps that it
 happened (counts only).""",
@@ -702,7 +696,6 @@ def audit_group() -> None:
 Examples:
   consentry service audit verify && echo intact
 
-\b
 Exit status 4 when an entry was changed, removed or inserted.""",
 )
 @home_option
