@@ -153,6 +153,9 @@ class FakeService:
     def record(self, caller: Caller, action: str, payload: Mapping[str, object]) -> None:
         self.records.append((caller.actor, action, dict(payload)))
 
+    def withdrawn_at(self, label: str) -> str | None:
+        return None
+
     def list_persons(self, caller: Caller) -> list[Person]:
         return [Person(pid, lab, own, "now", 0, 0) for pid, (lab, _c, own) in self.persons.items()]
 
@@ -524,6 +527,11 @@ def test_pack_into_the_real_service(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         # withdrawal removes it all: the copy is no longer matched
         svc.withdraw_person(advocate, person.id)
         assert screen(svc, matcher, lfw("Colin_Powell", 6).read_bytes()).decision is Decision.ALLOW
+        # the same sealed pack sent again does not enrol the person again
+        with pytest.raises(MatchServiceError) as replayed:
+            import_pack(svc, advocate, out.read_bytes())
+        assert replayed.value.code is MatchErrorCode.BAD_PACK
+        assert "withdrawn" in replayed.value.message and svc.list_persons(advocate) == []
         svc.flush_audit()
         ok, why = svc.verify_audit()
         assert ok, why

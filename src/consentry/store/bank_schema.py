@@ -113,6 +113,17 @@ class PersonRow(BankBase):
     created_at: Mapped[str] = mapped_column(String(40))
 
 
+class WithdrawalRow(BankBase):
+    """A person's label kept after their consent was withdrawn (the person row is deleted), so
+    the same sealed pack sent again is refused instead of enrolling them again. The label of a
+    pack person is the pack's own hash, never a name."""
+
+    __tablename__ = "withdrawals"
+    label: Mapped[str] = mapped_column(String(128), primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[str] = mapped_column(String(40))
+
+
 class FaceTemplateRow(BankBase):
     """A consented face template (SFace embedding, float32), encrypted at rest (Fernet, the
     key in the service home). Never a photo."""

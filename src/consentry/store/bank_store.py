@@ -50,6 +50,7 @@ from consentry.store.bank_schema import (
     ServiceMeta,
     SignalChange,
     SignalRow,
+    WithdrawalRow,
 )
 
 META: Table = ServiceMeta.__table__  # type: ignore[assignment]
@@ -59,6 +60,7 @@ SIGNALS: Table = SignalRow.__table__  # type: ignore[assignment]
 CHANGES: Table = SignalChange.__table__  # type: ignore[assignment]
 PERSONS: Table = PersonRow.__table__  # type: ignore[assignment]
 TEMPLATES: Table = FaceTemplateRow.__table__  # type: ignore[assignment]
+WITHDRAWALS: Table = WithdrawalRow.__table__  # type: ignore[assignment]
 KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]
 AUDIT: Table = ServiceAuditRow.__table__  # type: ignore[assignment]
 
@@ -696,8 +698,16 @@ class BankStore:
             signals += self.delete_content(conn, content_ids[start : start + 500], at)
         templates = conn.execute(delete(TEMPLATES).where(TEMPLATES.c.person_id == person_id))
         self.bump_templates_version(conn)
+        label = conn.execute(select(PERSONS.c.label).where(PERSONS.c.id == person_id)).scalar()
+        if label is not None and self.withdrawn_label(conn, str(label)) is None:
+            conn.execute(insert(WITHDRAWALS).values(label=label, person_id=person_id, at=at))
         conn.execute(delete(PERSONS).where(PERSONS.c.id == person_id))
         return PurgeCounts(len(content_ids), signals, int(templates.rowcount or 0))
+
+    def withdrawn_label(self, conn: Connection, label: str) -> str | None:
+        """When the person labelled ``label`` withdrew their consent (None: never)."""
+        at = conn.execute(select(WITHDRAWALS.c.at).where(WITHDRAWALS.c.label == label)).scalar()
+        return str(at) if at is not None else None
 
     # -- API keys ------------------------------------------------------------------------------
     def insert_key(

@@ -275,6 +275,7 @@ class PackService(Protocol):
     def withdraw_person(self, caller: Caller, person_id: int) -> WithdrawalResult: ...
     def list_persons(self, caller: Caller) -> list[Person]: ...
     def record(self, caller: Caller, action: str, payload: Mapping[str, object]) -> None: ...
+    def withdrawn_at(self, label: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -470,6 +471,11 @@ def import_pack(
     # stays in the stored consent record, for the service's operator)
     pack_id = hashlib.sha256(blob).hexdigest()[:16]
     label = f"pack {pack_id}"
+    withdrawn = svc.withdrawn_at(label)
+    if withdrawn is not None:
+        # the same sealed pack replayed after a withdrawal must not enrol the person again:
+        # consenting again means making a new pack (a new consent record)
+        raise _bad(f"the consent of this pack was withdrawn on {withdrawn[:10]}: make a new pack")
     earlier = [p for p in svc.list_persons(_SERVICE) if p.label == label]
     if earlier:
         # a retried submission (a timeout, a double click) is stored once

@@ -853,6 +853,12 @@ class MatchingService:
         self._synced()
         return WithdrawalResult(int(person_id), counts.contents, counts.signals, counts.templates)
 
+    def withdrawn_at(self, label: str) -> str | None:
+        """When the person labelled ``label`` withdrew their consent (None: never): a pack
+        sent again after its withdrawal is refused (packs.import_pack)."""
+        with self.store.read() as conn:
+            return self.store.withdrawn_label(conn, label)
+
     # -- keys and limits -----------------------------------------------------------------------
     @staticmethod
     def _key_info(rec: KeyRec) -> ApiKeyInfo:
