@@ -36,7 +36,12 @@ from consentry.cli.common import (
     print_json,
 )
 from consentry.cli.serve import is_loopback
-from consentry.services.matching.types import Caller, MatchServiceError, ServiceRole
+from consentry.services.matching.types import (
+    Caller,
+    MatchErrorCode,
+    MatchServiceError,
+    ServiceRole,
+)
 
 if TYPE_CHECKING:
     from consentry.services.matching.service import MatchingService
@@ -77,8 +82,11 @@ def db_option(func: F) -> F:
 
 
 def service_failed(exc: MatchServiceError) -> NoReturn:
-    """``fail`` for what the service refused: its stable code and its one-line reason."""
-    fail(EXIT_MISUSE, f"{exc.code.value}: {exc.message}")
+    """``fail`` for what the service refused: its stable code and its one-line reason (exit 3
+    when the service itself cannot be used: a database that does not answer, a home that
+    cannot be written)."""
+    code = EXIT_CASE if exc.code is MatchErrorCode.SERVICE_UNUSABLE else EXIT_MISUSE
+    fail(code, f"{exc.code.value}: {exc.message}")
 
 
 def _where(home: Path | None, db_url: str | None) -> tuple[Path, str | None]:
@@ -98,28 +106,24 @@ class _Where:
         self.db_url = db_url
 
 
-def _open(home: Path, db_url: str | None, *, start_sync: bool) -> MatchingService:
+def _open(
+    home: Path, db_url: str | None, *, start_sync: bool, build_index: bool
+) -> MatchingService:
     from consentry.services.matching.service import open_service
 
     try:
-        return open_service(home, db_url, start_sync=start_sync)
+        return open_service(home, db_url, start_sync=start_sync, build_index=build_index)
     except MatchServiceError as exc:
         service_failed(exc)
-    except Exception as exc:
-        # a database that does not answer or a home that cannot be written is the operator's
-        # to fix: one line; anything else is a bug and keeps its traceback
-        if not (isinstance(exc, OSError) or type(exc).__module__.startswith("sqlalchemy")):
-            raise
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fail(EXIT_CASE, f"service_unusable: cannot open the service at {home}: {reason}")
 
 
 @contextmanager
 def opened(home: Path | None, db_url: str | None) -> Iterator[MatchingService]:
-    """The service for one command (no sync thread: the command reads and writes once); a
-    refusal becomes a one-line error."""
+    """The service for one command: no sync thread (the command reads and writes once) and no
+    index built unless the command looks something up (at 10M hashes a build is ~20 s and
+    1.6 GB, which `key add` must not pay); a refusal becomes a one-line error."""
     where_home, where_db = _where(home, db_url)
-    svc = _open(where_home, where_db, start_sync=False)
+    svc = _open(where_home, where_db, start_sync=False, build_index=False)
     try:
         yield svc
     except MatchServiceError as exc:
@@ -206,7 +210,7 @@ def run_server(
         "(OpenAPI document: /openapi.json; Ctrl+C to stop)"
     )
     if workers == 1:
-        svc = _open(home, db_url, start_sync=True)
+        svc = _open(home, db_url, start_sync=True, build_index=True)
         try:
             # the one place the CLI shell starts the HTTP shell (sibling layers; allowed by name
             # in the layers contract's ignore_imports, pyproject.toml)
@@ -220,7 +224,7 @@ def run_server(
         return
     # open it once here so the home's secrets and the database's tables exist before the
     # workers race to create them; each worker then opens its own
-    _open(home, db_url, start_sync=False).close()
+    _open(home, db_url, start_sync=False, build_index=False).close()
     # resolve the factory as each worker will, so a broken install fails here, once
     from uvicorn.importer import ImportFromStringError, import_from_string
 
