@@ -139,6 +139,15 @@ def test_updates_merges_and_compaction(use_c: bool) -> None:
 
 
 @pytest.mark.skipif(not HAVE_C, reason="no _mih")
+@pytest.mark.parametrize("room", [0, 1 << 16])
+def test_in_place_merges_and_full_overflow(room: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Merges into the slot tables in place, and (room 0) the fallback when a table's
+    overflow array is full: the answers stay brute force's."""
+    monkeypatch.setattr(PdqIndex, "_ovf_room", room)
+    test_updates_merges_and_compaction(True)
+
+
+@pytest.mark.skipif(not HAVE_C, reason="no _mih")
 def test_compaction_frees_rows() -> None:
     rng = np.random.default_rng(5)
     ids, rows = random_bank(100_000, rng)

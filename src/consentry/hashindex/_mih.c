@@ -405,6 +405,146 @@ static PyObject *py_to_csr(PyObject *self, PyObject *args) {
     return PyLong_FromSize_t(pos);
 }
 
+typedef struct {
+    uint32_t key, row;
+} KeyRow;
+
+static int cmp_keyrow(const void *a, const void *b) {
+    const KeyRow *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* slot_update(slots, ovf, used, rows, alive, lo, hi, dead, start, nbits) -> (used, n_change)
+   or None. A merge in place, O(delta + dead) instead of O(table): the tombstoned rows `dead`
+   (uint32, all in the table) are taken out of their buckets, then the live rows lo..hi-1 put
+   in; a bucket that grows past one row moves to the end of the overflow array (its old place
+   is garbage until the next full conversion). None when the overflow array has no room left
+   for the insertions: the deletions are done, nothing else, and the caller rebuilds the table
+   through CSR (which also drops the garbage). */
+static PyObject *py_slot_update(PyObject *self, PyObject *args) {
+    Py_buffer sb, vb, db;
+    PyObject *rows_o, *alive_o;
+    Py_ssize_t used, lo, hi;
+    int start, nbits;
+    if (!PyArg_ParseTuple(args, "w*w*nOOnny*ii", &sb, &vb, &used, &rows_o, &alive_o, &lo, &hi,
+                          &db, &start, &nbits))
+        return NULL;
+    PyObject *result = NULL;
+    Chunks rows = {0}, alive = {0};
+    int have = 0;
+    KeyRow *kr = NULL;
+    size_t nb = (size_t)1 << nbits, cap = (size_t)vb.len / 4;
+    if (nbits < 1 || nbits > 30 || start < 0 || start + nbits > 256 || (size_t)sb.len < nb * 4 ||
+        used < 0 || (size_t)used > cap || lo < 0 || hi < lo || db.len % 4) {
+        PyErr_SetString(PyExc_ValueError, "bad slot table or row range");
+        goto out;
+    }
+    if (chunks_get(rows_o, (Py_ssize_t)32 << CHUNK_BITS, 0, &rows) < 0) goto out;
+    if (chunks_get(alive_o, (Py_ssize_t)1 << CHUNK_BITS, 0, &alive) < 0) {
+        chunks_release(&rows);
+        goto out;
+    }
+    have = 1;
+    if ((hi > 0 && ((hi - 1) >> CHUNK_BITS) >= rows.n) ||
+        (hi > 0 && ((hi - 1) >> CHUNK_BITS) >= alive.n)) {
+        PyErr_SetString(PyExc_ValueError, "fewer chunks than rows");
+        goto out;
+    }
+    kr = malloc(((size_t)(hi - lo) + 1) * sizeof(KeyRow));
+    if (!kr) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    uint32_t *slots = sb.buf, *ovf = vb.buf;
+    const uint32_t *dead = db.buf;
+    size_t nd = (size_t)db.len / 4, nk = 0, u = (size_t)used, need = 0;
+    Py_ssize_t change = 0;
+    int room = 1;
+    Py_BEGIN_ALLOW_THREADS;
+    /* 1. deletions, in place */
+    for (size_t i = 0; i < nd; i++) {
+        uint32_t r = dead[i];
+        if ((r >> CHUNK_BITS) >= (uint32_t)rows.n) continue;
+        uint32_t v = substring(row_at(rows.ptr, r), start, nbits);
+        uint32_t sl = slots[v];
+        if (sl == SLOT_EMPTY) continue;
+        if (!(sl & SLOT_MULTI)) {
+            if (sl == r) {
+                slots[v] = SLOT_EMPTY;
+                change--;
+            }
+            continue;
+        }
+        size_t o = sl & ~SLOT_MULTI;
+        if (o >= u) continue;
+        uint32_t c = ovf[o];
+        for (uint32_t j = 0; j < c && o + 1 + j < u; j++)
+            if (ovf[o + 1 + j] == r) {
+                ovf[o + 1 + j] = ovf[o + c];
+                ovf[o] = --c;
+                change--;
+                break;
+            }
+        if (c == 1) slots[v] = ovf[o + 1];
+        else if (c == 0) slots[v] = SLOT_EMPTY;
+    }
+    /* 2. the live delta rows by bucket; the room they need */
+    for (Py_ssize_t r = lo; r < hi; r++)
+        if (alive_at(alive.ptr, (uint32_t)r)) {
+            kr[nk].key = substring(row_at(rows.ptr, (uint32_t)r), start, nbits);
+            kr[nk++].row = (uint32_t)r;
+        }
+    qsort(kr, nk, sizeof(KeyRow), cmp_keyrow);
+    for (size_t i = 0; i < nk;) {
+        size_t j = i;
+        while (j < nk && kr[j].key == kr[i].key) j++;
+        uint32_t sl = slots[kr[i].key];
+        size_t c = sl == SLOT_EMPTY ? 0 : !(sl & SLOT_MULTI) ? 1 : ovf[sl & ~SLOT_MULTI];
+        if (c + (j - i) >= 2) need += c + (j - i) + 1;
+        i = j;
+    }
+    if (u + need > cap || u + need >= SLOT_MULTI) room = 0;
+    /* 3. insertions */
+    for (size_t i = 0; room && i < nk;) {
+        size_t j = i;
+        while (j < nk && kr[j].key == kr[i].key) j++;
+        uint32_t v = kr[i].key, sl = slots[v];
+        size_t g = j - i;
+        if (sl == SLOT_EMPTY && g == 1) {
+            slots[v] = kr[i].row;
+        } else {
+            size_t o = u;
+            uint32_t c = 0;
+            if (sl != SLOT_EMPTY && !(sl & SLOT_MULTI)) ovf[o + 1 + c++] = sl;
+            else if (sl != SLOT_EMPTY) {
+                size_t po = sl & ~SLOT_MULTI;
+                uint32_t pc = ovf[po];
+                for (uint32_t k = 0; k < pc; k++) ovf[o + 1 + c++] = ovf[po + 1 + k];
+            }
+            for (size_t k = i; k < j; k++) ovf[o + 1 + c++] = kr[k].row;
+            ovf[o] = c;
+            u = o + 1 + c;
+            slots[v] = SLOT_MULTI | (uint32_t)o;
+        }
+        change += (Py_ssize_t)g;
+        i = j;
+    }
+    Py_END_ALLOW_THREADS;
+    if (room) result = Py_BuildValue("(nn)", (Py_ssize_t)u, change);
+    else result = Py_BuildValue("(On)", Py_None, change);
+out:
+    free(kr);
+    if (have) {
+        chunks_release(&rows);
+        chunks_release(&alive);
+    }
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&vb);
+    PyBuffer_Release(&db);
+    return result;
+}
+
 /* ---------------------------------------------------------------- search */
 
 typedef struct {
@@ -713,6 +853,7 @@ static PyMethodDef methods[] = {
     {"ovf_size", py_ovf_size, METH_VARARGS, "Overflow entries a CSR table's slot form needs."},
     {"to_slots", py_to_slots, METH_VARARGS, "CSR table to its slot form."},
     {"to_csr", py_to_csr, METH_VARARGS, "Slot table back to CSR (for a merge)."},
+    {"slot_update", py_slot_update, METH_VARARGS, "Merge a delta into a slot table in place."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -34,3 +34,16 @@ def search(
 def ovf_size(offsets: Buffer, nbits: int, /) -> int: ...
 def to_slots(offsets: Buffer, ids: Buffer, nbits: int, slots: Buffer, ovf: Buffer, /) -> int: ...
 def to_csr(slots: Buffer, ovf: Buffer, nbits: int, offsets: Buffer, ids: Buffer, /) -> int: ...
+def slot_update(
+    slots: Buffer,
+    ovf: Buffer,
+    used: int,
+    rows: Sequence[Buffer],
+    alive: Sequence[Buffer],
+    lo: int,
+    hi: int,
+    dead: Buffer,
+    start: int,
+    nbits: int,
+    /,
+) -> tuple[int | None, int]: ...

@@ -237,12 +237,15 @@ class _Table:
     ids: np.ndarray  # uint32
     start: int
     bits: int
-    n: int  # entries (row numbers) it holds
+    n: int  # entries (row numbers) it holds (an upper bound after in-place merges)
     slotted: bool
+    used: int = 0  # overflow entries in use (slot form; the rest is room for merges)
 
 
 class PdqIndex:
     """Exact Hamming-radius search over PDQ hashes, updated in place (see the module doc)."""
+
+    _ovf_room = 1 << 16  # least spare overflow entries a slot table gets (tests lower it)
 
     def __init__(
         self, *, delta_max: int = 16384, use_c: bool | None = None, substrings: int | None = None
@@ -269,6 +272,7 @@ class PdqIndex:
         self._n_main = 0
         self._n_alive = 0
         self._tables_dead = 0  # tombstoned rows still inside the tables
+        self._dead_rows: list[np.ndarray] = []  # which (for in-place merges)
         self._tables: list[_Table] = []
         self._layout_n = 0
         self._sid = np.zeros(0, np.int64)  # ids of rows < n_main, sorted
@@ -385,6 +389,7 @@ class PdqIndex:
             if pos.shape[0]:
                 self._set_dead(self._srow[pos])
                 self._tables_dead += int(pos.shape[0])
+                self._dead_rows.append(self._srow[pos].copy())
                 self._srow[pos] = _DEAD
         if self._delta:
             if ids.shape[0] <= 4 * len(self._delta):
@@ -405,8 +410,8 @@ class PdqIndex:
 
     def _append(self, ids: np.ndarray, rows: np.ndarray) -> None:
         n = ids.shape[0]
-        if self._n_rows + n > 0xFFFFFFFE:
-            raise ValueError("index_full: more than 2^32 - 2 rows")
+        if self._n_rows + n > 0x7FFFFFFF:
+            raise ValueError("index_full: more than 2^31 - 1 rows")
         done = 0
         while done < n:
             c, o = divmod(self._n_rows, CHUNK)
@@ -491,31 +496,89 @@ class PdqIndex:
             lo = 0
         else:
             spec = [(t.start, t.bits) for t in self._tables]
+        if self._c and not full:
+            self._merge_in_place(lo, hi)
+            return
         check = self._tables_dead > 0
         olds: list[_Table | None] = [None] * len(spec) if full else list(self._tables)
         self._tables = []
+        scratch = None
+        if self._c:  # CSR buffers reused by every table (fresh pages cost a fault each)
+            top = 1 << max(b for _, b in spec)
+            most = max([t.n for t in olds if t is not None] + [0]) + hi - lo + 1
+            scratch = (
+                None if full else _alloc((top + 1,), np.uint32),
+                None if full else _alloc((most,), np.uint32),
+                _alloc((top + 1,), np.uint32),
+                _alloc((most,), np.uint32),
+            )
         for i, (start, bits) in enumerate(spec):
             old, olds[i] = olds[i], None  # the old table is freed as soon as it is read
-            self._tables.append(self._build_table(old, check, lo, hi, start, bits))
+            self._tables.append(self._build_table(old, check, lo, hi, start, bits, scratch))
+        del scratch
         self._tables_dead = 0
+        self._dead_rows = []
         self._n_main = hi
         if not full:
             self._merge_map(lo, hi, False)
 
+    def _merge_in_place(self, lo: int, hi: int) -> None:
+        """Merge the delta into the slot tables in place (O(delta + tombstones), no copy); a
+        table whose overflow array has no room left is rebuilt through CSR instead (with a
+        fresh margin of room)."""
+        assert _mih is not None
+        dead = (
+            np.concatenate(self._dead_rows).astype(np.uint32)
+            if self._dead_rows
+            else np.zeros(0, np.uint32)
+        )
+        full_up = []
+        for i, t in enumerate(self._tables):
+            used, change = _mih.slot_update(
+                t.offsets, t.ids, t.used, self._rows, self._alive, lo, hi, dead, t.start, t.bits
+            )
+            t.n = max(t.n + change, 0)
+            if used is None:  # its tombstones are out; the delta is not in
+                full_up.append(i)
+            else:
+                t.used = used
+        if full_up:
+            top = 1 << max(self._tables[i].bits for i in full_up)
+            most = max(self._tables[i].n for i in full_up) + hi - lo + 1
+            scratch = (
+                _alloc((top + 1,), np.uint32),
+                _alloc((most,), np.uint32),
+                _alloc((top + 1,), np.uint32),
+                _alloc((most,), np.uint32),
+            )
+            for i in full_up:
+                old = self._tables[i]
+                self._tables[i] = self._build_table(old, True, lo, hi, old.start, old.bits, scratch)
+                del old
+        self._tables_dead = 0
+        self._dead_rows = []
+        self._n_main = hi
+        self._merge_map(lo, hi, False)
+
     def _build_table(
-        self, old: _Table | None, check: bool, lo: int, hi: int, start: int, bits: int
+        self,
+        old: _Table | None,
+        check: bool,
+        lo: int,
+        hi: int,
+        start: int,
+        bits: int,
+        scratch: tuple[np.ndarray | None, ...] | None = None,
     ) -> _Table:
         old_n = old.n if old is not None else 0
         if self._c:
-            assert _mih is not None
-            old_off = old_ids = None
+            assert _mih is not None and scratch is not None
+            old_off, old_ids, offsets, ids = scratch
+            assert offsets is not None and ids is not None
             if old is not None:  # back to CSR for the merge, then the slot form freed
-                old_off = _alloc((((1 << bits) + 1),), np.uint32)
-                old_ids = _alloc((max(old_n, 1),), np.uint32)
+                assert old_off is not None and old_ids is not None
                 _mih.to_csr(old.offsets, old.ids, bits, old_off, old_ids)
                 del old
-            offsets = _alloc((((1 << bits) + 1),), np.uint32)
-            ids = _alloc((max(old_n + hi - lo, 1),), np.uint32)
             n = _mih.merge(
                 old_off,
                 old_ids,
@@ -529,11 +592,11 @@ class PdqIndex:
                 offsets,
                 ids,
             )
-            del old_off, old_ids
             slots = _alloc((1 << bits,), np.uint32)
-            ovf = _alloc((max(_mih.ovf_size(offsets, bits), 1),), np.uint32)
-            _mih.to_slots(offsets, ids, bits, slots, ovf)
-            return _Table(slots, ovf, start, bits, n, True)
+            need = _mih.ovf_size(offsets, bits)
+            ovf = _alloc((need + max(self._ovf_room, need // 8),), np.uint32)  # for merges
+            used = _mih.to_slots(offsets, ids, bits, slots, ovf)
+            return _Table(slots, ovf, start, bits, n, True, used)
         offsets = _alloc((((1 << bits) + 1),), np.uint32)
         ids = _alloc((max(old_n + hi - lo, 1),), np.uint32)
         # numpy: the live rows below hi, sorted by substring (stable: rows ascending)
