@@ -142,8 +142,10 @@ def test_updates_merges_and_compaction(use_c: bool) -> None:
 @pytest.mark.parametrize("room", [0, 1 << 16])
 def test_in_place_merges_and_full_overflow(room: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Merges into the slot tables in place, and (room 0) the fallback when a table's
-    overflow array is full: the answers stay brute force's."""
+    overflow array is full and the second id map folded into the first at every merge: the
+    answers stay brute force's."""
     monkeypatch.setattr(PdqIndex, "_ovf_room", room)
+    monkeypatch.setattr(PdqIndex, "_fold_min", room)  # room 0: the id maps fold at each merge
     test_updates_merges_and_compaction(True)
 
 
