@@ -19,18 +19,21 @@ Storage (none of it ever held twice):
 - the tables, over rows ``0 .. n_main``; rows past ``n_main`` are the *delta*, compared one
   by one at search (at most ``delta_max`` rows, 16,384 by default). The C path stores a table
   in *slot* form (``slots[2^b]``: empty, the row of a one-row bucket inline, or a pointer to
-  the bucket's rows in an overflow array), which saves a random read on ~35% of the probes
-  (~30% more lookups/s at 10M than CSR); merges convert one table back to CSR and forth;
-- the id map: ids of rows ``< n_main`` sorted, with their row numbers; a dict for the delta.
+  the bucket's rows in an overflow array, which has room to spare), which saves a random read
+  on ~35% of the probes (~30% more lookups/s at 10M than CSR); the numpy path keeps CSR;
+- the id map: ids of rows ``< n_main`` sorted, with their row numbers (plus a second, small
+  sorted map for what merges added since it was last folded in); a dict for the delta.
 
 Updates: ``add`` appends rows to the delta (an id already present is tombstoned first: ``add``
 replaces), ``remove`` tombstones. When the delta passes ``delta_max`` it is merged into the
-tables one table at a time (a new table is written next to the old one, then the old freed:
-the peak is one table, ~8% of the index at 10M); tombstoned rows are dropped from the tables
-at merges and from the store when they pass a quarter of it (compaction rebuilds the tables,
-again one at a time). ``build``, and a delta of more than a quarter of the index (an ``add``
-of many rows), rebuild the tables from the rows instead (a cache-friendly radix sort; the old
-tables are freed first).
+slot tables in place: the tombstoned rows taken out of their buckets, the delta's rows put
+in, a bucket that grows moved to the end of its overflow array; O(delta), milliseconds at
+10M, under the caller's writer lock. A table whose overflow room is used up is rebuilt
+through CSR (a new table next to the old one, then the old freed: the peak is one table,
+~8% of the index at 10M). Tombstoned rows leave the store when they pass a quarter of it
+(compaction rebuilds the tables one at a time). ``build``, and a delta of more than a quarter
+of the index (an ``add`` of many rows), rebuild the tables from the rows instead (a
+cache-friendly radix sort; the old tables are freed first).
 
 API (docs/service-contract.md): ``add(ids, rows)``, ``remove(ids)``, ``search(queries,
 threshold=31) -> SearchHits``, ``len()``, ``memory_bytes()``; and, beyond the contract,
