@@ -674,8 +674,13 @@ static int search_core(Table *t, int nt, const uint8_t **rows, const uint8_t **a
             for (uint32_t j = 0; j < n; j++) c[j] = src[j];
             cand.n += n;
         }
-        /* 3. verify */
-        const uint32_t *c = cand.p;
+        /* 3. verify (a row number past the tables' rows cannot come from a table the index
+           built; skipped rather than read out of bounds) */
+        uint32_t *c = cand.p;
+        size_t nc = 0;
+        for (size_t i = 0; i < cand.n; i++)
+            if (c[i] < n_main) c[nc++] = c[i];
+        cand.n = nc;
         for (size_t i = 0; i < cand.n && i < PF_ROW; i++) __builtin_prefetch(row_at(rows, c[i]));
         for (size_t i = 0; i < cand.n; i++) {
             if (i + PF_ROW < cand.n) __builtin_prefetch(row_at(rows, c[i + PF_ROW]));
