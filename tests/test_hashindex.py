@@ -390,3 +390,29 @@ def test_hex_round_trip_and_memory_bytes() -> None:
     assert ix.memory_bytes() >= 2 * 32 and math.isfinite(ix.memory_bytes())
     hits = ix.search(rows, 0)
     assert hits.ids.tolist() == [1, 2] and hits.query.tolist() == [0, 1]
+
+
+@pytest.mark.skipif(not HAVE_C, reason="no _mih: the split applies to the C search only")
+def test_a_batch_split_over_threads_answers_as_one_thread() -> None:
+    """One batch is split into contiguous query ranges, one per thread; the answers (and their
+    rows) are those of one thread, in the same order, including the delta's hits."""
+    rng = np.random.default_rng(47)
+    ids, rows = clustered_bank(30_000, rng)
+    ix = PdqIndex(delta_max=2000)
+    ix.build(ids[:29_000], rows[:29_000])
+    ix.add(ids[29_000:], rows[29_000:])
+    q = queries_near(rows, 900, rng)
+    ix.search_threads = 1
+    one, one_rows = ix.search_rows(q, 31)
+    assert index_mod._split(len(q), 3) == [(0, 330), (330, 660), (660, 990)]
+    ix.search_threads = 3
+    three, three_rows = ix.search_rows(q, 31)
+    assert_same(three, one)
+    np.testing.assert_array_equal(three_rows, one_rows)
+    assert_same(ix.search(q[:10], 31), _first(one, 10))
+    assert index_mod._split(40, 8) == [(0, 40)]  # a small batch stays on its caller
+
+
+def _first(hits: SearchHits, nq: int) -> SearchHits:
+    keep = hits.query < nq
+    return SearchHits(hits.query[keep], hits.ids[keep], hits.distances[keep])

@@ -138,8 +138,8 @@ class Indexes:
         self.lock = RWLock()
         self.pdq = PdqIndex()
         # the stored hash by signal id, only when the index cannot hand its own back
-        # (``PdqIndex.hashes``, beyond the contract): 320 MB saved at 10M hashes
-        self._own_rows = not hasattr(self.pdq, "hashes")
+        # (``PdqIndex.search_rows``, beyond the contract): 320 MB saved at 10M hashes
+        self._own_rows = not hasattr(self.pdq, "search_rows")
         self._rows = np.zeros((0, 32), np.uint8)
         self._content_of = np.zeros(0, np.int32)  # by signal id; 0: not indexed
         self._bank_of = np.zeros(0, np.int32)  # by content id
@@ -449,11 +449,14 @@ class Indexes:
     # -- search --------------------------------------------------------------------------------
     def search_pdq(self, rows: np.ndarray, threshold: int) -> PdqHits:
         with self.lock.reading():
-            hits: SearchHits = self.pdq.search(rows, threshold)
+            if self._own_rows:
+                hits: SearchHits = self.pdq.search(rows, threshold)
+                matched = self._rows[np.asarray(hits.ids, np.int64)]
+            else:  # the index hands each hit's stored hash back from where it found it
+                hits, matched = self.pdq.search_rows(rows, threshold)
             sids = np.asarray(hits.ids, np.int64)
             content = self._content_of[sids].astype(np.int64)
             bank = self._bank_of[content]
-            matched = self._rows[sids] if self._own_rows else self.pdq.hashes(sids)[1]
         return PdqHits(
             np.asarray(hits.query, np.int64),
             sids,
