@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
@@ -98,12 +99,12 @@ def _where(home: Path | None, db_url: str | None) -> tuple[Path, str | None]:
     return (home if home is not None else DEFAULT_HOME), db_url
 
 
+@dataclass(frozen=True)
 class _Where:
     """The group's ``--home`` / ``--db``, for subcommands given them before their name."""
 
-    def __init__(self, home: Path | None, db_url: str | None) -> None:
-        self.home = home
-        self.db_url = db_url
+    home: Path | None
+    db_url: str | None
 
 
 def _open(
