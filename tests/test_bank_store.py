@@ -433,3 +433,42 @@ def test_face_templates_are_cached_until_one_is_added_or_withdrawn_anywhere(
             a.withdraw_person(adv, p1.id)
             [(pid, _label, got)] = b.face_templates()
             assert pid == p2.id and np.array_equal(got, -emb)
+
+
+def test_bulk_inserts_pair_every_signal_with_its_own_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """insert_contents writes blocks of multi-row INSERTs; across block edges, with items of
+    one and of several signals, every signal and change row names its own content item."""
+    from consentry.store import bank_store
+
+    monkeypatch.setattr(bank_store, "INSERT_BLOCK", 7)
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(40):
+        pdq, md5 = rand_pdq(rng), rand_pdq(rng)[:32]
+        rows.append((pdq, md5 if i % 3 else None))
+    text = "signal_type,value,quality,note,content_id\n" + "".join(
+        f"pdq,{p},,item{i},{i}\n" + (f"md5,{m},,item{i},{i}\n" if m else "")
+        for i, (p, m) in enumerate(rows)
+    )
+    with open_service(tmp_path / "home", start_sync=False) as svc:
+        svc.create_bank(OP, "BULK")
+        imported = svc.import_hashes(OP, "BULK", text.encode(), "csv")
+        assert imported.signals == sum(1 + (m is not None) for _, m in rows)
+        results = svc.lookup(OP, [parse_signal("pdq", p) for p, _ in rows])
+        ids = [r.matches[0].content_id for r in results]
+        assert len(set(ids)) == len(ids)
+        for cid, (pdq, md5) in zip(ids, rows, strict=True):
+            stored = {
+                (s.signal_type.value, s.value) for s in svc.get_content(OP, "BULK", cid).signals
+            }
+            assert ("pdq", pdq) in stored and (md5 is None or ("md5", md5) in stored)
+        with sa.create_engine(f"sqlite:///{tmp_path / 'home' / 'service.sqlite'}").connect() as c:
+            wrong = c.execute(
+                sa.text(
+                    "SELECT count(*) FROM signal_changes ch JOIN signals s ON s.id = ch.signal_id"
+                    " WHERE ch.content_id != s.content_id OR ch.value != s.value"
+                )
+            ).scalar()
+        assert wrong == 0

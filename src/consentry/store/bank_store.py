@@ -53,6 +53,8 @@ from consentry.store.bank_schema import (
     WithdrawalRow,
 )
 
+INSERT_BLOCK = 5000  # content items a multi-row INSERT carries (insert_contents)
+
 META: Table = ServiceMeta.__table__  # type: ignore[assignment]
 BANKS: Table = BankRow.__table__  # type: ignore[assignment]
 CONTENT: Table = ContentRow.__table__  # type: ignore[assignment]
@@ -332,47 +334,61 @@ class BankStore:
         self, conn: Connection, bank_id: int, items: Sequence[NewContent], at: str
     ) -> list[tuple[int, int]]:
         """Insert content items with their signals and ``add`` change rows; (content id,
-        signals inserted) per item. Signals repeated within an item are stored once."""
-        out = []
-        for item in items:
-            content_id = int(
-                conn.execute(
-                    insert(CONTENT).values(
-                        bank_id=bank_id,
-                        enabled=True,
-                        note=item.note,
-                        metadata_json=item.metadata_json,
-                        origin=item.origin,
-                        person_id=item.person_id,
-                        created_at=at,
-                        updated_at=at,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
-            )
-            unique = list({(t, v): q for t, v, q in item.signals}.items())
-            if unique:
-                ids = conn.execute(
-                    insert(SIGNALS).returning(SIGNALS.c.id, sort_by_parameter_order=True),
-                    [
-                        {"content_id": content_id, "signal_type": t, "value": v, "quality": q}
-                        for (t, v), q in unique
-                    ],
-                ).scalars()
-                conn.execute(
-                    insert(CHANGES),
+        signals inserted) per item. Signals repeated within an item are stored once.
+
+        In blocks of ``INSERT_BLOCK`` items, three multi-row statements a block (contents,
+        signals, changes: RETURNING in parameter order), not three statements an item: an
+        import of 100,000 hashes went from ~33 s to a few seconds."""
+        out: list[tuple[int, int]] = []
+        for start in range(0, len(items), INSERT_BLOCK):
+            block = items[start : start + INSERT_BLOCK]
+            content_ids = [
+                int(c)
+                for c in conn.execute(
+                    insert(CONTENT).returning(CONTENT.c.id, sort_by_parameter_order=True),
                     [
                         {
-                            "signal_id": int(sid),
-                            "content_id": content_id,
-                            "signal_type": t,
-                            "value": v,
-                            "op": "add",
-                            "at": at,
+                            "bank_id": bank_id,
+                            "enabled": True,
+                            "note": item.note,
+                            "metadata_json": item.metadata_json,
+                            "origin": item.origin,
+                            "person_id": item.person_id,
+                            "created_at": at,
+                            "updated_at": at,
                         }
-                        for sid, ((t, v), _q) in zip(ids, unique, strict=True)
+                        for item in block
                     ],
+                ).scalars()
+            ]
+            signal_rows: list[dict[str, object]] = []
+            for content_id, item in zip(content_ids, block, strict=True):
+                unique = list({(t, v): q for t, v, q in item.signals}.items())
+                out.append((content_id, len(unique)))
+                signal_rows.extend(
+                    {"content_id": content_id, "signal_type": t, "value": v, "quality": q}
+                    for (t, v), q in unique
                 )
-            out.append((content_id, len(unique)))
+            if not signal_rows:
+                continue
+            signal_ids = conn.execute(
+                insert(SIGNALS).returning(SIGNALS.c.id, sort_by_parameter_order=True),
+                signal_rows,
+            ).scalars()
+            conn.execute(
+                insert(CHANGES),
+                [
+                    {
+                        "signal_id": int(sid),
+                        "content_id": row["content_id"],
+                        "signal_type": row["signal_type"],
+                        "value": row["value"],
+                        "op": "add",
+                        "at": at,
+                    }
+                    for sid, row in zip(signal_ids, signal_rows, strict=True)
+                ],
+            )
         return out
 
     def content(self, conn: Connection, content_id: int) -> ContentRec | None:
