@@ -5,6 +5,7 @@ Harmless synthetic pictures only; the explicit classifier is a stand-in at its s
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 from collections.abc import Iterator
@@ -384,8 +385,11 @@ def test_streamed_body_is_cut_off_at_the_limit_before_it_is_all_read(tmp_path: P
         async with anyio.create_task_group():
             await app(scope, receive, send)  # type: ignore[arg-type]
 
+    # on a thread of its own: an earlier test (Playwright's sync API in the browser tests)
+    # may have left an event loop running in this one, and anyio.run refuses to nest
     try:
-        anyio.run(run)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(anyio.run, run).result(timeout=60)
     finally:
         service.close()
     starts = [m for m in sent if m["type"] == "http.response.start"]
