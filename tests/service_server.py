@@ -157,31 +157,6 @@ def running_service(
         stop(process)
 
 
-POSTGRES_URL = os.environ.get("CONSENTRY_TEST_POSTGRES_URL")
-POSTGRES_SKIP = "set CONSENTRY_TEST_POSTGRES_URL=postgresql+psycopg://... to test PostgreSQL"
-
-
-@contextmanager
-def postgres_database(prefix: str = "consentry_svc") -> Iterator[str]:
-    """A fresh database on the test server (``CONSENTRY_TEST_POSTGRES_URL``), dropped after."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    assert POSTGRES_URL, POSTGRES_SKIP
-    server = sa.engine.make_url(POSTGRES_URL)
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def closing_client(server: ServiceServer, token: str | None = None) -> httpx.Client:
     """A client whose every request asks the server to close the connection after it, so the
     next one is a new connection that any of the server's workers may accept."""

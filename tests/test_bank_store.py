@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +24,8 @@ from consentry.services.matching.types import Caller, ServiceRole
 from consentry.services.matching.validate import parse_signal
 from consentry.store.bank_schema import SCHEMA_VERSION
 from consentry.store.bank_store import SchemaTooNew, open_bank_engine
+
+from .pg import postgres_database
 
 OP = Caller.local()
 PG_URL = os.environ.get("CONSENTRY_TEST_POSTGRES_URL")
@@ -40,18 +41,8 @@ def rand_pdq(rng: np.random.Generator) -> str:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    assert PG_URL
-    server = sa.engine.make_url(PG_URL)
-    name = f"consentry_bank_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database("consentry_bank") as url:
+        yield url
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 10.0) -> float:

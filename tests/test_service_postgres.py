@@ -19,13 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from .pg import POSTGRES_SKIP, POSTGRES_URL, postgres_database
 from .service_server import (
-    POSTGRES_SKIP,
-    POSTGRES_URL,
     ServiceServer,
     add_key,
     closing_client,
-    postgres_database,
     running_service,
     seconds_until_agreed,
     service_cli,

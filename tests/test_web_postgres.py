@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 
 from consentry.cli.main import main
 
+from .pg import postgres_database
 from .synthetic import write_jpeg
 
 URL = os.environ.get("CONSENTRY_TEST_POSTGRES_URL")
@@ -30,20 +30,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh database on the test server, named for this test; dropped afterwards."""
-    import sqlalchemy as sa
-
-    assert URL
-    server = sa.engine.make_url(URL)
-    name = f"consentry_web_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database("consentry_web") as url:
+        yield url
 
 
 def csrf(html: str) -> str:
