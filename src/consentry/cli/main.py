@@ -289,6 +289,16 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     "`consentry links --case DIR` when the case is complete. It compares images with each other, "
     "so on a large seizure scanned in parts it is cheaper once at the end.",
 )
+@click.option(
+    "--services",
+    "services_file",
+    default=None,
+    type=click.Path(path_type=str, dir_okay=False, exists=True),
+    metavar="FILE.yaml",
+    help="A list of AI undress / nudify / face-swap services (the shipped list's format: "
+    "`consentry traces services --write-default FILE`) to look for in browser histories, "
+    "instead of the list shipped with consentry.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def scan(
@@ -303,6 +313,7 @@ def scan(
     watermarks_in_jpeg: bool,
     c2pa_trust_anchors: str | None,
     no_links: bool,
+    services_file: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -327,6 +338,7 @@ def scan(
         watermarks_in_jpeg=watermarks_in_jpeg,
         c2pa_trust_anchors=c2pa_trust_anchors,
         link=not no_links,
+        services_file=services_file,
     )
     bar = _BarProgress(quiet)
     try:

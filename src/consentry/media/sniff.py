@@ -28,6 +28,11 @@ class FileType:
     # an image type that is recognised but not decoded here: why (None: decode it)
     not_decoded: str | None = None
 
+    @property
+    def is_video(self) -> bool:
+        """MP4, MOV, WebM/MKV, AVI: decoded frame by frame (see analyzers.video)."""
+        return self.mime.startswith("video/")
+
 
 UNKNOWN = FileType("application/octet-stream")
 EMPTY = FileType("application/x-empty")

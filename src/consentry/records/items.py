@@ -52,6 +52,7 @@ class FaceRecord:
     flags: str
     embedding: bytes | None
     crop_path: str | None
+    frame_s: float | None = None  # in a video: the time of the frame the face was found in
 
 
 @dataclass
@@ -59,6 +60,22 @@ class ImageAnalysis:
     findings: list[FindingRecord] = field(default_factory=list)
     faces: list[FaceRecord] = field(default_factory=list)
     thumbnail: ThumbnailRecord | None = None
+
+
+@dataclass(frozen=True)
+class FileSystemMeta:
+    """What a disk image's file system says about one file (absent for files on the examiner's
+    own disk, whose metadata is the inventory's size and mtime)."""
+
+    inode: str  # the file system's address, e.g. "1234-128-3" (TSK inode-type-id)
+    deleted: bool = False  # the name (or the metadata) is no longer allocated
+    # allocated: a live file | recovered: deleted, its content read back from blocks no other
+    # file holds | partial: deleted, only part of the content could be read | unrecoverable:
+    # deleted, nothing of the content is left (only name, size and times are known)
+    recovery: str = "allocated"
+    atime_ns: int | None = None
+    ctime_ns: int | None = None  # metadata change (NTFS: MFT change; FAT: none)
+    crtime_ns: int | None = None  # creation (birth) time
 
 
 @dataclass
@@ -69,6 +86,7 @@ class FoundFile:
     mtime_ns: int | None
     readable: bool = True
     problems: list[Problem] = field(default_factory=list)
+    fs: FileSystemMeta | None = None  # set for files inside a disk image
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,22 @@ class ContentRecord:
     pdq: str | None = None
     pdq_quality: int | None = None
     pdq_dihedral: str | None = None  # 8 hex hashes joined by ","
+    # videos (MP4, MOV, WebM, MKV, AVI): width/height/frames above describe the video stream
+    is_video: bool = False
+    duration_s: float | None = None
+    video_codec: str | None = None
+
+
+@dataclass(frozen=True)
+class VideoFrameHash:
+    """One vPDQ feature of a video: the PDQ hash of the frame shown at ``timestamp_s``
+    (compatible with Meta's ``vpdq``: frame number, quality and time as it reports them)."""
+
+    sha256: str  # the video's content
+    frame_number: int
+    timestamp_s: float
+    pdq: str  # 64 hex
+    quality: int
 
 
 @dataclass
@@ -122,3 +156,4 @@ class WorkResult:
     children: list[ChildLocation] = field(default_factory=list)
     analysis: ImageAnalysis | None = None
     reanalysis: bool = False
+    video_hashes: list[VideoFrameHash] = field(default_factory=list)

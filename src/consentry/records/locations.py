@@ -15,10 +15,40 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ARCHIVE_SEPARATOR = "!/"
 _OCCURRENCE_MARK = "\x00"
+# The first element of a chain that addresses a file inside a disk image starts with this mark:
+# ``"\x01p2/Users/x/a.jpg"`` is the file ``/Users/x/a.jpg`` of the image's volume ``p2``. Zip
+# member names never start with it (archives refuses such members), so a chain says by itself
+# which of its elements is a path in a disk image. Shown as ``laptop.E01!p2/Users/x/a.jpg``.
+DISK_MARK = "\x01"
+DISK_SEPARATOR = "!"
+
+
+def disk_element(volume: str, path: str, occurrence: int = 1) -> str:
+    """The chain element for ``path`` (``/Users/x/a.jpg``) on ``volume`` (``p2``) of an image;
+    the n-th entry of a folder with the same name (a deleted file beside a live one) is n."""
+    return member_element(DISK_MARK + volume + "/" + path.lstrip("/"), occurrence)
+
+
+def is_disk_element(element: str) -> bool:
+    return element.startswith(DISK_MARK)
+
+
+def split_disk_element(element: str) -> tuple[str, str, int]:
+    """``(volume, path, occurrence)`` of a disk element (path with a leading ``/``)."""
+    name, occurrence = split_member(element)
+    volume, _, path = name[len(DISK_MARK) :].partition("/")
+    return volume, "/" + path, occurrence
+
+
+def element_display(element: str) -> str:
+    """How one chain element is shown after the file it is in (separator included)."""
+    if is_disk_element(element):
+        return DISK_SEPARATOR + member_display(element)[len(DISK_MARK) :]
+    return ARCHIVE_SEPARATOR + member_display(element)
 
 
 def member_element(name: str, occurrence: int = 1) -> str:
@@ -56,12 +86,20 @@ def is_utf8(raw: bytes) -> bool:
 class LocationRef:
     raw_path: bytes  # the file on disk (for an archive member: the outermost archive)
     member_chain: tuple[str, ...] = ()  # names inside archives, outermost first
+    # Where the disk image's file system keeps the file of a disk element (``member_chain[0]``),
+    # e.g. ``"p2:1234-128-3"`` (volume, TSK inode-type-id): lets a worker reopen a deleted file
+    # without a second walk. Not part of the key or of equality (the chain alone names the place).
+    address: str | None = field(default=None, compare=False)
 
     @property
     def display(self) -> str:
         return display_bytes_path(self.raw_path) + "".join(
-            ARCHIVE_SEPARATOR + member_display(m) for m in self.member_chain
+            element_display(m) for m in self.member_chain
         )
+
+    @property
+    def in_disk_image(self) -> bool:
+        return bool(self.member_chain) and is_disk_element(self.member_chain[0])
 
     @property
     def key(self) -> str:
@@ -79,8 +117,8 @@ class LocationRef:
     @property
     def name(self) -> str:
         if self.member_chain:
-            return split_member(self.member_chain[-1])[0].rsplit("/", 1)[-1]
+            return split_member(self.member_chain[-1])[0].rsplit("/", 1)[-1].lstrip(DISK_MARK)
         return display_bytes_path(os.path.basename(self.raw_path))
 
     def child(self, member: str) -> LocationRef:
-        return LocationRef(self.raw_path, (*self.member_chain, member))
+        return LocationRef(self.raw_path, (*self.member_chain, member), self.address)

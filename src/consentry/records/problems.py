@@ -48,6 +48,21 @@ class Code(StrEnum):
     DUPLICATE_MEMBER_NAME = "duplicate_member_name"
     ARCHIVE_IN_FILE = "archive_in_file"
     HIDDEN_ARCHIVE_MEMBERS = "hidden_archive_members"
+    # disk images (raw, E01) and their volumes and file systems
+    DISK_IMAGE_UNREADABLE = "disk_image_unreadable"  # not opened at all (corrupt, unsupported)
+    IMAGE_SEGMENT_MISSING = "image_segment_missing"  # E01 split into .E01/.E02..: one is absent
+    IMAGE_HASH_MISMATCH = "image_hash_mismatch"  # E01's stored MD5/SHA-1 differ from its data
+    VOLUME_UNREADABLE = "volume_unreadable"  # corrupt partition table or unreadable partition
+    FILESYSTEM_UNREADABLE = "filesystem_unreadable"  # a partition whose file system TSK cannot open
+    DELETED_FILE = "deleted_file"  # a deleted file, recovered and analysed
+    DELETED_UNRECOVERABLE = "deleted_unrecoverable"  # a deleted entry whose content is gone
+    DELETED_PARTIAL = "deleted_partial"  # a deleted file of which only part could be read
+    # videos
+    CORRUPT_VIDEO = "corrupt_video"  # no frame could be decoded
+    VIDEO_PARTLY_DECODED = "video_partly_decoded"  # decoding stopped part-way; frames so far kept
+    VIDEO_TOO_LONG = "video_too_long"  # past the frame budget: the rest is hashed, not analysed
+    # traces of creation (browser profiles)
+    BROWSER_DB_UNREADABLE = "browser_db_unreadable"
     # the analysis itself: a bug or a native crash met on this item, never the scan's end
     INTERNAL_ERROR = "internal_error"
     WORKER_LOST = "worker_lost"
@@ -70,6 +85,11 @@ SEVERITY: dict[Code, Severity] = {
     Code.DUPLICATE_MEMBER_NAME: Severity.WARNING,
     Code.ARCHIVE_IN_FILE: Severity.WARNING,
     Code.TOO_LARGE_FOR_ANALYSIS: Severity.WARNING,
+    Code.DELETED_FILE: Severity.WARNING,
+    Code.DELETED_UNRECOVERABLE: Severity.WARNING,
+    Code.DELETED_PARTIAL: Severity.WARNING,
+    Code.VIDEO_PARTLY_DECODED: Severity.WARNING,
+    Code.VIDEO_TOO_LONG: Severity.WARNING,
 }
 
 

@@ -79,6 +79,7 @@ def run_scan(
     analyzers: frozenset[str] = frozenset(),
     provenance: ProvenanceSettings | None = None,
     link: bool = True,
+    services_file: Path | None = None,
 ) -> ScanOutcome:
     """Scan ``roots`` into ``case``. Loads the analyzers' models first: a missing model raises
     ModelUnavailable before anything is written. ``link=False`` leaves the derivation pass for a
@@ -125,7 +126,9 @@ def run_scan(
     )
 
     try:
-        return _scan_body(case, roots, examiner, workers, progress, plan, link, scan_id, started)
+        return _scan_body(
+            case, roots, examiner, workers, progress, plan, link, services_file, scan_id, started
+        )
     except BaseException as exc:
         # an error no file should cause (disk full, database gone, a bug) or Ctrl-C: the case
         # says so, and its pending files stay pending for the re-run that resumes them
@@ -159,6 +162,7 @@ def _scan_body(
     progress: Progress,
     plan: AnalysisPlan,
     link: bool,
+    services_file: Path | None,
     scan_id: int,
     started: float,
 ) -> ScanOutcome:
@@ -186,6 +190,10 @@ def _scan_body(
         from consentry.derivation.link_pass import link_derivations
 
         link_derivations(store, case.path, examiner, workers, progress)  # cheap if unchanged
+    # browser profiles in the evidence: visits to listed services, downloads found in the case
+    from consentry.traces.trace_pass import find_traces
+
+    find_traces(store, examiner, services_file, progress)
 
     progress.phase("verify")
     changes = check_sources(store)

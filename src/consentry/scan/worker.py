@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from consentry.analyzers import crypto_hashes, pdq
 from consentry.analyzers.runner import analyse_image
-from consentry.media import archives
+from consentry.media import archives, locate
 from consentry.media.decode import ANALYSIS_SIDE, decode_image
 from consentry.media.reader import open_readonly, read_all
 from consentry.media.sniff import (
@@ -91,11 +91,8 @@ def internal_error_result(
 
 
 def _read_member_or_file(ref: LocationRef) -> bytes:
-    if not ref.member_chain:
-        with open_readonly(ref.raw_path) as fh:
-            return read_all(fh)
-    # archives on the way stay open in this process for the next member (see archives)
-    return archives.read_location(ref.raw_path, ref.member_chain)
+    # files, archive members and files in disk images, by their location (see media.locate)
+    return locate.read_bytes(ref)
 
 
 def _reanalyse(data: bytes, item: WorkItem, result: WorkResult) -> None:
@@ -121,6 +118,8 @@ def _analyse_bytes(data: bytes, item: WorkItem, result: WorkResult) -> None:
         result.content_problems.append(
             Problem(Code.UNSUPPORTED_IMAGE_FORMAT, f"{ftype.mime}: {ftype.not_decoded}")
         )
+    elif ftype.is_video:
+        _analyse_video(data, content, result)
     elif ftype.is_image or decode_by_name(item.ref.name, ftype):
         _analyse_image(data, content, result)
         if content.is_image and not ftype.is_image and content.image_format:
@@ -189,6 +188,22 @@ def _analyse_image(data: bytes, content: ContentRecord, result: WorkResult) -> N
                 f"PDQ quality {finding.quality} < {pdq.MIN_QUALITY}: too plain to match on",
             )
         )
+
+
+def _analyse_video(data: bytes, content: ContentRecord, result: WorkResult) -> None:
+    """Keyframes analysed like images, vPDQ hashes, a blurred contact sheet (analyzers.video):
+    fills the content's video fields, the video's findings/faces/thumbnail and its hashes."""
+    from consentry.analyzers.video import analyse_video  # PyAV is loaded only for videos
+
+    outcome = analyse_video(data, content.sha256)
+    content.is_video = outcome.decoded
+    content.width, content.height = outcome.width, outcome.height
+    content.frames = outcome.frame_count
+    content.duration_s = outcome.duration_s
+    content.video_codec = outcome.codec
+    result.content_problems.extend(outcome.problems)
+    result.analysis = outcome.analysis
+    result.video_hashes = outcome.hashes
 
 
 def _too_deep(item: WorkItem, result: WorkResult) -> bool:

@@ -56,6 +56,7 @@ class ScanRequest:
     watermarks_in_jpeg: bool = False
     c2pa_trust_anchors: str | None = None  # a PEM file
     link: bool = True
+    services_file: str | None = None  # a services list (YAML) instead of the shipped one
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,13 @@ def scan(request: ScanRequest, progress: ScanProgress | None = None) -> ScanResu
         watermarks_in_jpeg=request.watermarks_in_jpeg,
         c2pa_trust_anchors_pem=anchors.pem if anchors else None,
     )
+    if request.services_file is not None:
+        from consentry.analyzers.artefacts.services import ServicesListError, load_services
+
+        try:  # a broken list is one clear error before anything is written
+            load_services(Path(request.services_file))
+        except ServicesListError as exc:
+            raise ServiceError(ErrorCode.MISUSE, str(exc)) from None
     workers = request.workers or os.cpu_count() or 1
     try:  # every model loads once here first: a missing one is one clear error, before any write
         init_process(AnalysisPlan(analyzers, provenance=provenance))
@@ -143,6 +151,7 @@ def scan(request: ScanRequest, progress: ScanProgress | None = None) -> ScanResu
                 analyzers,
                 provenance,
                 link=request.link,
+                services_file=Path(request.services_file) if request.services_file else None,
             )
         except ModelUnavailable as exc:
             raise ServiceError(ErrorCode.MISUSE, f"{exc} {MODEL_HINT}") from None

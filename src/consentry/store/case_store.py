@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from consentry.records.analyzer_counts import CountRule, FaceTableCounts, FindingCounts
 from consentry.records.items import (
     ChildLocation,
+    FileSystemMeta,
     FoundFile,
     ThumbnailRecord,
     WorkItem,
@@ -50,6 +51,7 @@ from consentry.store.schema import (
     Scan,
     Source,
     Thumbnail,
+    VideoHash,
 )
 
 LOCATIONS: Table = Location.__table__  # type: ignore[assignment]
@@ -63,6 +65,7 @@ CASE_INFO: Table = CaseInfo.__table__  # type: ignore[assignment]
 FINDINGS: Table = Finding.__table__  # type: ignore[assignment]
 FACES: Table = FaceRow.__table__  # type: ignore[assignment]
 THUMBS: Table = Thumbnail.__table__  # type: ignore[assignment]
+VIDEO_HASHES: Table = VideoHash.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,10 @@ class CaseStore:
         with self.engine.begin() as conn:
             return self._add_locations(
                 conn,
-                [(f.ref, f.rel_path, f.size, f.mtime_ns, f.readable, f.problems) for f in found],
+                [
+                    (f.ref, f.rel_path, f.size, f.mtime_ns, f.readable, f.problems, f.fs)
+                    for f in found
+                ],
                 source_id=source_id,
                 parent_id=None,
             )
@@ -246,7 +252,7 @@ class CaseStore:
     def _add_locations(
         self,
         conn: Connection,
-        entries: Sequence[tuple[LocationRef, str, int | None, int | None, bool, list[Problem]]],
+        entries: Sequence[_Entry],
         source_id: int,
         parent_id: int | None,
     ) -> int:
@@ -273,8 +279,10 @@ class CaseStore:
                 mtime_ns=mtime,
                 sha256=None,
                 state="pending" if readable else "done",
+                address=ref.address,
+                **_fs_columns(fs),
             )
-            for ref, rel, size, mtime, readable, _ in entries
+            for ref, rel, size, mtime, readable, _, fs in entries
             if ref.key not in existing
         ]
         _insert_ignore(conn, LOCATIONS, rows, ["path_key"])
@@ -326,6 +334,7 @@ class CaseStore:
                     LOCATIONS.c.raw_path,
                     LOCATIONS.c.member_chain,
                     LOCATIONS.c.rel_path,
+                    LOCATIONS.c.address,
                 )
                 .where(LOCATIONS.c.state == "pending", LOCATIONS.c.id > after_id)
                 .order_by(LOCATIONS.c.id)
@@ -333,7 +342,9 @@ class CaseStore:
             ).all()
         return [
             WorkItem(
-                r.id, LocationRef(bytes(r.raw_path), tuple(json.loads(r.member_chain))), r.rel_path
+                r.id,
+                LocationRef(bytes(r.raw_path), tuple(json.loads(r.member_chain)), r.address),
+                r.rel_path,
             )
             for r in rows
         ]
@@ -369,6 +380,12 @@ class CaseStore:
             ]
             _insert_ignore(conn, CONTENT_PROBLEMS, content_problems, ["sha256", "code"])
             self._add_analysis(conn, results)
+            _insert_ignore(
+                conn,
+                VIDEO_HASHES,
+                [asdict(h) for r in results for h in r.video_hashes],
+                ["sha256", "frame_number"],
+            )
             # re-analysis problems too (the evidence changed, the worker was lost): recorded
             # on the location they were met at
             self._add_location_problems(
@@ -776,10 +793,23 @@ class CaseStore:
         return sorted(rows, key=lambda r: (r["path"], r["code"]))
 
 
-def _child_entry(
-    c: ChildLocation,
-) -> tuple[LocationRef, str, int | None, int | None, bool, list[Problem]]:
-    return (c.ref, c.rel_path, c.size, c.mtime_ns, c.readable, c.problems)
+_Entry = tuple[LocationRef, str, int | None, int | None, bool, list[Problem], FileSystemMeta | None]
+
+
+def _child_entry(c: ChildLocation) -> _Entry:
+    return (c.ref, c.rel_path, c.size, c.mtime_ns, c.readable, c.problems, None)
+
+
+def _fs_columns(fs: FileSystemMeta | None) -> dict[str, Any]:
+    if fs is None:
+        return dict(deleted=None, recovery=None, atime_ns=None, ctime_ns=None, crtime_ns=None)
+    return dict(
+        deleted=fs.deleted,
+        recovery=fs.recovery,
+        atime_ns=fs.atime_ns,
+        ctime_ns=fs.ctime_ns,
+        crtime_ns=fs.crtime_ns,
+    )
 
 
 __all__ = ["CaseStore", "Code", "DiskFile"]

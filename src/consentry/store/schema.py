@@ -53,7 +53,7 @@ class Source(Base):
     path_key: Mapped[str] = mapped_column(HEX256, unique=True)
     path: Mapped[str] = mapped_column(Text)
     raw_path: Mapped[bytes] = mapped_column(LargeBinary)
-    kind: Mapped[str] = mapped_column(String(16))  # folder | file
+    kind: Mapped[str] = mapped_column(String(16))  # folder | file | disk_image
 
 
 class Location(Base):
@@ -72,6 +72,13 @@ class Location(Base):
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(ForeignKey("contents.sha256"), index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)  # pending | done
+    # inside a disk image (see records.items.FileSystemMeta); null for files on a plain disk
+    address: Mapped[str | None] = mapped_column(Text)  # e.g. "p2:1234-128-3"
+    deleted: Mapped[bool | None] = mapped_column(Boolean)
+    recovery: Mapped[str | None] = mapped_column(String(16))  # allocated|recovered|partial|...
+    atime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    ctime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    crtime_ns: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Content(Base):
@@ -94,6 +101,9 @@ class Content(Base):
     pdq: Mapped[str | None] = mapped_column(HEX256, index=True)
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
     pdq_dihedral: Mapped[str | None] = mapped_column(Text)
+    is_video: Mapped[bool | None] = mapped_column(Boolean)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    video_codec: Mapped[str | None] = mapped_column(String(32))
 
 
 class LocationProblem(Base):
@@ -155,6 +165,7 @@ class FaceRow(Base):
     flags: Mapped[str] = mapped_column(Text)  # comma-separated reasons when not usable
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     crop_path: Mapped[str | None] = mapped_column(Text)  # relative to the case folder
+    frame_s: Mapped[float | None] = mapped_column(Float)  # in a video: the frame's time
 
 
 class Thumbnail(Base):
@@ -395,3 +406,61 @@ class RequestEvent(Base):
     owner: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class VideoHash(Base):
+    """One vPDQ feature of a video content (see records.items.VideoFrameHash)."""
+
+    __tablename__ = "video_hashes"
+    __table_args__ = (UniqueConstraint("sha256", "frame_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    frame_number: Mapped[int] = mapped_column(Integer)
+    timestamp_s: Mapped[float] = mapped_column(Float)
+    pdq: Mapped[str] = mapped_column(HEX256, index=True)
+    quality: Mapped[int] = mapped_column(Integer)
+
+
+class DiskImage(Base):
+    """A disk image named as a source: its format, volumes and the check of its stored hashes."""
+
+    __tablename__ = "disk_images"
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    format: Mapped[str] = mapped_column(String(16))  # raw | ewf
+    segments_json: Mapped[str] = mapped_column(Text)  # JSON list of segment file paths
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    volumes_json: Mapped[str] = mapped_column(Text)  # JSON list of records.disk.VolumeInfo
+    stored_md5: Mapped[str | None] = mapped_column(String(32))
+    stored_sha1: Mapped[str | None] = mapped_column(String(40))
+    computed_md5: Mapped[str | None] = mapped_column(String(32))
+    computed_sha1: Mapped[str | None] = mapped_column(String(40))
+    # verified | mismatch | no_stored_hash | not_verified | error
+    verification: Mapped[str] = mapped_column(String(24))
+    verified_at: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class CreationTrace(Base):
+    """One browser history visit or download that matches a listed AI undress / nudify /
+    face-swap service, or a download whose file is in the case (see records.traces)."""
+
+    __tablename__ = "creation_traces"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trace_key: Mapped[str] = mapped_column(HEX256, unique=True)  # stable: rerun adds no copy
+    db_location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    browser: Mapped[str] = mapped_column(String(16))  # chrome|edge|brave|firefox|safari
+    profile: Mapped[str] = mapped_column(Text)  # the profile folder as found
+    kind: Mapped[str] = mapped_column(String(16))  # visit | download
+    url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    service_id: Mapped[str | None] = mapped_column(String(64), index=True)  # in the services list
+    service_name: Mapped[str | None] = mapped_column(Text)
+    at_utc: Mapped[str | None] = mapped_column(String(40))  # ISO 8601, Z
+    local_offset_min: Mapped[int | None] = mapped_column(Integer)  # when the profile says
+    download_path: Mapped[str | None] = mapped_column(Text)  # as the browser recorded it
+    download_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    matched_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    matched_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    match_reason: Mapped[str | None] = mapped_column(String(16))  # path | hash | name_size
+    source_row: Mapped[str] = mapped_column(Text)  # e.g. "urls.id=12, visits.id=40"

@@ -1,0 +1,1 @@
+"""Videos across the case: exact and near-duplicate groups by vPDQ (a case-level step)."""
