@@ -809,6 +809,9 @@ main.add_command(user_group)
 from consentry.cli.requests import requests_group  # noqa: E402
 
 main.add_command(requests_group)
+from consentry.cli.traces import traces_group  # noqa: E402
+
+main.add_command(traces_group)
 from consentry.cli.serve import serve_cmd  # noqa: E402
 
 main.add_command(serve_cmd)
