@@ -63,6 +63,8 @@ demo: $(STAMP)
 	@echo "              log in as examiner / demo-examiner-pass, or advocate / demo-advocate-pass (sees E1 only)"
 
 test: $(STAMP)
+	# Debian tools the disk-image tests build images with (best effort: apt-get as root)
+	bash scripts/install_test_tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
