@@ -30,7 +30,13 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from consentry.media.reader import open_readonly
-from consentry.records.locations import member_element, split_member
+from consentry.records.locations import (
+    DISK_MARK,
+    LocationRef,
+    is_disk_element,
+    member_element,
+    split_member,
+)
 from consentry.records.problems import Code, ItemError, Problem
 
 # Limits against zip bombs. A member may declare any size; we believe neither the header nor the
@@ -145,7 +151,18 @@ def _members(infos: list[zipfile.ZipInfo]) -> list[MemberInfo]:
                     f"{occurrence} in the archive's directory (each is recorded)",
                 )
             )
-        if _is_unsafe(info.filename):
+        if info.filename.startswith(DISK_MARK):
+            # a name crafted to read as a path in a disk image (locations.DISK_MARK): kept
+            # out of the chain, where it would be taken for one
+            member.readable = False
+            member.problems.append(
+                Problem(
+                    Code.UNSAFE_MEMBER_PATH,
+                    "member name starts with a control character reserved for disk-image "
+                    "paths: recorded, not read",
+                )
+            )
+        elif _is_unsafe(info.filename):
             member.problems.append(
                 Problem(
                     Code.UNSAFE_MEMBER_PATH,
@@ -310,8 +327,35 @@ def _cached_bytes() -> int:
     return sum(a.nbytes for a in _cache.values())
 
 
-def _open_archive(raw_path: bytes, chain: tuple[str, ...]) -> _OpenArchive:
-    """The archive reached from file ``raw_path`` through members ``chain``; not cached."""
+def _open_archive(
+    raw_path: bytes, chain: tuple[str, ...], address: str | None = None
+) -> _OpenArchive:
+    """The archive reached from file ``raw_path`` through members ``chain``; not cached. A
+    chain that starts with a disk element starts at a file inside a disk image (``address``:
+    where its file system keeps it): read through ``media.disk``, streamed (not held in
+    memory) when it is large."""
+    if len(chain) == 1 and is_disk_element(chain[0]):
+        from consentry.media import disk  # pytsk3 loads only when a disk image is met
+
+        ref = LocationRef(raw_path, chain, address)
+        identity = _identity(os.stat(raw_path))
+        if disk.location_size(ref) > MAX_CACHED_NESTED_BYTES:
+            stream = disk.open_stream(ref)
+            try:
+                zf = _open_zip(stream)
+                index = _index(_file_infos(zf))
+            except BaseException:
+                stream.close()
+                raise
+            return _OpenArchive(zf, index, identity, 0, stream)
+        data = disk.read_location(ref)
+        zf = _open_zip(io.BytesIO(data))
+        try:
+            index = _index(_file_infos(zf))
+        except BaseException:
+            zf.close()
+            raise
+        return _OpenArchive(zf, index, identity, len(data))
     if not chain:
         fh = open_readonly(raw_path)
         try:
@@ -322,7 +366,7 @@ def _open_archive(raw_path: bytes, chain: tuple[str, ...]) -> _OpenArchive:
             fh.close()
             raise
         return _OpenArchive(zf, index, identity, 0, fh)
-    with _borrow(raw_path, chain[:-1]) as parent:
+    with _borrow(raw_path, chain[:-1], address) as parent:
         data = _read_info(parent.zf, _find_info(parent.index, chain[-1]))
         identity = parent.identity
     zf = _open_zip(io.BytesIO(data))
@@ -335,7 +379,9 @@ def _open_archive(raw_path: bytes, chain: tuple[str, ...]) -> _OpenArchive:
 
 
 @contextmanager
-def _borrow(raw_path: bytes, chain: tuple[str, ...]) -> Iterator[_OpenArchive]:
+def _borrow(
+    raw_path: bytes, chain: tuple[str, ...], address: str | None = None
+) -> Iterator[_OpenArchive]:
     key = (raw_path, chain)
     with _cache_lock:
         archive = _cache.get(key)
@@ -351,7 +397,7 @@ def _borrow(raw_path: bytes, chain: tuple[str, ...]) -> Iterator[_OpenArchive]:
             # the evidence changed (or vanished) since it was opened: open it afresh
             del _cache[key]
             archive.close()
-        archive = _open_archive(raw_path, chain)
+        archive = _open_archive(raw_path, chain, address)
         if archive.nbytes > MAX_CACHED_NESTED_BYTES:
             try:
                 yield archive
@@ -368,15 +414,17 @@ def _borrow(raw_path: bytes, chain: tuple[str, ...]) -> Iterator[_OpenArchive]:
         yield archive
 
 
-def read_location(raw_path: bytes, chain: tuple[str, ...]) -> bytes:
+def read_location(raw_path: bytes, chain: tuple[str, ...], address: str | None = None) -> bytes:
     """The bytes of member ``chain[-1]`` of the archive reached from the file ``raw_path``
-    through ``chain[:-1]``. Archives on the way are kept open for the next member."""
+    through ``chain[:-1]``. Archives on the way are kept open for the next member. When
+    ``chain[0]`` is a disk element the outermost archive is that file of the disk image
+    (``address``: where its file system keeps it)."""
     if not chain:
         raise ValueError("read_location needs a member chain")
     if len(chain) - 1 > MAX_ARCHIVE_DEPTH:
         raise ItemError(Code.ARCHIVE_TOO_DEEP, f"archives nested deeper than {MAX_ARCHIVE_DEPTH}")
     try:
-        with _borrow(raw_path, chain[:-1]) as archive:
+        with _borrow(raw_path, chain[:-1], address) as archive:
             return _read_info(archive.zf, _find_info(archive.index, chain[-1]))
     except (ItemError, MemoryError):
         raise

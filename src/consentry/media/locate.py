@@ -18,9 +18,10 @@ def read_bytes(ref: LocationRef) -> bytes:
     if not ref.member_chain:
         with open_readonly(ref.raw_path) as fh:
             return read_all(fh)
-    if ref.in_disk_image:
+    if ref.in_disk_image and len(ref.member_chain) == 1:
         from consentry.media import disk  # pytsk3/pyewf load only when a disk image is met
 
         return disk.read_location(ref)
-    # archives on the way stay open in this process for the next member (see archives)
-    return archives.read_location(ref.raw_path, ref.member_chain)
+    # archives on the way stay open in this process for the next member (see archives); the
+    # outermost one may be a file inside a disk image (``ref.address`` says where)
+    return archives.read_location(ref.raw_path, ref.member_chain, ref.address)

@@ -7,6 +7,11 @@ they were found. A link that points out of the source (``IMG_1.jpg -> /home/exam
 outside the evidence is not evidence. A source that is itself a link to a folder is the folder
 the examiner named: it is walked (once; links inside it are treated as above). Order is sorted by
 raw name so that every run over the same evidence lists the same files in the same order.
+
+A source has a kind (``SOURCE_KINDS``: folder, disk image, file), each telling itself apart
+(``detect``) and listing its locations (``open``); the scan asks ``source_kind`` and records the
+kind's name in ``sources.kind``. A disk image is a source only when named as one: an ``.E01``
+met inside a folder is a file of that folder (hashed, not opened).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
 
+from consentry.records.disk import DiskImageInfo
 from consentry.records.items import FoundFile
 from consentry.records.locations import LocationRef, display_bytes_path, is_utf8
 from consentry.records.problems import Code, Problem
@@ -31,6 +38,106 @@ def source_root(path: str) -> bytes:
     if not os.path.lexists(raw):
         raise SourceError(f"source does not exist: {path}")
     return raw
+
+
+# -- kinds of source ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenOptions:
+    """What opening a source may need from the scan: the disk-image record an earlier run of
+    the case wrote (its hash check is kept, not redone), and where to report bytes read while
+    a whole image is hashed."""
+
+    previous_image: DiskImageInfo | None = None
+    on_bytes: Callable[[int, int], None] | None = None
+
+
+@dataclass
+class SourceListing:
+    """An opened source: its locations (a lazy, deterministic iterator), and for a disk image
+    its record (``source_id`` 0: the scan sets it) and whether its hashes were checked now."""
+
+    files: Iterator[FoundFile]
+    disk_image: DiskImageInfo | None = None
+    verified_now: bool = False
+    image_problems: list[Problem] = field(default_factory=list)
+
+
+class SourceKind(Protocol):
+    """One kind of source (``sources.kind``): how to tell it, and how to list what it holds."""
+
+    name: str
+
+    def detect(self, root: bytes) -> bool: ...
+
+    def open(self, root: bytes, options: OpenOptions) -> SourceListing: ...
+
+
+class FolderSource:
+    """A folder (or a link to one, as named): walked recursively, see ``walk_source``."""
+
+    name = "folder"
+
+    def detect(self, root: bytes) -> bool:
+        return os.path.isdir(root)
+
+    def open(self, root: bytes, options: OpenOptions) -> SourceListing:
+        return SourceListing(walk_source(root))
+
+
+class DiskImageSource:
+    """A disk image (raw or E01 with its segments): its volumes' files, deleted ones too
+    (``media.disk``). TSK and libewf are loaded only when a file may be one."""
+
+    name = "disk_image"
+
+    def detect(self, root: bytes) -> bool:
+        return self.format(root) is not None
+
+    @staticmethod
+    def format(root: bytes) -> str | None:
+        if os.path.isdir(root):
+            return None
+        from consentry.media import disk
+
+        return disk.image_format(root)
+
+    def open(self, root: bytes, options: OpenOptions) -> SourceListing:
+        from consentry.media import disk
+
+        fmt = self.format(root) or "raw"
+        inspection = disk.inspect_image(root, fmt, options.previous_image, options.on_bytes)
+        return SourceListing(
+            disk.walk_image(inspection),
+            inspection.info,
+            inspection.verified_now,
+            list(inspection.problems),
+        )
+
+
+class FileSource:
+    """A single file named as the source (anything that is neither of the above)."""
+
+    name = "file"
+
+    def detect(self, root: bytes) -> bool:
+        return True
+
+    def open(self, root: bytes, options: OpenOptions) -> SourceListing:
+        return SourceListing(walk_source(root))
+
+
+# tried in order; the last takes anything
+SOURCE_KINDS: tuple[SourceKind, ...] = (FolderSource(), DiskImageSource(), FileSource())
+
+
+def source_kind(root: bytes) -> SourceKind:
+    """The kind of the source at ``root`` (a folder, a disk image, or a plain file)."""
+    for kind in SOURCE_KINDS:
+        if kind.detect(root):
+            return kind
+    return SOURCE_KINDS[-1]
 
 
 def walk_source(root: bytes) -> Iterator[FoundFile]:

@@ -7,6 +7,7 @@ scan after a crash (or SIGKILL) therefore finishes exactly the missing work.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -31,9 +32,9 @@ from consentry.records.items import WorkItem, WorkResult
 from consentry.records.locations import LocationRef, display_bytes_path
 from consentry.records.progress import Progress
 from consentry.scan.executor import analysis_mapper
-from consentry.scan.inventory import SourceError, source_root, walk_source
+from consentry.scan.inventory import OpenOptions, SourceError, source_kind, source_root
 from consentry.scan.verify_sources import SourceChange, check_sources
-from consentry.store import audit
+from consentry.store import audit, disk_store
 from consentry.store.case import Case, CaseError
 from consentry.store.case_counts import CaseCounts
 
@@ -172,10 +173,13 @@ def _scan_body(
     per_source: dict[str, int] = {}
     found_total = 0
     for root in roots:
-        kind = "folder" if os.path.isdir(root) else "file"  # a link to a folder is walked
-        source_id = store.ensure_source(LocationRef(root), kind)
+        kind = source_kind(root)  # folder (a link to one is walked), disk image, or file
+        source_id = store.ensure_source(LocationRef(root), kind.name)
+        listing = kind.open(root, _open_options(store, source_id, progress))
+        if listing.disk_image is not None:
+            _record_disk_image(store, examiner, source_id, listing)
         count = 0
-        for batch in _batched(walk_source(root), INVENTORY_BATCH):
+        for batch in _batched(listing.files, INVENTORY_BATCH):
             new_locations += store.add_found(source_id, batch)
             count += len(batch)
             found_total += len(batch)
@@ -232,6 +236,41 @@ def _scan_body(
         },
     )
     return ScanOutcome(scan_id, elapsed, new_locations, analysed, counts, changes)
+
+
+def _open_options(store: Any, source_id: int, progress: Progress) -> OpenOptions:
+    """What a source kind may need: the disk-image record of an earlier run (a resumed scan
+    keeps its hash check instead of reading the image again), and progress while an image
+    is hashed (``Progress.image_bytes`` when the shell draws it)."""
+    on_bytes = getattr(progress, "image_bytes", None)
+    return OpenOptions(disk_store.disk_image(store, source_id), on_bytes)
+
+
+def _record_disk_image(store: Any, examiner: str | None, source_id: int, listing: Any) -> None:
+    """The ``disk_images`` row, and the audit event of a hash check made now."""
+    info = dataclasses.replace(listing.disk_image, source_id=source_id)
+    disk_store.write_disk_image(store, info)
+    if listing.verified_now:
+        store.append_audit(
+            "disk_image_verified",
+            examiner,
+            {
+                "source": info.path,
+                "format": info.format,
+                "segments": len(info.segments),
+                "media_size": info.media_size,
+                "verification": info.verification,
+                "stored_md5": info.stored_md5,
+                "computed_md5": info.computed_md5,
+                "stored_sha1": info.stored_sha1,
+                "computed_sha1": info.computed_sha1,
+                "message": info.message,
+                "volumes": [
+                    {"name": v.name, "filesystem": v.filesystem, "problem": v.problem}
+                    for v in info.volumes
+                ],
+            },
+        )
 
 
 def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -> int:

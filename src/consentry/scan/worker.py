@@ -46,6 +46,8 @@ def process(item: WorkItem) -> WorkResult:
     try:
         if item.needs is not None:
             _reanalyse(_read_member_or_file(item.ref), item, result)
+        elif item.ref.in_disk_image and len(item.ref.member_chain) == 1:
+            _analyse_disk_file(item, result)
         elif item.ref.member_chain:
             _analyse_bytes(_read_member_or_file(item.ref), item, result)
         else:
@@ -93,6 +95,18 @@ def internal_error_result(
 def _read_member_or_file(ref: LocationRef) -> bytes:
     # files, archive members and files in disk images, by their location (see media.locate)
     return locate.read_bytes(ref)
+
+
+def _analyse_disk_file(item: WorkItem, result: WorkResult) -> None:
+    """A file inside a disk image: read into memory like any file up to MAX_IN_MEMORY_BYTES,
+    a larger one hashed as a stream from the image (never held whole)."""
+    from consentry.media import disk  # pytsk3/pyewf load only when a disk image is met
+
+    if disk.location_size(item.ref) <= MAX_IN_MEMORY_BYTES:
+        _analyse_bytes(_read_member_or_file(item.ref), item, result)
+        return
+    with disk.open_stream(item.ref) as stream:
+        _analyse_large_file(stream, item, result)
 
 
 def _reanalyse(data: bytes, item: WorkItem, result: WorkResult) -> None:

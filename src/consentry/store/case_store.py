@@ -488,7 +488,7 @@ class CaseStore:
             refs = {
                 r.id: r
                 for r in conn.execute(
-                    select(L.c.id, L.c.raw_path, L.c.member_chain, L.c.rel_path).where(
+                    select(L.c.id, L.c.raw_path, L.c.member_chain, L.c.rel_path, L.c.address).where(
                         L.c.id.in_([t[1] for t in todo])
                     )
                 )
@@ -497,7 +497,9 @@ class CaseStore:
             WorkItem(
                 loc_id,
                 LocationRef(
-                    bytes(refs[loc_id].raw_path), tuple(json.loads(refs[loc_id].member_chain))
+                    bytes(refs[loc_id].raw_path),
+                    tuple(json.loads(refs[loc_id].member_chain)),
+                    refs[loc_id].address,
                 ),
                 refs[loc_id].rel_path,
                 needs=needs,
@@ -584,11 +586,20 @@ class CaseStore:
                 select(func.count(func.distinct(L.c.parent_id))).where(L.c.parent_id.is_not(None))
             )
             unhashed = scalar(select(func.count()).select_from(L).where(L.c.sha256.is_(None)))
-            # read and failed (a pending file has no hash yet either: it is not "unreadable")
+            # read and failed (a pending file has no hash yet either: it is not "unreadable");
+            # the segment files of a disk image are never read as files (their content is
+            # the image's volumes), so they are not unreadable either
+            image_files = (
+                select(SOURCES.c.id).where(SOURCES.c.kind == "disk_image").scalar_subquery()
+            )
             unreadable = scalar(
                 select(func.count())
                 .select_from(L)
-                .where(L.c.sha256.is_(None), L.c.state != "pending")
+                .where(
+                    L.c.sha256.is_(None),
+                    L.c.state != "pending",
+                    ~((L.c.member_chain == "[]") & L.c.source_id.in_(image_files)),
+                )
             )
             pending = scalar(select(func.count()).select_from(L).where(L.c.state == "pending"))
             # problems per location: the location's own, plus those of the content found there
