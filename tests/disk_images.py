@@ -105,12 +105,18 @@ def ntfs_image(path: Path, files: Mapping[str, bytes], size_mb: int = 16) -> Pat
 
 
 def ext4_image(
-    path: Path, files: Mapping[str, bytes], delete: Sequence[str] = (), size_mb: int = 16
+    path: Path,
+    files: Mapping[str, bytes],
+    delete: Sequence[str] = (),
+    size_mb: int = 16,
+    then: Mapping[str, bytes] | None = None,
 ) -> Path:
     """An ext4 file system (no partition table) made from a folder with ``mkfs.ext4 -d``; the
     names in ``delete`` are then removed with ``debugfs -w -R "rm ..."`` (on the image file
-    only, never mounted). Tools: mkfs.ext4, debugfs."""
-    need("mkfs.ext4", *(["debugfs"] if delete else []))
+    only, never mounted), and the files of ``then`` written after that with debugfs ``write``
+    (into folders that exist; a new file may take a deleted one's inode and blocks).
+    Tools: mkfs.ext4, debugfs."""
+    need("mkfs.ext4", *(["debugfs"] if delete or then else []))
     path = Path(path)
     path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,6 +129,14 @@ def ext4_image(
         _run("mkfs.ext4", "-q", "-F", "-L", "evidence", "-d", root, path, f"{size_mb}M")
     for name in delete:
         _run("debugfs", "-w", "-R", f"rm /{name.strip('/')}", path)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, data) in enumerate((then or {}).items()):
+            src = Path(tmp) / f"t{i}"
+            src.write_bytes(data)
+            folder, _, base = name.strip("/").rpartition("/")
+            script = Path(tmp) / f"t{i}.debugfs"
+            script.write_text(f"cd /{folder}\nwrite {src} {base}\n")
+            _run("debugfs", "-w", "-f", script, path)
     return path
 
 
@@ -170,6 +184,7 @@ def e01_image(
     segment files in order. Tool: ewfacquire."""
     need("ewfacquire")
     target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
     args: list[str | Path] = ["ewfacquire", "-u", "-q", "-t", target, "-f", "encase6"]
     args += ["-c", compression, "-C", "case-16", "-D", "test image", "-e", "tester"]
     args += ["-E", "ev-1", "-N", "made by tests/disk_images.py"]
