@@ -54,7 +54,11 @@ def load_services(path: Path | None = None) -> list[ServiceEntry]:
 
 def load_services_list(path: Path | None = None) -> ServicesList:
     if path is None:
-        data, shown, origin = shipped_bytes(), f"(shipped) {SHIPPED_NAME}", "shipped"
+        data, shown, origin = (
+            shipped_bytes(),
+            f"consentry/analyzers/artefacts/data/{SHIPPED_NAME}",
+            "shipped",
+        )
     else:
         shown, origin = str(path), "file"
         try:
