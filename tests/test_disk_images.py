@@ -353,3 +353,33 @@ def test_rescan_resumes_without_duplicates_or_second_verification(
         verified = [e for e in opened.store.audit_events() if e.action == "disk_image_verified"]
         assert len(verified) == 1  # the re-run kept the first run's check
         assert len(disk_images(opened.store)) == 1
+
+
+def test_large_file_in_an_image_is_streamed_not_read_whole(
+    images: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consentry.records.items import WorkItem
+    from consentry.scan import worker
+
+    found = listed(walk(images / "fat.img"))
+    ref = found["p0/DCIM/_.jpg"].ref
+    monkeypatch.setattr(worker, "MAX_IN_MEMORY_BYTES", 1000)
+    monkeypatch.setattr(
+        disk, "read_location", lambda ref: pytest.fail("read whole instead of streamed")
+    )
+    result = worker.process(WorkItem(1, ref, "fat.img!p0/DCIM/_.jpg"))
+    assert result.content is not None and result.content.sha256 == sha(B)
+    assert [p.code for p in result.content_problems] == [Code.TOO_LARGE_FOR_ANALYSIS]
+
+
+def test_large_zip_in_an_image_is_opened_from_a_stream(
+    images: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consentry.media import locate
+
+    zip_ref = listed(walk(images / "fat.img"))["p0/Downloads/bundle.zip"].ref
+    archives.clear_cache()
+    monkeypatch.setattr(archives, "MAX_CACHED_NESTED_BYTES", 10)
+    monkeypatch.setattr(disk, "read_location", lambda ref: pytest.fail("zip read whole"))
+    assert locate.read_bytes(zip_ref.child("pics/inner.jpg")) == C
+    archives.clear_cache()

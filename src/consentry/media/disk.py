@@ -676,6 +676,23 @@ def _read_prefix(f: Any, size: int, stop_at: int | None = None) -> tuple[int, st
     return done, None
 
 
+def _check_readable(f: Any, size: int) -> tuple[int, str | None]:
+    """``_read_prefix`` for a file up to MAX_READ_BYTES; a larger one (a deleted video) is
+    checked at its first and last MiB only, not read whole at inventory."""
+    if size <= MAX_READ_BYTES:
+        return _read_prefix(f, size)
+    head, error = _read_prefix(f, CHUNK)
+    if head < CHUNK:
+        return head, error
+    try:
+        tail = f.read_random(size - CHUNK, CHUNK)
+    except _TSK_ERRORS as exc:
+        return size - CHUNK, _tsk_message(exc)
+    if len(tail) < CHUNK:
+        return size - CHUNK + len(tail), "the file system returned no more data"
+    return size, None
+
+
 def walk_image(inspection: ImageInspection) -> Iterator[FoundFile]:
     """Every location of an inspected image: the segment files first (the image location
     carries the image's problems), then each volume's files in a fixed order (a re-run lists
@@ -931,7 +948,7 @@ def _decide(p: _Pending, allocated: _Runs, fs: Any, img: _ReadOnlyImg) -> FoundF
             recovery, why = "unrecoverable", "all its blocks now belong to allocated files"
         else:
             before = img.errors
-            readable, error = _read_prefix(p.file, p.size)
+            readable, error = _check_readable(p.file, p.size)
             if img.errors != before:
                 readable, error = 0, f"it lies where the image cannot be read ({img.first_error})"
             if readable == 0:

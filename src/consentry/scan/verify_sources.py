@@ -1,7 +1,9 @@
 """The read-only guarantee, checked: after a scan, every source file is as it was found.
 
 Size and mtime are compared for every file; where either changed, the SHA-256 is recomputed to
-tell a content change from a metadata-only change. Anything found is recorded as a problem on the
+tell a content change from a metadata-only change. A disk image's segment files are locations
+on disk like any file (size and mtime compared); the files inside the image are not re-read one
+by one: the image's bytes are what its segments hold. Anything found is recorded as a problem on the
 location and reported; consentry itself never writes to a source.
 """
 
@@ -49,7 +51,9 @@ def compare_with_scan(f: DiskFile, rehash_always: bool) -> FileNow:
     except OSError as exc:
         return FileNow(stat_error=exc)
     same = st.st_size == f.size and st.st_mtime_ns == f.mtime_ns
-    rehash = rehash_always or not same
+    # nothing to compare a hash with (the segment files of a disk image, whose content is
+    # checked by the image's own MD5/SHA-1; a file unreadable at the scan): not re-read
+    rehash = f.sha256 is not None and (rehash_always or not same)
     return FileNow(
         size=st.st_size,
         mtime_ns=st.st_mtime_ns,
