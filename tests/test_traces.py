@@ -500,3 +500,43 @@ def test_person_without_joined_files_sees_no_trace(scanned) -> None:
 def test_service_entry_record_is_what_match_returns() -> None:
     entry = ServiceEntry("a", "A", ("a.example",), "nudify", "2026-01-01", "test")
     assert match_host("x.a.example", [entry]) is entry
+
+
+def test_profile_inside_a_disk_image(tmp_path: Path) -> None:
+    """A Chrome profile on an ext4 image (its -wal beside it): read through the image, the
+    download matched to the picture on the image's volume by its path."""
+    from .disk_images import ext4_image
+
+    staging = tmp_path / "staging"
+    pic = write_jpeg(staging / "Users/alice/Downloads/result.jpg", seed=31)
+    history = chrome_profile(
+        staging,
+        visits=VISITS,
+        downloads=[
+            Download(DOWNLOAD.url, windows_path("alice", "Downloads", "result.jpg"),
+                     DOWNLOAD.at, pic.stat().st_size, tab_url=DOWNLOAD.tab_url)
+        ],
+        wal=True,
+    )  # fmt: skip
+    files = {
+        str(p.relative_to(staging)): p.read_bytes()
+        for p in (pic, history, Path(str(history) + "-wal"))
+    }
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    image = ext4_image(evidence / "laptop.img", files)
+    digest = _digest(image)
+    ref = CaseRef(tmp_path / "case")
+    _scan(ref, image)  # a disk image named as the source
+    rows = _rows(
+        ref.path,
+        "SELECT t.kind, t.service_id, d.path, l.path, t.match_reason FROM creation_traces t "
+        "JOIN locations d ON d.id = t.db_location_id "
+        "LEFT JOIN locations l ON l.id = t.matched_location_id ORDER BY t.kind, t.at_utc",
+    )
+    db = f"{image}!p0/Users/alice/AppData/Local/Google/Chrome/User Data/Default/History"
+    assert rows == [
+        ("download", "clothoff", db, f"{image}!p0/Users/alice/Downloads/result.jpg", "path"),
+        ("visit", "clothoff", db, None, None),
+    ]
+    assert _digest(image) == digest

@@ -64,7 +64,7 @@ the case (by hash, by path, or by name and size). Other history rows are not sto
 are UTC; the machine's time zone is not in these files, so no local time is given.
 
 \b
-JSON: case, services {source, path, sha256, entries}, time_note, traces [{id, kind, browser,
+JSON: case, services {source, path, sha256}, time_note, traces [{id, kind, browser,
 profile, at_utc, local_offset_min, url, host, title, service_id, service_name, download_path,
 download_bytes, matched_path, matched_sha256, match_reason, database, source_row}],
 unreadable_databases [{path, message}].""",

@@ -96,7 +96,11 @@ class TracesResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "case": str(self.case_path),
-            "services": {k: v for k, v in self.services.as_dict().items() if k != "services"},
+            "services": {
+                "source": self.services.origin,
+                "path": self.services.path,
+                "sha256": self.services.sha256,
+            },
             "time_note": TIME_NOTE,
             "traces": [t.as_dict() for t in self.traces],
             "unreadable_databases": [{"path": p, "message": m} for p, m in self.unreadable],
