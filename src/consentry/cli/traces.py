@@ -55,13 +55,14 @@ Examples:
   consentry traces services --write-default my-services.yaml
 
 \b
-The scan runs this pass too (`consentry scan ... --services FILE`). Browser profiles are found
-among the case's files: Chrome / Edge / Brave 'History', Firefox 'places.sqlite', Safari
-'History.db' and 'Downloads.plist', with their '-wal' files. They are read from a private copy,
-never opened in place. Kept: visits and downloads whose host (or, for a download, the page it
-came from) is a listed service's domain or a subdomain of it, and downloads whose file is in
-the case (by hash, by path, or by name and size). Other history rows are not stored. Times
-are UTC; the machine's time zone is not in these files, so no local time is given.
+The scan runs this pass too (`consentry scan SRC --case DIR --services FILE`).
+Browser profiles are found among the case's files: Chrome / Edge / Brave 'History',
+Firefox 'places.sqlite', Safari 'History.db' and 'Downloads.plist', with their '-wal'
+files. They are read from a private copy, never opened in place. Kept: visits and
+downloads whose host (or, for a download, the page it came from) is a listed service's
+domain or a subdomain of it, and downloads whose file is in the case (by hash, by path,
+or by name and size). Other history rows are not stored. Times are UTC; the machine's
+time zone is not in these files, so no local time is given.
 
 \b
 JSON: case, services {source, path, sha256}, time_note, traces [{id, kind, browser,
@@ -130,7 +131,7 @@ def list_cmd(case_dir: Path, db_url: str | None, services_only: bool, as_json: b
 
 @traces_group.command(
     "timeline",
-    short_help="Each person's timeline: photo -> service -> download -> folder.",
+    short_help="Each person's timeline of creation.",
     epilog="""\b
 Examples:
   consentry traces timeline --case ./case-17
@@ -146,7 +147,7 @@ conclusions, with their basis. Browser traces appear only when joined to the per
     "--case", "case_dir", required=True, type=click.Path(path_type=Path), help="Case folder."
 )
 @DB_OPTION
-@click.option("--person", default=None, metavar="CODE", help="One person (E1, U3 ...).")
+@click.option("--person", default=None, metavar="CODE", help="One person (E1, U3).")
 @click.option("--json", "as_json", is_flag=True, help="Print the timelines as JSON.")
 def timeline_cmd(case_dir: Path, db_url: str | None, person: str | None, as_json: bool) -> None:
     """Show each person's timeline of creation."""
@@ -164,7 +165,7 @@ def timeline_cmd(case_dir: Path, db_url: str | None, person: str | None, as_json
 
 @traces_group.command(
     "services",
-    short_help="Show the services list, or write the shipped one to edit.",
+    short_help="Show or write the services list.",
     epilog="""\b
 Examples:
   consentry traces services
