@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,18 +38,24 @@ from consentry.derivation.direction import STATED_CONFIDENCE, direction_stated
 from consentry.media.thumbnails import must_blur
 from consentry.persons.findings import PersonsReport, build_report
 from consentry.persons.refresh import method_description as persons_method
+from consentry.records.disk import DeletedFile
 from consentry.records.items import ThumbnailRecord
+from consentry.reports import laptop
 from consentry.reports.counts import Count, case_counts, scoped_counts
 from consentry.reports.methods import method_text, rates_of, title
 from consentry.reports.model import (
     AuditInfo,
     BoundReason,
     CaseReport,
+    DeletedFileInfo,
     DerivationLink,
+    DiskImageReport,
+    InferenceInfo,
     ItemFinding,
     MethodInfo,
     PersonInfo,
     PersonRequests,
+    PersonTimelineInfo,
     PossibleInfo,
     ProblemInfo,
     ReportError,
@@ -58,6 +64,8 @@ from consentry.reports.model import (
     RequestTimelineEntry,
     ScanInfo,
     SourceInfo,
+    TraceInfo,
+    VideoGroupInfo,
     _plain,
 )
 from consentry.reports.options import ReportOptions
@@ -65,6 +73,7 @@ from consentry.reports.provenance_info import with_provenance
 from consentry.reports.redact import Redactor, redact_value
 from consentry.reports.reverify import reverify_sources, source_manifests
 from consentry.reports.visual import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, visual_groups
+from consentry.store import disk_store, video_store
 from consentry.store.audit import read_head, report_statement, verify_chain
 from consentry.store.case import HEAD_FILE, Case, open_case_readonly
 from consentry.store.case_counts import CaseCounts
@@ -72,6 +81,9 @@ from consentry.store.links_store import LinkRecord, LinksStore
 from consentry.store.persons_store import ENROLLED
 from consentry.store.requests_store import RequestsStore
 from consentry.store.rows import FindingRow, LocationRow, ScanRow, SourceRow
+from consentry.store.traces_store import StoredTrace, TracesStore
+from consentry.traces.timeline import person_timelines
+from consentry.videos.groups import video_groups
 
 # audit actions whose payload says nothing about any person: kept in person-scoped reports
 CASE_LEVEL_ACTIONS = frozenset({"case_created", "scan_started", "scan_finished"})
@@ -125,6 +137,8 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
         for path in s.possible_items:
             possible_at[path].add(s.id)
 
+    all_paths = {r.id: r.path for r in rows}  # for traces and timelines (any location)
+    deleted = {d.location_id: d for d in disk_store.deleted_files(store)}
     if scope is not None:
         rows = [r for r in rows if scope in codes_at.get(r.path, ())]
         redactor.file_hashes = {r.path: r.sha256 for r in rows}  # for neutral file names
@@ -135,10 +149,15 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
     for r in rows:
         item = _item(r, findings, thumbs, sources, codes_at, possible_at, visual, scope)
         codes = problem_codes.of(r.id, r.sha256)
-        items.append(replace(item, problems=tuple(sorted(codes))) if codes else item)
+        if codes:
+            item = replace(item, problems=tuple(sorted(codes)))
+        if r.id in deleted:
+            item = replace(item, deleted=True, recovery=deleted[r.id].recovery)
+        items.append(item)
     items = [_redact_item(i, redactor) for i in items]
     items = with_provenance(items, store.finding_payloads("provenance"), redactor)
     items = _with_generic_findings(items, findings)
+    items = _with_videos(items, store, findings)
 
     persons = [
         _person_info(s, options) for s in persons_report.persons if scope is None or s.id == scope
@@ -206,6 +225,8 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
             if p["path"] in in_scope
         ]
 
+    sections = _laptop(case, rows, all_paths, deleted, items, links, redactor, scope)
+    items = _with_video_groups(items, sections.video_groups)
     now = datetime.now(UTC)
     requests = _requests(RequestsStore(store.engine), options, redactor, enrolled_names, now)
     return CaseReport(
@@ -241,7 +262,100 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
         persons_bounds=bounds,
         incomplete=_incomplete(store_counts, store.last_scan_status()),
         requests=requests,
+        disk_images=sections.disk_images,
+        deleted_files=sections.deleted_files,
+        traces=sections.traces,
+        inferences=sections.inferences,
+        timelines=sections.timelines,
+        video_groups=sections.video_groups,
     )
+
+
+@dataclass(frozen=True)
+class _Laptop:
+    disk_images: list[DiskImageReport]
+    deleted_files: list[DeletedFileInfo]
+    traces: list[TraceInfo]
+    inferences: list[InferenceInfo]
+    timelines: list[PersonTimelineInfo]
+    video_groups: list[VideoGroupInfo]
+
+
+def _laptop(
+    case: Case,
+    rows: Sequence[LocationRow],
+    all_paths: dict[int, str],
+    deleted: dict[int, DeletedFile],
+    items: Sequence[ReportItem],
+    links: Sequence[DerivationLink],
+    r: Redactor,
+    scope: str | None,
+) -> _Laptop:
+    """Disk images, deleted files, traces of creation and video groups (``laptop.py``); a
+    person-scoped report keeps what is joined to the person's files only."""
+    store = case.store
+    in_ids = {row.id for row in rows}
+    shas = {i.sha256 for i in items if i.sha256}
+    places: dict[str, str] = {}
+    for i in items:
+        if i.sha256:
+            places.setdefault(i.sha256, i.location)
+    source_ids = None if scope is None else {row.source_id for row in rows}
+    images = laptop.disk_image_reports(disk_store.disk_images(store), r, source_ids)
+    gone = laptop.deleted_file_infos(deleted.values(), r, None if scope is None else in_ids)
+    timelines = person_timelines(store)
+    stored = TracesStore(store.engine).traces()
+    in_timeline = {e.trace_id for e in timelines.get(scope or "", []) if e.trace_id is not None}
+
+    def keep(t: StoredTrace) -> bool:
+        if scope is None:
+            return True
+        sha = t.record.matched_sha256
+        return (sha in shas) if sha else (t.id in in_timeline)
+
+    traces = laptop.trace_infos(stored, places, links, r, keep)
+    steps = laptop.timeline_infos(timelines, all_paths, r, scope, shas)
+    groups = laptop.video_group_infos(video_groups(store), places, None if scope is None else shas)
+    return _Laptop(images, gone, traces, laptop.inferences(traces, links), steps, groups)
+
+
+# -- the other parts' readers (issue 16) --------------------------------------------------------
+def _video_facts(store: Any) -> dict[str, laptop.VideoFacts]:
+    return {
+        v.sha256: laptop.VideoFacts(v.sha256, v.duration_s, v.codec, v.frame_count)
+        for v in video_store.video_contents(store)
+    }
+
+
+def _with_video_groups(
+    items: list[ReportItem], groups: Sequence[VideoGroupInfo]
+) -> list[ReportItem]:
+    number = {sha: g.group for g in groups for sha in g.members}
+    return [
+        replace(i, video=replace(i.video, group=number[i.sha256]))
+        if i.video is not None and i.sha256 in number
+        else i
+        for i in items
+    ]
+
+
+def _with_videos(
+    items: list[ReportItem], store: Any, findings: dict[tuple[str, str], FindingRow]
+) -> list[ReportItem]:
+    """Each video item's kind, length, codec and frames analysed."""
+    facts = _video_facts(store)
+    if not facts:
+        return items
+    wanted = {i.sha256 for i in items if i.sha256 in facts}
+    payloads = {
+        sha: payload for sha, payload in store.finding_payloads("explicit") if sha in wanted
+    }
+    return [
+        replace(i, video=laptop.video_info(i, facts[i.sha256], payloads.get(i.sha256)))
+        if i.sha256 in facts
+        else i
+        for i in items
+    ]
 
 
 OPEN_REQUEST = ("requested", "acknowledged", "offered")

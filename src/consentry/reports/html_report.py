@@ -163,8 +163,47 @@ def _possible_items(report: CaseReport, person: PersonInfo) -> list[ReportItem]:
     return [i for i in report.items if person.code in i.possible_person_codes]
 
 
+@dataclass(frozen=True)
+class Shown:
+    """Which of the laptop's sections the report has (only where the case has such things)."""
+
+    disk: bool
+    traces: bool
+    videos: bool
+
+
+def shown_sections(report: CaseReport) -> Shown:
+    return Shown(
+        disk=bool(report.disk_images or report.deleted_files),
+        # a disk image may hold a browser profile: the section then says none was found
+        traces=bool(report.traces or report.timelines or report.inferences or report.disk_images),
+        videos=bool(report.video_groups or any(i.video for i in report.items)),
+    )
+
+
+def section_numbers(show: Shown) -> dict[str, int]:
+    """The numbers of sections 10 on (1-9 are always there)."""
+    names = (["disk", "deleted"] if show.disk else []) + (["traces"] if show.traces else [])
+    names += ["videos"] if show.videos else []
+    names += ["problems", "limitations", "audit", "annex"]
+    return {name: number for number, name in enumerate(names, 10)}
+
+
+def video_tiles(report: CaseReport, thumbs: Thumbnails) -> list[tuple[ReportItem, str | None]]:
+    """Each distinct video once, with its contact sheet (the blur rule checked as for images)."""
+    seen: set[str] = set()
+    out = []
+    for item in report.items:
+        if item.video is None or not item.sha256 or item.sha256 in seen:
+            continue
+        seen.add(item.sha256)
+        out.append((item, thumbs.uri(item)))
+    return out[:GALLERY_LIMIT]
+
+
 def render_html(report: CaseReport, for_print: bool = False) -> str:
     thumbs = Thumbnails(report.case_dir)
+    show = shown_sections(report)
     renders = Renders(report.case_dir)
     observed = {k: c for k, c in report.counts.items() if c.basis == "observed"}
     inferred = {k: c for k, c in report.counts.items() if c.basis != "observed"}
@@ -202,6 +241,9 @@ def render_html(report: CaseReport, for_print: bool = False) -> str:
             annex_limit=ANNEX_LIMIT,
             label_counts=_label_counts(report.items),
             masks={link.derived_sha256: renders.uri(link.mask_render) for link in report.links},
+            show=show,
+            sec=section_numbers(show),
+            videos=video_tiles(report, thumbs),
         )
     )
 

@@ -186,6 +186,33 @@ class ReportItem:
     provenance: ProvenanceInfo | None = None
     # findings of the analyzers without fields of their own in schema 1 (plug-ins), by name
     findings: tuple[ItemFinding, ...] = field(default=(), metadata={"omit_empty": True})
+    # a file inside a disk image whose entry is deleted (see ``CaseReport.deleted_files``)
+    deleted: bool = field(default=False, metadata={"omit_empty": True})
+    recovery: str | None = field(default=None, metadata={"omit_empty": True})
+    # a video: its kind, length, codec and the frames analysed (contact sheet = thumbnail)
+    video: VideoInfo | None = field(default=None, metadata={"omit_empty": True})
+
+
+@dataclass(frozen=True)
+class VideoFrameInfo:
+    """One frame of a video the analyzers looked at: its time and the explicit-content label."""
+
+    at_s: float
+    label: str | None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the scan measured of a video (the item's width/height are the video stream's)."""
+
+    container: str | None  # the mime type: video/mp4, video/webm ...
+    duration_s: float | None
+    codec: str | None
+    frame_count: int | None  # frames in the stream as the container states
+    frames_analysed: int  # keyframes the analyzers labelled
+    worst_label: str | None  # the worst frame's label (the item's explicit label)
+    frames: tuple[VideoFrameInfo, ...] = ()
+    group: int | None = None  # its video duplicate group (``CaseReport.video_groups``)
 
 
 @dataclass(frozen=True)
@@ -254,6 +281,129 @@ class DerivationLink:
     # the confidence of the direction (which one is the original), not of the link; None when
     # the direction is unknown
     direction_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class VolumeReport:
+    name: str  # p1, p2 ... (p0: the image holds a bare file system)
+    start_bytes: int
+    length_bytes: int
+    description: str
+    filesystem: str | None  # None: no file system could be opened
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class DiskImageReport:
+    """A disk image named as a source: its format and segments, volumes and the check of the
+    hashes stored in it (E01) against the ones computed over the media when it was scanned."""
+
+    path: str
+    format: str  # raw | ewf
+    segments: tuple[str, ...]
+    media_size: int | None
+    volumes: tuple[VolumeReport, ...]
+    stored_md5: str | None
+    stored_sha1: str | None
+    computed_md5: str | None
+    computed_sha1: str | None
+    # verified | mismatch | no_stored_hash | not_verified | error
+    verification: str
+    verified_at: str | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class DeletedFileInfo:
+    """A deleted entry of a disk image's file system, with what is known of it (times in UTC,
+    as the file system recorded them; ctime: metadata change, crtime: creation)."""
+
+    location: str
+    size: int | None
+    recovery: str  # recovered | partial | unrecoverable
+    mtime: str | None
+    atime: str | None
+    ctime: str | None
+    crtime: str | None
+    sha256: str | None  # of the recovered content; None when unrecoverable
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    """An observed fact: one row of a browser's history or downloads, as read from the profile
+    (a visit to a listed service, or a download whose file is in the case)."""
+
+    trace_id: int
+    browser: str
+    profile: str  # the profile folder (location)
+    database: str  # the history database's location
+    kind: str  # visit | download
+    url: str
+    host: str
+    title: str | None
+    service_id: str | None  # in the services list; None: not a listed service
+    service_name: str | None
+    at_utc: str | None
+    at_local: str | None  # the same instant on the profile's clock, when the profile says
+    download_path: str | None  # as the browser recorded it
+    download_bytes: int | None
+    in_case: bool  # the downloaded file was found in the case
+    file: str | None  # where (location); None when not found
+    file_sha256: str | None
+    match_reason: str | None  # path | hash | name_size: how the file was found
+    # the photo the derivation pass linked the downloaded file to (as made from it)
+    derived_from: str | None
+    derived_from_sha256: str | None
+    source_row: str
+
+
+@dataclass(frozen=True)
+class InferenceInfo:
+    """A conclusion drawn from observed facts and the case's links: stated with its basis, for
+    an examiner to weigh; never an observation itself."""
+
+    statement: str
+    basis: str
+    trace_ids: tuple[int, ...] = ()
+    sha256: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimelineStepInfo:
+    at_utc: str | None
+    step: str  # source_saved | service_visited | fake_downloaded | moved_to_person_folder ...
+    observed: bool  # False: inferred
+    what: str
+    basis: str
+    location: str | None
+    sha256: str | None
+    trace_id: int | None
+
+
+@dataclass(frozen=True)
+class PersonTimelineInfo:
+    person: str
+    steps: tuple[TimelineStepInfo, ...]
+
+
+@dataclass(frozen=True)
+class VideoGroupInfo:
+    """Videos that are the same footage: ``exact`` (the same vPDQ features) or ``near`` (cut,
+    re-encoded, resized; vpdq's match rule). Matched shares are of each video's features."""
+
+    group: int
+    kind: str  # exact | near
+    members: tuple[str, ...]  # SHA-256 of each video
+    locations: tuple[str, ...]  # where each was found (first location of each member)
+    matches: tuple[VideoMatchInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class VideoMatchInfo:
+    sha_a: str
+    sha_b: str
+    a_matched_pct: float  # of a's vPDQ features, the share with a match in b
+    b_matched_pct: float
 
 
 @dataclass(frozen=True)
@@ -350,6 +500,15 @@ class CaseReport:
     incomplete: str | None = None  # why the case is not complete; None when it is
     # the timeline of requests and measures per person (a person-scoped report: that person's)
     requests: list[PersonRequests] = field(default_factory=list, metadata={"omit_empty": True})
+    # issue 16: disk images, deleted files, traces of creation, videos (absent when none)
+    disk_images: list[DiskImageReport] = field(default_factory=list, metadata={"omit_empty": True})
+    deleted_files: list[DeletedFileInfo] = field(
+        default_factory=list, metadata={"omit_empty": True}
+    )
+    traces: list[TraceInfo] = field(default_factory=list, metadata={"omit_empty": True})
+    inferences: list[InferenceInfo] = field(default_factory=list, metadata={"omit_empty": True})
+    timelines: list[PersonTimelineInfo] = field(default_factory=list, metadata={"omit_empty": True})
+    video_groups: list[VideoGroupInfo] = field(default_factory=list, metadata={"omit_empty": True})
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(self)

@@ -22,6 +22,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from consentry.records.locations import DISK_SEPARATOR
 from consentry.reports.model import DerivationLink, ReportItem, SourceInfo
 
 # -- settings and payloads as rows --------------------------------------------------------------
@@ -103,6 +104,8 @@ class SourcePaths:
                 return self.labels[root], location[len(root.rstrip("/")) + 1 :]
             if location == root:
                 return self.labels[root], TOP_LEVEL
+            if location.startswith(root + DISK_SEPARATOR):  # a file in a disk image source
+                return self.labels[root], root.rsplit("/", 1)[-1] + location[len(root) :]
         return None, location
 
     def rel(self, location: str | None) -> Markup:
