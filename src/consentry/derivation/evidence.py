@@ -10,8 +10,7 @@ from collections import OrderedDict
 import numpy as np
 
 from consentry.derivation.features import work_picture
-from consentry.media import archives
-from consentry.media.reader import open_readonly, read_all
+from consentry.media import locate
 from consentry.records.problems import Code, ItemError
 from consentry.store.links_store import ImageRef
 
@@ -20,16 +19,8 @@ PICTURE_CACHE = 96  # decoded work pictures per worker (~0.6 MB each)
 
 def read_evidence(image: ImageRef) -> bytes:
     """The content's bytes, read-only, as the scan read them (ItemError if they changed)."""
-    ref = image.ref
-    if not ref.member_chain:
-        with open_readonly(ref.raw_path) as fh:
-            data = read_all(fh)
-    else:
-        with (
-            open_readonly(ref.raw_path) as outer,
-            archives.open_chain(outer, ref.member_chain[:-1]) as archive,
-        ):
-            data = archives.read_member(archive, ref.member_chain[-1])
+    # a file, an archive member, a file in a disk image (or a zip in one): media.locate
+    data = locate.read_bytes(image.ref)
     if hashlib.sha256(data).hexdigest() != image.sha256:  # SHA-256 alone: MD5/SHA-1 add nothing
         raise ItemError(Code.SOURCE_CHANGED, "content no longer hashes as recorded")
     return data

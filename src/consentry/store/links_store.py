@@ -97,13 +97,16 @@ class LinksStore:
                 .subquery()
             )
             rows = conn.execute(
-                select(L.c.sha256, L.c.raw_path, L.c.member_chain, L.c.path)
+                select(L.c.sha256, L.c.raw_path, L.c.member_chain, L.c.path, L.c.address)
                 .select_from(L.join(firsts, firsts.c.loc == L.c.id))
                 .order_by(L.c.sha256)
             ).all()
         return [
             ImageRef(
-                r.sha256, LocationRef(bytes(r.raw_path), tuple(json.loads(r.member_chain))), r.path
+                r.sha256,
+                # address: where a disk image's file system keeps the file (deleted ones too)
+                LocationRef(bytes(r.raw_path), tuple(json.loads(r.member_chain)), r.address),
+                r.path,
             )
             for r in rows
         ]
