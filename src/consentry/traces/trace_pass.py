@@ -106,6 +106,12 @@ def find_traces(
         if isinstance(outcome, Problem):
             problems.append((db.location_id, outcome))
         elif outcome is not None:
+            # keep only what may become a trace: a large history's other rows go at once
+            outcome.result.events = [
+                pe
+                for pe in outcome.result.events
+                if pe.event.kind == "download" or _service_of(pe, services.entries)[1]
+            ]
             reads.append(outcome)
         progress.analysed(1)
     matcher = _DownloadMatcher(ts, [pe for r in reads for pe in r.result.events])
