@@ -383,3 +383,89 @@ def test_large_zip_in_an_image_is_opened_from_a_stream(
     monkeypatch.setattr(disk, "read_location", lambda ref: pytest.fail("zip read whole"))
     assert locate.read_bytes(zip_ref.child("pics/inner.jpg")) == C
     archives.clear_cache()
+
+
+def _scan_cmd(image: Path, case: Path) -> list[str]:
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "consentry.cli.main",
+        "scan",
+        str(image),
+        "--case",
+        str(case),
+        "--workers",
+        "2",
+        "-q",
+        "--no-links",
+        "--only",
+        "explicit",
+    ]
+
+
+def _done(case: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{case / 'case.sqlite'}?mode=ro", uri=True, timeout=0.1) as db:
+            return int(
+                db.execute("select count(*) from locations where state='done'").fetchone()[0]
+            )
+    except sqlite3.Error:
+        return -1
+
+
+def _disk_rows(case: Path) -> list[tuple[object, ...]]:
+    return sorted(
+        rows(
+            case, "select path_key, address, deleted, recovery, atime_ns, crtime_ns from locations"
+        )
+        + rows(
+            case,
+            "select format, segments_json, media_size, volumes_json, computed_md5, "
+            "computed_sha1, verification from disk_images",
+        ),
+        key=repr,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_mid_analysis_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    """A real kill -9 of the scan's process group while files of the image are analysed."""
+    import signal
+    import subprocess
+    import time
+
+    from .store_dump import count_rows, dump_items
+
+    files = {f"DCIM/{i:03d}.jpg": jpeg(100 + i, 120, 90) for i in range(60)}
+    ext4_image(tmp_path / "p.img", files, delete=[f"DCIM/{i:03d}.jpg" for i in range(0, 60, 10)])
+    (segment,) = e01_image(tmp_path / "p.img", tmp_path / "ev" / "phone")
+    reference = tmp_path / "reference"
+    done = subprocess.run(
+        _scan_cmd(segment, reference), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    total = count_rows(reference)["locations"]
+
+    case = tmp_path / "case"
+    proc = subprocess.Popen(
+        _scan_cmd(segment, case),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and _done(case) < 20:
+            time.sleep(0.005)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 20 <= _done(case) < total  # the kill interrupted the analysis
+    again = subprocess.run(_scan_cmd(segment, case), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert dump_items(case) == dump_items(reference)
+    assert count_rows(case) == count_rows(reference)
+    assert _disk_rows(case) == _disk_rows(reference)
