@@ -540,3 +540,45 @@ def test_profile_inside_a_disk_image(tmp_path: Path) -> None:
         ("visit", "clothoff", db, None, None),
     ]
     assert _digest(image) == digest
+
+
+def test_local_offset_given_by_the_examiner_and_a_recovered_duplicate(tmp_path: Path) -> None:
+    from consentry.services.case import ServiceError
+    from consentry.services.traces import (
+        TracesRequest,
+        list_traces,
+        local_time,
+        parse_offset,
+        update_traces,
+    )
+    from consentry.store.traces_store import profile_name
+
+    assert parse_offset("+02:00") == 120 and parse_offset("-0530") == -330
+    assert parse_offset("UTC") == 0 and parse_offset("none") is None
+    with pytest.raises(ServiceError):
+        parse_offset("2 hours")
+    assert local_time("2024-05-01T10:00:00Z", 120) == "2024-05-01T12:00:00+02:00"
+    assert local_time("2024-05-01T10:00:00Z", None) is None
+    assert profile_name("img.E01!p2/Users/a/History (duplicate 2)") == "History"
+
+    evidence = tmp_path / "evidence"
+    chrome_profile(evidence, visits=VISITS)
+    ref = CaseRef(tmp_path / "case")
+    _scan(ref, evidence)
+    assert [t.at_local for t in list_traces(ref).traces] == [None]
+    result = update_traces(TracesRequest(ref, local_offset="+02:00"))
+    assert [(t.at_utc, t.local_offset_min, t.at_local) for t in result.traces] == [
+        ("2024-05-01T10:00:00Z", 120, "2024-05-01T12:00:00+02:00")
+    ]
+    _scan(ref, evidence)  # a later scan keeps the examiner's offset
+    assert [t.local_offset_min for t in list_traces(ref).traces] == [120]
+    last = json.loads(
+        _rows(
+            ref.path,
+            "SELECT payload FROM audit_events WHERE action = 'traces_found' "
+            "ORDER BY seq DESC LIMIT 1",
+        )[0][0]  # fmt: skip
+    )
+    assert last["local_offset_min"] == 120
+    cleared = update_traces(TracesRequest(ref, local_offset="none"))
+    assert [t.local_offset_min for t in cleared.traces] == [None]

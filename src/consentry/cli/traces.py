@@ -49,6 +49,7 @@ SERVICES_OPTION = click.option(
 Examples:
   consentry traces --case ./case-17                  # read the browser profiles, list traces
   consentry traces --case ./case-17 --services my-services.yaml --json > traces.json
+  consentry traces --case ./case-17 --local-offset +02:00    # the machine's clock, if known
   consentry traces list --case ./case-17 --services-only
   consentry traces timeline --case ./case-17 --person E1
   consentry traces services                          # the shipped list, with sources
@@ -62,18 +63,27 @@ files. They are read from a private copy, never opened in place. Kept: visits an
 downloads whose host (or, for a download, the page it came from) is a listed service's
 domain or a subdomain of it, and downloads whose file is in the case (by hash, by path,
 or by name and size). Other history rows are not stored. Times are UTC; the machine's
-time zone is not in these files, so no local time is given.
+time zone is not in these files: local time only at an offset you give (--local-offset).
 
 \b
 JSON: case, services {source, path, sha256}, time_note, traces [{id, kind, browser,
-profile, at_utc, local_offset_min, url, host, title, service_id, service_name, download_path,
-download_bytes, matched_path, matched_sha256, match_reason, database, source_row}],
+profile, at_utc, local_offset_min, at_local, url, host, title, service_id, service_name,
+download_path, download_bytes, matched_path, matched_sha256, match_reason, database,
+source_row}],
 unreadable_databases [{path, message}].""",
 )
 @click.option("--case", "case_dir", type=click.Path(path_type=Path), help="Case folder.")
 @DB_OPTION
 @SERVICES_OPTION
 @EXAMINER_OPTION
+@click.option(
+    "--local-offset",
+    default=None,
+    metavar="+HH:MM",
+    help="The examined machine's UTC offset, where you have established it (e.g. from its "
+    "time-zone settings): traces then show local time too. One fixed offset (no daylight "
+    "saving); kept with the case and recorded in the audit log; 'none' forgets it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the traces as JSON.")
 @click.pass_context
 def traces_group(
@@ -82,11 +92,12 @@ def traces_group(
     db_url: str | None,
     services_file: str | None,
     examiner: str | None,
+    local_offset: str | None,
     as_json: bool,
 ) -> None:
     """Find traces of creation in a case's browser profiles and list them."""
     if ctx.invoked_subcommand is not None:
-        if case_dir is not None or services_file or as_json:
+        if case_dir is not None or services_file or as_json or local_offset:
             raise click.UsageError(
                 f"put the options after the subcommand: consentry traces "
                 f"{ctx.invoked_subcommand} --case DIR ..."
@@ -98,7 +109,9 @@ def traces_group(
     from consentry.services.traces import TracesRequest, update_traces
 
     try:
-        result = update_traces(TracesRequest(CaseRef(case_dir, db_url), services_file, examiner))
+        result = update_traces(
+            TracesRequest(CaseRef(case_dir, db_url), services_file, examiner, local_offset)
+        )
     except ServiceError as exc:
         failed(exc)
     _show(result, as_json)
@@ -222,7 +235,8 @@ def services_cmd(
             out.print(indented(f"note: {shown(s.note)}", 4))
 
 
-COLUMNS = ("time (UTC)", "browser", "kind", "service", "host / URL", "file", "in the case")
+COLUMNS = ("time (UTC)", "local", "browser", "kind", "service", "host / URL", "file",
+           "in the case")  # fmt: skip
 
 
 def _show(result: TracesResult, as_json: bool) -> None:
@@ -243,8 +257,9 @@ def _show(result: TracesResult, as_json: bool) -> None:
         if fits(out, table):
             out.print(table)
         else:
-            for when, browser, kind, service, url, file, matched in rows:
-                out.print(f"[bold]{when}[/] {browser} {kind} {service}", highlight=False)
+            for when, local, browser, kind, service, url, file, matched in rows:
+                out.print(f"[bold]{when}[/] ({local}) {browser} {kind} {service}",
+                          highlight=False)  # fmt: skip
                 out.print(indented(url, 4))
                 if file:
                     out.print(indented(f"file {file}; in the case: {matched}", 4))
@@ -255,8 +270,15 @@ def _show(result: TracesResult, as_json: bool) -> None:
         f"found in the case; services list: {result.services.source_label()}",
         highlight=False,
     )
-    out.print("times are UTC as the browsers store them; the machine's time zone is not in "
-              "these files, so no local time is given", highlight=False)  # fmt: skip
+    offsets = {t.local_offset_min for t in traces}
+    if offsets == {None} or not traces:
+        out.print("times are UTC as the browsers store them; the machine's time zone is not "
+                  "in these files, so no local time is given (--local-offset sets one you have "
+                  "established)", highlight=False)  # fmt: skip
+    else:
+        out.print("times are UTC as the browsers store them; local: at the UTC offset the "
+                  "examiner gave (--local-offset; daylight saving not applied)",
+                  highlight=False)  # fmt: skip
     for path, message in result.unreadable:
         out.print(f"[yellow]unreadable[/] {shown(path)}: {shown(message)}", highlight=False)
 
@@ -267,6 +289,7 @@ def _row(t: TraceView) -> tuple[str, ...]:
         matched = f"{shown(t.matched_path)} (by {t.match_reason})"
     return (
         t.at_utc or "(no time)",
+        t.at_local or "-",
         t.browser,
         t.kind,
         shown(t.service_name) if t.service_name else "-",

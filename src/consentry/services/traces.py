@@ -8,6 +8,8 @@ store rows.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +23,39 @@ if TYPE_CHECKING:
 
 TIME_NOTE = (
     "times are UTC as the browsers store them; the machine's time zone is not in these files, "
-    "so local time is not given (local_offset_min null)"
+    "so local time is given only where the examiner set the machine's UTC offset "
+    "(--local-offset; one fixed offset, daylight saving time not applied), else "
+    "local_offset_min and at_local are null"
 )
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})$")
+
+
+def parse_offset(text: str) -> int | None:
+    """``+02:00`` / ``-0530`` / ``UTC+01:00`` -> minutes; ``none`` -> None (forget it)."""
+    t = text.strip()
+    if t.lower() in {"none", "unknown"}:
+        return None
+    if t.upper() in {"UTC", "Z", "+00:00"}:
+        return 0
+    m = _OFFSET.match(t.upper())
+    if not m or int(m.group(2)) > 14 or int(m.group(3)) >= 60:
+        raise ServiceError(
+            ErrorCode.MISUSE, f"--local-offset {text!r}: give it as +HH:MM or -HH:MM, or none"
+        )
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    return -minutes if m.group(1) == "-" else minutes
+
+
+def local_time(at_utc: str | None, offset_min: int | None) -> str | None:
+    """``2024-05-01T10:00:00Z`` at +120 -> ``2024-05-01T12:00:00+02:00``."""
+    if at_utc is None or offset_min is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(at_utc.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    zone = dt.timezone(dt.timedelta(minutes=offset_min))
+    return moment.astimezone(zone).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -30,6 +63,9 @@ class TracesRequest:
     case: CaseRef
     services_file: str | None = None  # a services list (YAML) instead of the shipped one
     examiner: str | None = None
+    # the examined machine's UTC offset as the examiner established it ("+02:00"; "none"
+    # forgets it); None leaves what the case holds
+    local_offset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +105,7 @@ class TraceView:
     profile: str
     at_utc: str | None
     local_offset_min: int | None
+    at_local: str | None  # at_utc at the examiner-given offset; None when none was given
     url: str
     host: str
     title: str | None
@@ -156,10 +193,14 @@ def write_default_services(dest: Path, force: bool = False) -> Path:
 
 def update_traces(request: TracesRequest) -> TracesResult:
     """Run the traces pass on the case (cheap when nothing changed) and return every trace."""
+    from consentry.store.traces_store import TracesStore
     from consentry.traces.trace_pass import find_traces
 
     services = services_view(request.services_file)  # a bad list: one error before any write
+    offset = None if request.local_offset is None else parse_offset(request.local_offset)
     with opened(request.case) as case:
+        if request.local_offset is not None:
+            TracesStore(case.store.engine).set_local_offset(offset)  # the pass records it
         find_traces(
             case.store,
             request.examiner,
@@ -210,6 +251,7 @@ def _view(t: StoredTrace) -> TraceView:
         profile=e.profile,
         at_utc=e.at_utc,
         local_offset_min=r.local_offset_min,
+        at_local=local_time(e.at_utc, r.local_offset_min),
         url=e.url,
         host=r.host,
         title=e.title,
@@ -251,6 +293,8 @@ def _last_services(case: Case) -> ServicesView:
 
 __all__ = [
     "TIME_NOTE",
+    "local_time",
+    "parse_offset",
     "ServiceView",
     "ServicesView",
     "TimelineView",

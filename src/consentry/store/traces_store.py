@@ -8,6 +8,7 @@ the display paths of its database and of the case file it matched) for the repor
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from consentry.store.schema import CreationTrace
 
 TRACES: Table = CreationTrace.__table__  # type: ignore[assignment]
 STATE_KEY = "traces.state"
+OFFSET_KEY = "traces.local_offset_min"  # the suspect machine's UTC offset, as the examiner gave it
+_DUPLICATE = re.compile(r" \(duplicate \d+\)$")
 # file names the pass reads (browsers.PROFILE_NAMES and their -wal files); the store layer does
 # not import analyzers, so the names are repeated here (checked equal by tests/test_traces.py)
 PROFILE_FILE_NAMES = (
@@ -44,7 +47,7 @@ class ProfileFile:
 
     @property
     def name(self) -> str:
-        return _last(self.path)
+        return profile_name(self.path)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,12 @@ def _last(path: str) -> str:
     return path.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1]
 
 
+def profile_name(path: str) -> str:
+    """The file name of a location, without the ``(duplicate N)`` a deleted entry beside a
+    live one of the same name is shown with (a recovered old History is read too)."""
+    return _DUPLICATE.sub("", _last(path))
+
+
 def _ref(r: Any) -> LocationRef:
     return LocationRef(bytes(r.raw_path), tuple(json.loads(r.member_chain)), r.address)
 
@@ -116,7 +125,10 @@ class TracesStore:
         """Locations named like a profile database or its -wal file, in id order."""
         L = LOCATIONS
         names = [*PROFILE_FILE_NAMES, *(n + "-wal" for n in PROFILE_FILE_NAMES)]
-        cond = or_(*(L.c.path.like(f"%{n}") for n in names))
+        cond = or_(
+            *(L.c.path.like(f"%{n}") for n in names),
+            *(L.c.path.like(f"%{n} (duplicate %)") for n in names),
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
@@ -135,7 +147,7 @@ class TracesStore:
         return [
             ProfileFile(r.id, r.path, _ref(r), r.size, r.sha256)
             for r in rows
-            if _last(r.path) in wanted
+            if profile_name(r.path) in wanted
         ]
 
     def case_files_named(self, names: Iterable[str]) -> list[CaseFile]:
@@ -253,6 +265,24 @@ class TracesStore:
         with self.engine.begin() as conn:
             conn.execute(CASE_INFO.delete().where(CASE_INFO.c.key == STATE_KEY))
             conn.execute(CASE_INFO.insert().values(key=STATE_KEY, value=value))
+
+    def local_offset(self) -> int | None:
+        """The UTC offset (minutes) of the examined machine's clock, when the examiner gave one
+        (``consentry traces --local-offset``); None: unknown (the browsers store UTC only)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(CASE_INFO.c.value).where(CASE_INFO.c.key == OFFSET_KEY)
+            ).scalar()
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def set_local_offset(self, minutes: int | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(CASE_INFO.delete().where(CASE_INFO.c.key == OFFSET_KEY))
+            if minutes is not None:
+                conn.execute(CASE_INFO.insert().values(key=OFFSET_KEY, value=str(minutes)))
 
     # -- what reports, the CLI and the timeline read ---------------------------------------------
     def traces(
@@ -393,6 +423,7 @@ def _stored(r: Any) -> StoredTrace:
 
 __all__ = [
     "PROFILE_FILE_NAMES",
+    "profile_name",
     "CaseFile",
     "LocationTimes",
     "ProfileFile",

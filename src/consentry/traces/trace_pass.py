@@ -93,7 +93,8 @@ def find_traces(
     files = ts.profile_files()
     by_path = {f.path: f for f in files}
     dbs = [f for f in files if f.name in PROFILE_NAMES]
-    state = _state(services, dbs, by_path, ts.location_count())
+    offset = ts.local_offset()
+    state = _state(services, dbs, by_path, (*ts.location_count(), offset))
     if ts.state() == state:
         return ts.trace_count()
     progress.phase("traces")
@@ -120,7 +121,7 @@ def find_traces(
         records = [
             rec
             for pe in read.result.events
-            if (rec := _trace(read.db, pe, services.entries, matcher)) is not None
+            if (rec := _trace(read.db, pe, services.entries, matcher, offset)) is not None
         ]
         kept_service += sum(1 for r in records if r.service_id)
         kept_download += sum(1 for r in records if r.matched_location_id is not None)
@@ -153,6 +154,7 @@ def find_traces(
             "added": added,
             "removed": removed,
             "truncated_tables": tally.truncated,
+            "local_offset_min": offset,  # given by the examiner; None: local time unknown
         },
     )
     ts.set_state(state)
@@ -163,11 +165,11 @@ def _state(
     services: ServicesList,
     dbs: list[ProfileFile],
     by_path: dict[str, ProfileFile],
-    inventory: tuple[int, int],
+    inventory: tuple[int, int, int | None],
 ) -> str:
     parts = [VERSION, services.sha256, list(inventory)]
     for db in dbs:
-        wal = by_path.get(db.path + WAL_SUFFIX)
+        wal = by_path.get(db.path + WAL_SUFFIX)  # a "(duplicate N)" entry is read alone
         parts.append([db.location_id, db.sha256, db.size, wal.sha256 if wal else None])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
@@ -299,6 +301,7 @@ def _trace(
     pe: ParsedEvent,
     services: list[ServiceEntry],
     matcher: _DownloadMatcher,
+    offset: int | None = None,
 ) -> TraceRecord | None:
     host, entry = _service_of(pe, services)
     found = matcher.match(pe) if pe.event.kind == "download" else None
@@ -318,7 +321,8 @@ def _trace(
         host=host,
         service_id=entry.id if entry else None,
         service_name=entry.name if entry else None,
-        local_offset_min=None,  # the profile's files do not say; times are UTC as stored
+        # the profile's files do not say; only an offset the examiner gave for the case
+        local_offset_min=offset,
         matched_location_id=case_file.location_id if case_file else None,
         matched_sha256=case_file.sha256 if case_file else None,
         match_reason=reason,
