@@ -97,8 +97,8 @@ def find_traces(
     state = _state(services, dbs, by_path, (*ts.location_count(), offset))
     if ts.state() == state:
         return ts.trace_count()
+    # a step without counts: the CLI's bar draws a phase's counts only for phases it knows
     progress.phase("traces")
-    progress.analysis_total(len(dbs))
     tally = _Tally()
     problems: list[tuple[int, Problem]] = []
     reads: list[_Read] = []
@@ -114,7 +114,6 @@ def find_traces(
                 if pe.event.kind == "download" or _service_of(pe, services.entries)[1]
             ]
             reads.append(outcome)
-        progress.analysed(1)
     matcher = _DownloadMatcher(ts, [pe for r in reads for pe in r.result.events])
     added = removed = kept_service = kept_download = 0
     for read in reads:
