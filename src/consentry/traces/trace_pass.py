@@ -93,6 +93,8 @@ def find_traces(
     files = ts.profile_files()
     by_path = {f.path: f for f in files}
     dbs = [f for f in files if f.name in PROFILE_NAMES]
+    if not dbs and ts.trace_count() == 0:
+        return 0  # no browser profile in the case: nothing written, no audit event
     offset = ts.local_offset()
     state = _state(services, dbs, by_path, (*ts.location_count(), offset))
     if ts.state() == state:
