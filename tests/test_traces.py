@@ -243,7 +243,7 @@ def test_download_paths_and_case_paths_normalise_alike() -> None:
         "Users", "alice", "Downloads", "a.jpg",
     )  # fmt: skip
     assert location_tail("profile/Downloads/a.jpg", []) == ("profile", "Downloads", "a.jpg")
-    assert location_tail("a.zip", ["inner/a.jpg"]) is None
+    assert location_tail("a.zip", ["alice/Downloads/a.jpg"]) == ("alice", "Downloads", "a.jpg")
 
 
 # -- the pass on a scanned folder ---------------------------------------------------------------

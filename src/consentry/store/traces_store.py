@@ -100,19 +100,18 @@ def _ref(r: Any) -> LocationRef:
     return LocationRef(bytes(r.raw_path), tuple(json.loads(r.member_chain)), r.address)
 
 
-def location_tail(rel_path: str, member_chain: Sequence[str]) -> tuple[str, ...] | None:
+def location_tail(rel_path: str, member_chain: Sequence[str]) -> tuple[str, ...]:
     """Components of a file's path where a browser would have named it: on its volume for a
-    file in a disk image, below the source root for a file in a folder; None for archive
-    members (a browser downloads to a file, not into a zip)."""
-    from consentry.records.locations import is_disk_element, split_disk_element
+    file in a disk image, below the source root for a file in a folder, inside its archive for
+    a zip member (a copied profile folder that was zipped)."""
+    from consentry.records.locations import is_disk_element, split_disk_element, split_member
 
     if not member_chain:
         parts = rel_path.replace("\\", "/").split("/")
-    elif len(member_chain) == 1 and is_disk_element(member_chain[0]):
-        _, path, _occurrence = split_disk_element(member_chain[0])
-        parts = path.split("/")
+    elif is_disk_element(member_chain[-1]):
+        parts = split_disk_element(member_chain[-1])[1].split("/")
     else:
-        return None
+        parts = split_member(member_chain[-1])[0].replace("\\", "/").split("/")
     return tuple(p for p in parts if p and p != ".")
 
 
@@ -201,7 +200,7 @@ class TracesStore:
                     .where(L.c.sha256.in_(chunk))
                     .order_by(L.c.id)  # fmt: skip
                 ):
-                    tail = location_tail(r.rel_path, json.loads(r.member_chain)) or ()
+                    tail = location_tail(r.rel_path, json.loads(r.member_chain))
                     out.append(
                         CaseFile(r.id, r.path, tail, r.size, r.sha256, r.mtime_ns, r.crtime_ns)
                     )
