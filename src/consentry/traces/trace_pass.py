@@ -128,7 +128,9 @@ def find_traces(
         kept_download += sum(1 for r in records if r.matched_location_id is not None)
         a, g = ts.replace_traces(read.db.location_id, records)
         added, removed = added + a, removed + g
-    removed += ts.drop_traces_except(r.db.location_id for r in reads)
+    # a database not read this time (a read error) keeps what it gave before; traces of
+    # locations that are no longer profile files (none, as evidence does not change) go
+    removed += ts.drop_traces_except(db.location_id for db in dbs)
     if problems:
         store.add_problems(problems)
     total = ts.trace_count()
