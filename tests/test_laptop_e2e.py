@@ -178,3 +178,21 @@ def test_laptop_image_report_shows_verification_deleted_file_traces_and_timeline
     assert fake["explicit_label"] == "explicit" and fake["thumbnail_blurred"] is True
     # the evidence was only read
     assert image.read_bytes() == before
+
+
+def test_person_scoped_report_shows_only_what_is_joined_to_the_person(
+    laptop: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, case = laptop
+    out = tmp_path / "e1.json"
+    ok("report", "--case", case, "--person", "E1", "--format", "json", "--out", out, "--force")
+    text = out.read_text()
+    doc = json.loads(text)
+    assert [t["person"] for t in doc.get("timelines", [])] == ["E1"]
+    # the deleted picture shows no one: not in E1's report
+    assert "old_picture" not in text and not doc.get("deleted_files")
+    # every download listed is of one of E1's files; file and folder names are neutral
+    shas = {i["sha256"] for i in doc["items"]}
+    downloads = [t for t in doc["traces"] if t["kind"] == "download"]
+    assert downloads and all(t["file_sha256"] in shas for t in downloads)
+    assert "beach_fake" not in text and "Downloads" not in text and "[file " in text

@@ -266,6 +266,8 @@ def timeline_infos(
             path = paths.get(e.location_id) if e.location_id is not None else None
             if scope is not None and (e.sha256 or path) and e.sha256 not in in_scope_shas:
                 continue
+            # the path first: its names, once replaced, are replaced in the text too
+            location = r.path(path, sha256=e.sha256) if path else None
             steps.append(
                 TimelineStepInfo(
                     at_utc=e.at_utc,
@@ -273,7 +275,7 @@ def timeline_infos(
                     observed=e.observed,
                     what=r.message(e.what),
                     basis=r.message(e.basis),
-                    location=r.path(path, sha256=e.sha256) if path else None,
+                    location=location,
                     sha256=e.sha256,
                     trace_id=e.trace_id,
                 )
