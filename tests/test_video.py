@@ -388,3 +388,130 @@ def test_sheet_blurred_when_frames_are_not_labelled(video_folder: Path, tmp_path
         decoded = [v for v in videos(opened) if v.vpdq_features]
     assert decoded and all(v.thumbnail_blurred for v in decoded)
     assert all(v.label is None for v in decoded)
+
+
+# --- exchange formats carry videos ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exchange_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A case with a video of Colin Powell (LFW news photo), the scenes video and its smaller
+    re-encode; the explicit model is the stand-in scoring every frame 0.97 (no explicit
+    picture anywhere), and Colin is enrolled with consent from two other photos."""
+    from consentry.analyzers import runner
+    from consentry.analyzers.explicit import ExplicitAnalyzer
+
+    from .exchange_case import COLIN, _consent, lfw, ok
+    from .stand_ins import FixedScorer
+
+    if not LFW.is_dir():
+        pytest.skip("../shared/data/faces/lfw (harmless labelled faces) is absent")
+    root = tmp_path_factory.mktemp("video-exchange")
+    evidence = root / "evidence"
+    evidence.mkdir()
+    photo = np.asarray(Image.open(lfw(COLIN, 3)).convert("RGB"))
+    (evidence / "colin.mp4").write_bytes(encode([field(5, 250, 250)] * 6 + [photo] * 6, rate=4))
+    for name in ("scenes.mp4", "scenes_small.mp4"):
+        shutil.copy(VIDEOS / name, evidence / name)
+    case = root / "case"
+    runner.reset_process()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            "consentry.analyzers.explicit.load_explicit",
+            lambda: ExplicitAnalyzer(FixedScorer(0.97)),
+        )
+        ok("scan", evidence, "--case", case, "--workers", "1", "-q", "--no-links")
+    runner.reset_process()
+    ok("person", "add", "--case", case, "--name", "Colin Powell", "--consent",
+       _consent(root, "Colin Powell"), lfw(COLIN, 1), lfw(COLIN, 2))  # fmt: skip
+    return case
+
+
+def report_to(case: Path, fmt: str, out: Path, *extra: str) -> None:
+    args = ["report", "--case", case, "--format", fmt, "--out", out, "--reverify", "none", *extra]
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+
+
+def test_explicit_frames_blur_the_sheet(exchange_case: Path) -> None:
+    with open_case_readonly(exchange_case) as opened:
+        listed = videos(opened)
+    assert listed and all(v.label == "explicit" and v.thumbnail_blurred for v in listed)
+
+
+def test_hash_pack_carries_the_persons_videos(exchange_case: Path, tmp_path: Path) -> None:
+    """The pack of a person seen in a video has its vPDQ line. The video's item is given the
+    person's code here: which contents a person is counted in is the persons pass's (it lists
+    image locations only so far: see bench/out/issue16-video.md)."""
+    from dataclasses import replace
+
+    from consentry.analyzers import vpdq
+    from consentry.reports.collect import collect
+    from consentry.reports.hashpack import write_hashpack
+    from consentry.reports.options import ReportOptions
+
+    with open_case_readonly(exchange_case) as opened:
+        colin = next(v for v in videos(opened) if v.locations[0].endswith("colin.mp4"))
+        features = video_hashes(opened)[colin.sha256]
+        report = collect(opened, ReportOptions(reverify="none"))
+    items = [
+        replace(i, person_codes=("E1",)) if i.sha256 == colin.sha256 else i for i in report.items
+    ]
+    out = tmp_path / "e1"
+    written = write_hashpack(replace(report, items=items), out, ReportOptions(person="E1"))
+    assert sorted(p.name for p in written) == [
+        "hashes.csv",
+        "manifest.json",
+        "pdq.txt",
+        "vpdq.txt",
+    ]
+    [line] = (out / "vpdq.txt").read_text().splitlines()
+    name, signal = line.split(" ", 1)
+    assert name == "vpdq"
+    assert [(f.pdq, f.quality) for f in vpdq.from_signal(signal)] == [
+        (f.pdq, f.quality) for f in features
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["unique_videos"] == 1 and manifest["counts"]["vpdq_lines"] == 1
+    assert (out / "pdq.txt").read_text() == ""  # a video has no PDQ of its own
+    table = (out / "hashes.csv").read_text().splitlines()
+    assert any(colin.sha256 in row and f",video,{len(features)}" in row for row in table)
+
+
+def test_vics_and_case_uco_carry_videos(exchange_case: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from consentry.reports import vics
+
+    with open_case_readonly(exchange_case) as opened:
+        listed = {v.sha256: v for v in videos(opened)}
+        features = video_hashes(opened)
+    report_to(exchange_case, "vics", tmp_path / "case.vics.json")
+    back = vics.read_vics(tmp_path / "case.vics.json")
+    media = {m.alt_hash("SHA256"): m for m in back.media}
+    assert set(listed) <= set(media)
+    for sha, summary in listed.items():
+        m = media[sha]
+        assert m.mime_type == "video/mp4" and m.category == vics.ADULT_INTIMATE
+        assert dict(m.metadata)["consentry.media_type"] == "video"
+        assert [f.pdq for f in vics.video_features_of(m)] == [f.pdq for f in features[sha]]
+        assert m.md5 == summary.md5.upper()
+
+    out = tmp_path / "case.jsonld"
+    report_to(exchange_case, "case", out)
+    graph = json.loads(out.read_text())["@graph"]
+    files = [n for n in graph if n["@type"] == "observable:File" and "video" in n.get(
+        "core:description", "")]  # fmt: skip
+    assert len(files) == len(listed)
+    hashes = [h for f in files for h in f["core:hasFacet"][1]["observable:hash"]]
+    vpdq_values = {
+        h["types:hashValue"]["@value"] for h in hashes if h["types:hashMethod"] == "VPDQ"
+    }
+    assert {f.pdq.upper() for fs in features.values() for f in fs} == vpdq_values
+    script = Path(sys.executable).with_name("case_validate")
+    if script.exists():
+        result = subprocess.run(
+            [str(script), "--allow-info", str(out)], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

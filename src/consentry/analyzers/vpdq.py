@@ -24,6 +24,7 @@ and keeps repeats; ``match_two_hash(..., cpp_rule=True)`` gives that variant.)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,6 +70,33 @@ def hash_frame(rgb: np.ndarray) -> tuple[str, int]:
 def feature(sha256: str, frame_number: int, frame_rate: float, rgb: np.ndarray) -> VideoFrameHash:
     pdq, quality = hash_frame(rgb)
     return VideoFrameHash(sha256, frame_number, timestamp(frame_number, frame_rate), pdq, quality)
+
+
+SIGNAL_NAME = "vpdq"  # python-threatexchange's VideoVPDQSignal
+TIMESTAMP_PRECISION = 3  # its VPDQ_TIMESTAMP_PRECISION
+
+
+def compact(f: VideoFrameHash) -> str:
+    """One feature as python-threatexchange's ``VpdqCompactFeature.__str__`` writes it:
+    ``hex,quality,timestamp`` (the timestamp with format ``.3``, as it does)."""
+    return f"{f.pdq},{f.quality},{f.timestamp_s:.{TIMESTAMP_PRECISION}}"
+
+
+def to_signal(features: Sequence[VideoFrameHash]) -> str:
+    """A video's features as python-threatexchange's vPDQ signal string (``vpdq_to_json``)."""
+    return json.dumps([compact(f) for f in features])
+
+
+def from_signal(signal: str, sha256: str = "") -> list[VideoFrameHash]:
+    """The inverse of ``to_signal`` (frame numbers are not in the signal: taken as 0, 1, ...)."""
+    out = []
+    for n, text in enumerate(json.loads(signal or "[]")):
+        pdq, quality, stamp = str(text).split(",")
+        if len(pdq) != 64:
+            raise ValueError(f"malformed vPDQ feature {text!r}")
+        int(pdq, 16)
+        out.append(VideoFrameHash(sha256, n, float(stamp), pdq, int(quality)))
+    return out
 
 
 def hamming(a: str, b: str) -> int:
@@ -172,7 +200,11 @@ __all__ = [
     "QUALITY_TOLERANCE",
     "SECONDS_PER_HASH",
     "VERSION",
+    "SIGNAL_NAME",
     "FrameTooSmall",
+    "compact",
+    "from_signal",
+    "to_signal",
     "MatchResult",
     "feature",
     "frame_mod",

@@ -20,6 +20,13 @@ The graph:
   and for any other analyzer (a plug-in) the classes its ``Analyzer.uco_classes`` names
   (by default ``<analyzer>:<label>`` with its score).
 
+A video is an ``observable:File`` like an image (UCO 1.4 has no video facet): its
+``ContentDataFacet`` holds MD5, SHA1 and SHA256 and one ``hashMethod "VPDQ"`` hash per vPDQ
+feature (the PDQ of one sampled frame, in frame order, as Meta's ``vpdq`` computes them; frame
+number, time and quality are in the hash node's ``core:description``), and ``core:description``
+on the file says codec, frame size, length and frames decoded. Its classifications are the
+video's (the worst frame's label).
+
 PDQ is written as ``hashMethod "PDQ"``: UCO's hash-name vocabulary is open and lacks it, so
 ``case_validate`` reports one *Info* per PDQ hash (not a violation). Identifiers are stable
 UUIDv5 IRIs derived from the case id, so exporting a case twice names each node the same.
@@ -29,12 +36,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from consentry.analyzers import registry
+from consentry.records.items import VideoFrameHash
 
 if TYPE_CHECKING:
     from consentry.reports.collect import CaseReport, MethodInfo, ReportItem
@@ -100,12 +108,16 @@ def case_graph(report: CaseReport, options: ReportOptions) -> dict[str, Any]:
     )
     tools = {m.analyzer: _configured_tool(g, m, consentry) for m in report.methods}
 
+    from consentry.reports.hashpack import video_features
+
+    features = video_features(report)
     files_of: dict[str, list[str]] = {}
     first_of: dict[str, ReportItem] = {}
     for item in report.items:
         if not item.sha256:
             continue  # unreadable: nothing was hashed, the report's problems list says why
-        files_of.setdefault(item.sha256, []).append(g.add(_file(g, item)))
+        file_node = _file(g, item, features.get(item.sha256, ()))
+        files_of.setdefault(item.sha256, []).append(g.add(file_node))
         first_of.setdefault(item.sha256, item)
 
     examiners = [
@@ -213,7 +225,43 @@ def _value(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def _file(g: _Graph, item: ReportItem) -> dict[str, Any]:
+def _is_video(item: ReportItem) -> bool:
+    return bool(item.mime and item.mime.startswith("video/"))
+
+
+def _vpdq_hashes(g: _Graph, key: str, features: Sequence[VideoFrameHash]) -> list[dict[str, Any]]:
+    return [
+        {
+            "@id": g.iri("Hash", f"{key}/VPDQ/{f.frame_number}"),
+            "@type": "types:Hash",
+            "types:hashMethod": "VPDQ",
+            "types:hashValue": _typed("hexBinary", f.pdq.upper()),
+            "core:description": (
+                f"vPDQ frame {f.frame_number} at {f.timestamp_s:.3f} s, quality {f.quality}"
+            ),
+        }
+        for f in features
+    ]
+
+
+def _video_description(item: ReportItem, features: int) -> str:
+    video = getattr(item, "video", None)
+    parts = ["video"]
+    codec = getattr(video, "codec", None)
+    if codec:
+        parts.append(str(codec))
+    if item.width and item.height:
+        parts.append(f"{item.width}x{item.height}")
+    duration = getattr(video, "duration_s", None)
+    if duration is not None:
+        parts.append(f"{duration:g} s")
+    frames = getattr(video, "frame_count", None)
+    if frames is not None:
+        parts.append(f"{frames} frames")
+    return " ".join(parts) + f"; {features} vPDQ features (one frame a second)"
+
+
+def _file(g: _Graph, item: ReportItem, features: Sequence[VideoFrameHash] = ()) -> dict[str, Any]:
     key = item.location
     name = PurePosixPath(item.location.replace("!/", "/")).name
     file_facet: dict[str, Any] = {
@@ -239,13 +287,21 @@ def _file(g: _Graph, item: ReportItem) -> dict[str, Any]:
             }
             for method, value in hashes
             if value
-        ],
+        ]
+        + _vpdq_hashes(g, key, features),
     }
     if item.mime:
         content["observable:mimeType"] = item.mime
     if item.size is not None:
         content["observable:sizeInBytes"] = _typed("integer", item.size)
     facets = [file_facet, content]
+    if _is_video(item):
+        return {
+            "@id": g.iri("File", key),
+            "@type": "observable:File",
+            "core:description": _video_description(item, len(features)),
+            "core:hasFacet": facets,
+        }
     if item.width and item.height:
         facets.append(
             {

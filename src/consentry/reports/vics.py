@@ -20,6 +20,14 @@ code name                           meaning
 102  consentry: no intimate content label ``none``
 ==== ============================== ==================================================
 
+Videos are media records like images (VICS has one ``Media`` entity for both): ``MimeType``
+says ``video/...``; their vPDQ features (Meta's ``vpdq``, one frame a second) go to
+``AlternativeHashes`` as ``VPDQ`` in python-threatexchange's signal form (a JSON list of
+``hex,quality,timestamp``); ``MediaMetadata`` adds ``consentry.media_type = video``, the length,
+codec, frames decoded and analysed, and the worst frame's time. The category is that of the
+worst frame's label. (No public VICS 2.0 schema was at hand to check a dedicated video field
+against, so none is invented.)
+
 These are machine suggestions (``Tags`` carries ``consentry:auto``), never a human review:
 ``IsPrecategorized`` stays false. ``VictimIdentified`` is true when an enrolled person (with
 consent, ``E<n>``) appears in the image; person codes go to ``Tags``, names never.
@@ -33,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+
+from consentry.analyzers import vpdq
 
 if TYPE_CHECKING:
     from consentry.reports.collect import CaseReport, ReportItem
@@ -139,12 +149,15 @@ def write_vics(report: CaseReport, out: Path, options: ReportOptions) -> list[Pa
 
 
 def case_from_report(report: CaseReport, options: ReportOptions) -> VicsCase:
+    from consentry.reports.hashpack import video_features
+
     by_content: dict[str, list[ReportItem]] = {}
     for item in report.items:
-        if item.sha256 and item.md5 and _is_image(item):
+        if item.sha256 and item.md5 and (_is_image(item) or _is_video(item)):
             by_content.setdefault(item.sha256, []).append(item)
+    features = video_features(report)
     media = tuple(
-        _media(n, copies, options.person)
+        _media(n, copies, options.person, features)
         for n, copies in enumerate(
             (by_content[k] for k in sorted(by_content, key=lambda k: _first_path(by_content[k]))),
             start=1,
@@ -167,11 +180,24 @@ def _is_image(item: ReportItem) -> bool:
     return item.is_image or bool(item.pdq)
 
 
+def _is_video(item: ReportItem) -> bool:
+    return bool(item.mime and item.mime.startswith("video/"))
+
+
+VPDQ_HASH_NAME = "VPDQ"
+MEDIA_TYPE_KEY = "consentry.media_type"
+
+
 def _first_path(items: list[ReportItem]) -> str:
     return min(i.location for i in items)
 
 
-def _media(media_id: int, copies: list[ReportItem], scope: str | None) -> VicsMedia:
+def _media(
+    media_id: int,
+    copies: list[ReportItem],
+    scope: str | None,
+    features: Mapping[str, list[Any]] | None = None,
+) -> VicsMedia:
     first = copies[0]
     codes = sorted({c for item in copies for c in item.person_codes})
     if scope is not None:  # a person-scoped file names no other person
@@ -189,6 +215,11 @@ def _media(media_id: int, copies: list[ReportItem], scope: str | None) -> VicsMe
         metadata.append(("consentry.provenance", first.provenance_verdict))
     if first.width and first.height:
         metadata.append(("consentry.dimensions", f"{first.width}x{first.height}"))
+    if _is_video(first):
+        feats = (features or {}).get(sha256) or []
+        if feats:
+            alt.insert(0, (VPDQ_HASH_NAME, vpdq.to_signal(feats)))
+        metadata.extend(_video_metadata(first, len(feats)))
     return VicsMedia(
         media_id=media_id,
         md5=md5.upper(),
@@ -214,6 +245,28 @@ def _media(media_id: int, copies: list[ReportItem], scope: str | None) -> VicsMe
         ),
         metadata=tuple(metadata),
     )
+
+
+def _video_metadata(item: ReportItem, features: int) -> list[tuple[str, str]]:
+    out = [(MEDIA_TYPE_KEY, "video"), ("consentry.vpdq_features", str(features))]
+    video = getattr(item, "video", None)
+    if video is None:
+        return out
+    for key, attr in (
+        ("consentry.duration_s", "duration_s"),
+        ("consentry.video_codec", "codec"),
+        ("consentry.frames", "frame_count"),
+        ("consentry.frames_analysed", "frames_analysed"),
+    ):
+        value = getattr(video, attr, None)
+        if value is not None:
+            out.append((key, f"{value:g}" if isinstance(value, float) else str(value)))
+    frames = getattr(video, "frames", ()) or ()
+    worst = getattr(video, "worst_label", None)
+    at = next((f.at_s for f in frames if worst is not None and f.label == worst), None)
+    if at is not None:
+        out.append(("consentry.worst_frame_s", f"{at:g}"))
+    return out
 
 
 def _enrolled(code: str) -> bool:
@@ -387,5 +440,12 @@ __all__ = [
     "dump_vics",
     "parse_vics",
     "read_vics",
+    "video_features_of",
     "write_vics",
 ]
+
+
+def video_features_of(media: VicsMedia) -> list[Any]:
+    """A media record's vPDQ features (``AlternativeHashes`` ``VPDQ``), for a round trip."""
+    signal = media.alt_hash(VPDQ_HASH_NAME)
+    return vpdq.from_signal(signal) if signal else []

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from consentry.records.items import VideoFrameHash
 from consentry.store.case_store import (
@@ -190,4 +192,31 @@ def video_contents(engine_or_store: Engine | CaseStore | Any) -> list[VideoSumma
     return videos(engine_or_store)
 
 
-__all__ = ["VideoSummary", "video_contents", "video_hashes", "video_shas", "videos"]
+def case_video_hashes(
+    case_dir: str | Path, shas: Iterable[str] | None = None
+) -> dict[str, list[VideoFrameHash]]:
+    """vPDQ features read from the case folder's own store, for writers that hold only a
+    report (hash pack, VICS, CASE/UCO). Empty when the folder's store cannot be read here
+    (an external database needs its URL: pass the features in the report instead)."""
+    from consentry.store.case import CaseError, open_case_readonly
+
+    try:
+        case = open_case_readonly(Path(case_dir))
+    except (CaseError, OSError, ValueError, SQLAlchemyError):
+        return {}
+    try:
+        return video_hashes(case.store, shas)
+    except SQLAlchemyError:
+        return {}
+    finally:
+        case.close()
+
+
+__all__ = [
+    "VideoSummary",
+    "case_video_hashes",
+    "video_contents",
+    "video_hashes",
+    "video_shas",
+    "videos",
+]
