@@ -335,8 +335,8 @@ def _events(
                 when,
                 "derived_from",
                 False,
-                f"picture {x.derived_sha256[:12]} was made from photo "
-                f"{x.source_sha256[:12]}{swapped}",
+                f"{_shown(x.derived_sha256, times)} was made from "
+                f"{_shown(x.source_sha256, times)}{swapped}",
                 None,
                 x.derived_sha256,
                 None,
@@ -374,6 +374,12 @@ def _events(
             else:
                 events.extend(_file_events(code, lt, "fake_saved", f"fake saved at {lt.path}"))
     return events
+
+
+def _shown(sha: str, times: dict[str, list[LocationTimes]]) -> str:
+    """A content as a timeline line names it: its first location, else its hash's start."""
+    places = times.get(sha, [])
+    return places[0].path if places else f"picture {sha[:12]}"
 
 
 def _sort_key(e: TimelineEvent) -> tuple[bool, str, int, str]:
