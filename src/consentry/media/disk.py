@@ -802,7 +802,10 @@ def _walk_volume(
             addr = int(meta.addr) if meta is not None else int(name.meta_addr or 0)
             entries.append((bytes(name.name), alloc, addr, f))
         entries.sort(key=lambda e: (e[0], e[1], e[2]))
-        return entries
+        # NTFS keeps stale copies of a live file's index entry in the index's slack: a
+        # "deleted" name for the very file listed live beside it is not a second file
+        live = {(e[0], e[2]) for e in entries if not e[1]}
+        return [e for e in entries if not e[1] or (e[0], e[2]) not in live]
 
     try:
         root = fs.open_dir(inode=int(fs.info.root_inum))

@@ -20,7 +20,7 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from consentry.records.disk import DiskImageInfo
@@ -61,7 +61,6 @@ class SourceListing:
     files: Iterator[FoundFile]
     disk_image: DiskImageInfo | None = None
     verified_now: bool = False
-    image_problems: list[Problem] = field(default_factory=list)
 
 
 class SourceKind(Protocol):
@@ -112,7 +111,6 @@ class DiskImageSource:
             disk.walk_image(inspection),
             inspection.info,
             inspection.verified_now,
-            list(inspection.problems),
         )
 
 
