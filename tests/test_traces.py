@@ -482,6 +482,12 @@ def test_person_timeline_observed_steps_apart_from_inferred(scanned) -> None:
     assert all("firefox" not in e.what for e in visits)
     assert {t.record.event.kind for t in scope["E1"].traces} == {"visit", "download"}
     assert {t.record.event.browser for t in scope["E1"].traces} == {"chrome", "safari"}
+    from consentry.services.traces import list_traces
+
+    downloads = [t for t in list_traces(ref).traces if t.kind == "download"]
+    assert [(t.source_sha256, t.source_paths) for t in downloads] == [
+        (photo_sha, (str(files["photo"]),))
+    ] * 2  # each downloaded fake joined to the photo it was made from
 
 
 def test_person_without_joined_files_sees_no_trace(scanned) -> None:

@@ -69,7 +69,8 @@ time zone is not in these files: local time only at an offset you give (--local-
 JSON: case, services {source, path, sha256}, time_note, traces [{id, kind, browser,
 profile, at_utc, local_offset_min, at_local, url, host, title, service_id, service_name,
 download_path, download_bytes, matched_path, matched_sha256, match_reason, database,
-source_row}],
+source_row, source_sha256, source_paths}] (source_*: the photo a derivation link says the
+downloaded file was made from),
 unreadable_databases [{path, message}].""",
 )
 @click.option("--case", "case_dir", type=click.Path(path_type=Path), help="Case folder.")
@@ -287,6 +288,8 @@ def _row(t: TraceView) -> tuple[str, ...]:
     matched = "-"
     if t.matched_path:
         matched = f"{shown(t.matched_path)} (by {t.match_reason})"
+        if t.source_paths:
+            matched += f"; made from {shown(t.source_paths[0])}"
     return (
         t.at_utc or "(no time)",
         t.at_local or "-",

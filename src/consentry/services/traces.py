@@ -118,6 +118,9 @@ class TraceView:
     match_reason: str | None  # path | hash | name_size
     database: str  # the history file's location
     source_row: str
+    # the derivation link of the downloaded file: the photo it was made from (its locations)
+    source_sha256: str | None = None
+    source_paths: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -239,11 +242,17 @@ def _code(item: tuple[str, object]) -> tuple[str, int]:
 def _views(case: Case, service_only: bool = False) -> list[TraceView]:
     from consentry.store.traces_store import TracesStore
 
-    return [_view(t) for t in TracesStore(case.store.engine).traces(service_only=service_only)]
+    traces = TracesStore(case.store.engine).traces(service_only=service_only)
+    matched = {t.record.matched_sha256 for t in traces if t.record.matched_sha256}
+    sources = {x.derived_sha256: x.source_sha256 for x in case.links.links()
+               if x.derived_sha256 in matched}  # fmt: skip
+    paths = case.links.locations_of(sources.values())
+    return [_view(t, sources, paths) for t in traces]
 
 
-def _view(t: StoredTrace) -> TraceView:
+def _view(t: StoredTrace, sources: dict[str, str], paths: dict[str, list[str]]) -> TraceView:
     r, e = t.record, t.record.event
+    source = sources.get(r.matched_sha256 or "")
     return TraceView(
         id=t.id,
         kind=e.kind,
@@ -264,6 +273,8 @@ def _view(t: StoredTrace) -> TraceView:
         match_reason=r.match_reason,
         database=t.db_path,
         source_row=e.source_row,
+        source_sha256=source,
+        source_paths=tuple(paths.get(source, [])) if source else (),
     )
 
 
