@@ -588,3 +588,16 @@ def test_local_offset_given_by_the_examiner_and_a_recovered_duplicate(tmp_path: 
     assert last["local_offset_min"] == 120
     cleared = update_traces(TracesRequest(ref, local_offset="none"))
     assert [t.local_offset_min for t in cleared.traces] == [None]
+
+
+def test_values_no_browser_writes_are_refused_or_skipped(tmp_path: Path) -> None:
+    path = firefox_profile(tmp_path, visits=VISITS, downloads=[DOWNLOAD], wal=False)
+    with sqlite3.connect(path) as con:  # an infinite size, text times, a blob URL
+        con.execute("UPDATE moz_annos SET content = '{\"fileSize\": Infinity, \"endTime\": 1e400}'"
+                    " WHERE anno_attribute_id = 2")  # fmt: skip
+        con.execute("UPDATE moz_historyvisits SET visit_date = 'yesterday'")
+        con.execute("UPDATE moz_places SET url = x'00ff' WHERE id = 2")
+    result = _parse(path)
+    (dl,) = [e.event for e in result.events if e.event.kind == "download"]
+    assert dl.download_bytes is None and dl.at_utc == "2024-05-01T10:03:00Z"  # dateAdded
+    assert all(e.event.at_utc is None for e in result.events if e.event.kind == "visit")

@@ -216,6 +216,12 @@ def _read_db(db: ProfileFile, wal: ProfileFile | None, tally: _Tally) -> _Read |
     except BrowserDbError as exc:
         tally.unreadable += 1
         return Problem(Code.BROWSER_DB_UNREADABLE, f"browser database {shown}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - no input stops the scan; the bug is recorded
+        tally.unreadable += 1
+        return Problem(
+            Code.BROWSER_DB_UNREADABLE,
+            f"browser database {shown}: not read ({type(exc).__name__}: {exc})",
+        )
     tally.by_browser[result.browser] += 1
     tally.visits_read += sum(1 for e in result.events if e.event.kind == "visit")
     tally.downloads_read += sum(1 for e in result.events if e.event.kind == "download")

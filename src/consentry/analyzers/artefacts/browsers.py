@@ -113,9 +113,13 @@ def parse_profile_file(
     if len(data) > MAX_DB_BYTES or (wal is not None and len(wal) > MAX_DB_BYTES):
         raise BrowserDbError(f"larger than {MAX_DB_BYTES} bytes: not read")
     hinted = browser_from_path(path_hint)
-    if name in PLIST_NAMES:
-        return parse_safari_downloads(data, profile)
-    return parse_history_db(data, wal, profile, hinted)
+    try:
+        if name in PLIST_NAMES:
+            return parse_safari_downloads(data, profile)
+        return parse_history_db(data, wal, profile, hinted)
+    except (ValueError, OverflowError, TypeError, KeyError, IndexError, RecursionError) as exc:
+        # a value no browser writes (an infinite size, a text where a number belongs ...)
+        raise BrowserDbError(f"unexpected content: {type(exc).__name__}: {exc}") from None
 
 
 # -- SQLite -----------------------------------------------------------------------------------
@@ -472,7 +476,7 @@ def _firefox(con: sqlite3.Connection, tables: set[str], result: ParseResult, pro
                     None,
                     when,
                     download_path=file_uri_path(content),
-                    download_bytes=int(size) if isinstance(size, (int, float)) else None,
+                    download_bytes=_int(size) if isinstance(size, int) else None,
                     source_row=f"moz_annos.id={aid} (downloads/destinationFileURI), "
                     f"moz_places.id={pid}",
                 )
