@@ -10,6 +10,7 @@ import io
 import json
 import shutil
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import av
@@ -96,9 +97,28 @@ def test_a_keyframe_every_ten_seconds_without_change() -> None:
     assert not decode_video(data).keyframes[1].scene_change
 
 
-def test_rotation_applied_to_keyframes() -> None:
-    video = decode_video((VIDEOS / "scenes.mp4").read_bytes())
-    assert video.rotation == 0 and video.keyframes[0].rgb.shape[:2] == (120, 160)
+def rotated_mp4() -> bytes:
+    """scenes.mp4 with its track matrix set to a 90 degree turn (as phones record portrait)."""
+    import struct
+
+    data = bytearray((VIDEOS / "scenes.mp4").read_bytes())
+    at = data.find(b"tkhd") + 44  # the matrix of a version-0 tkhd box
+    data[at : at + 36] = struct.pack(">9i", 0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30)
+    return bytes(data)
+
+
+def test_rotation_applied_to_keyframes_not_to_vpdq() -> None:
+    plain = decode_video((VIDEOS / "scenes.mp4").read_bytes())
+    assert plain.rotation == 0 and plain.keyframes[0].rgb.shape[:2] == (120, 160)
+    turned = decode_video(rotated_mp4())
+    assert turned.rotation == -90 and turned.keyframes[0].rgb.shape[:2] == (160, 120)
+    # displayed as a player shows it: turned 90 degrees clockwise
+    assert np.array_equal(turned.keyframes[0].rgb, np.rot90(plain.keyframes[0].rgb, -1))
+    # vPDQ hashes the frames as stored, as Meta's vpdq does (checked: its hashes of this file
+    # equal those of scenes.mp4)
+    assert [h.pdq for h in analyse_video(rotated_mp4(), "r" * 64).hashes] == [
+        h.pdq for h in analyse_video(MP4, "p" * 64).hashes
+    ]
 
 
 # --- bounds and hostile input ----------------------------------------------------------------
@@ -196,6 +216,15 @@ def test_analyse_video_without_a_plan() -> None:
     assert [h.frame_number for h in outcome.hashes] == [0, 10, 20, 30]
     assert outcome.analysis is not None and outcome.analysis.thumbnail is None
     assert outcome.keyframes_analysed == 3
+
+
+def test_a_large_video_is_decoded_from_its_stream() -> None:
+    """A file too large to read into memory is decoded from the open file, the same frames."""
+    with (VIDEOS / "scenes.mkv").open("rb") as fh:
+        streamed = analyse_video(fh, "s" * 64)
+    held = analyse_video((VIDEOS / "scenes.mkv").read_bytes(), "s" * 64)
+    assert streamed.decoded and streamed.hashes == held.hashes
+    assert streamed.keyframes_analysed == held.keyframes_analysed == 3
 
 
 def fake_analyse_image(labels: dict[int, str], faces_at: set[int], case_dir: Path):  # noqa: ANN201
@@ -333,6 +362,8 @@ def video_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(VIDEOS / name, src / name)
     shutil.copy(VIDEOS / "scenes.mp4", src / "copy of scenes.mp4")
     (src / "broken.mp4").write_bytes(MP4[: len(MP4) // 3])
+    with zipfile.ZipFile(src / "archive.zip", "w") as archive:
+        archive.write(VIDEOS / "scenes.avi", "clips/a.avi")
     face = LFW / "Colin_Powell" / "Colin_Powell_0001.jpg"
     if face.exists():
         photo = np.asarray(Image.open(face).convert("RGB"))
@@ -361,6 +392,10 @@ def test_scan_of_a_folder_with_videos(video_folder: Path, tmp_path: Path) -> Non
     # harmless frames, all labelled none: the contact sheet is sharp, where images' go
     assert scenes.thumbnail_path == f"thumbs/{scenes.sha256[:2]}/{scenes.sha256}.jpg"
     assert scenes.thumbnail_blurred is False and (case / scenes.thumbnail_path).exists()
+    # a video inside a zip is read from the archive and analysed like the others
+    member = summaries["a.avi"]
+    assert member.locations[0].endswith("archive.zip!/clips/a.avi")
+    assert (member.codec, member.vpdq_features, member.frames_analysed) == ("mpeg4", 4, 3)
     # the broken one: a problem, no frames, and the scan went on
     broken = summaries["broken.mp4"]
     assert broken.problem_codes == ("corrupt_video",) and broken.vpdq_features == 0
@@ -373,6 +408,11 @@ def test_scan_of_a_folder_with_videos(video_folder: Path, tmp_path: Path) -> Non
         summaries["scenes.webm"].sha256,
     }
     assert all(m.a_matched_pct >= 80 and m.b_matched_pct >= 80 for m in near[0].matches)
+    # the MPEG-4 AVI: one of its 4 frames is 36 bits from the H.264 one, 75 % < 80 %: apart
+    from consentry.analyzers.vpdq import match_two_hash
+
+    m = match_two_hash(hashes[member.sha256], hashes[scenes.sha256])
+    assert (m.query_match_percent, m.compared_match_percent) == (75.0, 75.0)
     if "face.mp4" in summaries:
         face = summaries["face.mp4"]
         times = rows(case, f"select frame_s from faces where sha256 = '{face.sha256}'")

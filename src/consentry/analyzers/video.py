@@ -23,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from consentry.analyzers import registry, runner, vpdq
 from consentry.analyzers.explicit import Label
@@ -66,9 +66,13 @@ class VideoOutcome:
     keyframes_analysed: int = 0
 
 
-def analyse_video(data: bytes, sha256: str) -> VideoOutcome:
+def analyse_video(data: bytes | BinaryIO, sha256: str) -> VideoOutcome:
     """Decode, hash (vPDQ) and analyse one video. Never raises for a broken video: its
-    problems are the outcome's."""
+    problems are the outcome's.
+
+    ``data``: the file's bytes, or a seekable binary stream (a video too large to read into
+    memory: decoded from the stream; the analyzers that read the file's bytes, provenance,
+    are then not run on it)."""
     hashes: list[VideoFrameHash] = []
 
     def sink(number: int, rate: float, rgb: Any) -> None:
@@ -86,7 +90,8 @@ def analyse_video(data: bytes, sha256: str) -> VideoOutcome:
         hashes=hashes,
     )
     if video.keyframes:
-        out.analysis = analyse_keyframes(video, sha256, data, out.problems)
+        raw = data if isinstance(data, bytes) else None
+        out.analysis = analyse_keyframes(video, sha256, raw, out.problems)
         out.keyframes_analysed = len(video.keyframes)
     return out
 
@@ -146,7 +151,7 @@ def _byte_analyzers() -> frozenset[str]:
 
 
 def analyse_keyframes(
-    video: DecodedVideo, sha256: str, data: bytes, problems: list[Problem]
+    video: DecodedVideo, sha256: str, data: bytes | None, problems: list[Problem]
 ) -> ImageAnalysis:
     case_dir = _case_dir()
     blur_names = _blur_analyzers()
@@ -166,7 +171,8 @@ def analyse_keyframes(
     for name, findings in by_analyzer.items():
         merged.findings.append(_merge(name, findings, sha256, len(faces)))
     video_label = next((f.label for f in merged.findings if f.analyzer in blur_names), None)
-    merged.findings.extend(_bytes_findings(per_frame[0], sha256, data, video_label, problems))
+    if data is not None:
+        merged.findings.extend(_bytes_findings(per_frame[0], sha256, data, video_label, problems))
     merged.faces = faces
     if case_dir is not None and must_blur(video_label if blur_names else None):
         _blur_crops(case_dir, faces, per_frame, labels)

@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def _error(exc: BaseException) -> str:
 
 
 def decode_video(
-    data: bytes,
+    data: bytes | BinaryIO,
     on_vpdq_frame: VpdqSink | None = None,
     *,
     seconds_per_hash: float = 1.0,
@@ -110,7 +111,8 @@ def decode_video(
     max_decode_seconds: float = MAX_DECODE_SECONDS,
     analysis_side: int = ANALYSIS_SIDE,
 ) -> DecodedVideo:
-    """Decode ``data``; never raises for any input (errors are the result's problems).
+    """Decode ``data`` (the file's bytes, or a seekable binary stream for a file too large to
+    hold in memory); never raises for any input (errors are the result's problems).
 
     ``on_vpdq_frame`` may raise ``ValueError`` (a frame it cannot hash): recorded, decoding
     goes on."""
@@ -118,7 +120,8 @@ def decode_video(
 
     out = DecodedVideo(decoded=False)
     try:
-        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+        source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+        container = av.open(source, mode="r", metadata_errors="ignore")
     except Exception as exc:  # noqa: BLE001 - FFmpeg's error tree, and worse, on hostile bytes
         out.problems.append(Problem(Code.CORRUPT_VIDEO, f"cannot open video: {_error(exc)}"))
         return out
