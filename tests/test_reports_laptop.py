@@ -339,3 +339,20 @@ def test_video_frames_read_from_the_explicit_evidence() -> None:
     assert (v.frames_analysed, v.duration_s, v.worst_label) == (2, 3.04, "none")
     assert [f.at_s for f in v.frames] == [0.0, 2.5]
     assert laptop.video_info(item, laptop.VideoFacts("a" * 64, None, None, None), "{").frames == ()
+
+
+def test_scoped_names_in_a_disk_image_and_in_step_texts() -> None:
+    r = Redactor({"E1": "Avery Lane"}, "E1", False, ["/ev/laptop.E01"], neutral_paths=True)
+    path = "/ev/laptop.E01!p2/Users/sam/Downloads/f.jpg"
+    shown = r.path(path, sha256="ab" * 32)
+    # the image and its volume stay (chosen by the examiner); the suspect's names go
+    assert shown.startswith("/ev/laptop.E01!p2/[folder ") and "sam" not in shown
+    assert shown.endswith("[file abababababababab].jpg")
+    text = laptop.paths_in_text(
+        f"downloaded to {path}; the same profile visited C:\\Users\\sam\\Downloads",
+        r,
+        {path: "ab" * 32},
+    )
+    assert text.startswith(f"downloaded to {shown};")
+    # a replaced name is replaced where it stands as a name, not inside a word ("same")
+    assert "the same profile" in text and "\\sam\\" not in text and "Downloads" not in text

@@ -138,6 +138,7 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
             possible_at[path].add(s.id)
 
     all_paths = {r.id: r.path for r in rows}  # for traces and timelines (any location)
+    known = {r.path: r.sha256 for r in rows}
     deleted = {d.location_id: d for d in disk_store.deleted_files(store)}
     if scope is not None:
         rows = [r for r in rows if scope in codes_at.get(r.path, ())]
@@ -225,7 +226,7 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
             if p["path"] in in_scope
         ]
 
-    sections = _laptop(case, rows, all_paths, deleted, items, links, redactor, scope)
+    sections = _laptop(case, rows, all_paths, known, deleted, items, links, redactor, scope)
     items = _with_video_groups(items, sections.video_groups)
     now = datetime.now(UTC)
     requests = _requests(RequestsStore(store.engine), options, redactor, enrolled_names, now)
@@ -285,6 +286,7 @@ def _laptop(
     case: Case,
     rows: Sequence[LocationRow],
     all_paths: dict[int, str],
+    known: dict[str, str | None],
     deleted: dict[int, DeletedFile],
     items: Sequence[ReportItem],
     links: Sequence[DerivationLink],
@@ -314,7 +316,7 @@ def _laptop(
         return (sha in shas) if sha else (t.id in in_timeline)
 
     traces = laptop.trace_infos(stored, places, links, r, keep)
-    steps = laptop.timeline_infos(timelines, all_paths, r, scope, shas)
+    steps = laptop.timeline_infos(timelines, all_paths, r, scope, shas, known)
     groups = laptop.video_group_infos(video_groups(store), places, None if scope is None else shas)
     return _Laptop(images, gone, traces, laptop.inferences(traces, links), steps, groups)
 

@@ -12,6 +12,7 @@ through the same ``Redactor`` as the rest of the report.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -248,12 +249,36 @@ def inferences(traces: Sequence[TraceInfo], links: Sequence[DerivationLink]) -> 
     return out
 
 
+def paths_in_text(text: str, r: Redactor, known: Mapping[str, str | None]) -> str:
+    """A line naming locations (``known``: path -> SHA-256) with each of them redacted as a
+    path (its names replaced as everywhere in the report) and the words between as a message."""
+    if not r.active:
+        return text
+    if not r.roots:
+        return r.message(text)
+    roots = re.compile("|".join(re.escape(root) for root in r.roots))
+    out, i = [], 0
+    while (m := roots.search(text, i)) is not None:
+        start = m.start()
+        end = next((e for e in range(len(text), m.end() - 1, -1) if text[start:e] in known), None)
+        if end is None:  # not a location of the case: left to the message rules
+            out.append(r.message(text[i : m.end()]))
+            i = m.end()
+            continue
+        out.append(r.message(text[i:start]))
+        out.append(r.path(text[start:end], sha256=known[text[start:end]]))
+        i = end
+    out.append(r.message(text[i:]))
+    return "".join(out)
+
+
 def timeline_infos(
     timelines: Mapping[str, Sequence[TimelineEvent]],
     paths: Mapping[int, str],
     r: Redactor,
     scope: str | None,
     in_scope_shas: set[str],
+    known: Mapping[str, str | None] | None = None,
 ) -> list[PersonTimelineInfo]:
     """A timeline per person; a person-scoped report holds that person's only, and only the
     steps on that person's files or on no file at all (a visit)."""
@@ -273,8 +298,8 @@ def timeline_infos(
                     at_utc=e.at_utc,
                     step=e.step,
                     observed=e.observed,
-                    what=r.message(e.what),
-                    basis=r.message(e.basis),
+                    what=paths_in_text(e.what, r, known or {}),
+                    basis=paths_in_text(e.basis, r, known or {}),
                     location=location,
                     sha256=e.sha256,
                     trace_id=e.trace_id,

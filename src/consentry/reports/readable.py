@@ -124,8 +124,11 @@ class SourcePaths:
         """A line of text naming paths: each source's root dropped (or replaced by its label
         when there are several sources)."""
         for root in self._roots:
-            prefix = root.rstrip("/") + "/"
-            text = text.replace(prefix, "" if self.single else f"{self.labels[root]}:")
+            label = "" if self.single else f"{self.labels[root]}:"
+            # a file in a disk image source: "laptop.E01!p2/..." (the image named, not dropped)
+            image = root + DISK_SEPARATOR
+            text = text.replace(image, label + root.rsplit("/", 1)[-1] + DISK_SEPARATOR)
+            text = text.replace(root.rstrip("/") + "/", label)
         return text
 
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consentry.persons.folders import looks_like_a_name, name_tokens, named_after
+from consentry.records.locations import DISK_SEPARATOR
 
 OTHER_PERSON = "[other person]"
 PERSON_CODE = re.compile(r"\b[EU][0-9]+\b")
@@ -101,8 +102,9 @@ class Redactor:
             for (_kind, original, _sha), neutral in sorted(
                 self._neutral.items(), key=lambda kv: -len(kv[0][1])
             ):
-                if len(original) >= MIN_NAME_WORD:
-                    value = value.replace(original, neutral)
+                if len(original) >= MIN_NAME_WORD:  # a whole name, not part of a word
+                    pattern = rf"(?<![^\W_]){re.escape(original)}(?![^\W_])"
+                    value = re.sub(pattern, neutral.replace("\\", r"\\"), value)
         return value
 
     def _enrolled_in(self, stem: str) -> list[str]:
@@ -192,7 +194,15 @@ class Redactor:
             if value == root or value.startswith(root + "/"):
                 head, tail = root, value[len(root) :]
                 break
-        head_out = "/".join(self.segment(p, False, False) if p else p for p in head.split("/"))
+            if value.startswith(root + DISK_SEPARATOR):
+                # a file in a disk image source: the image and its volume ("!p2") are the root
+                volume, slash, rest = value[len(root) :].partition("/")
+                head, tail = root + volume, slash + rest
+                break
+        head_out = "/".join(
+            self.segment(p, False, False) if p and DISK_SEPARATOR not in p else p
+            for p in head.split("/")
+        )
         parts = tail.split("/")
         if self.neutral and (tail or not head):
             sha = sha256 or self.file_hashes.get(value)
