@@ -179,6 +179,8 @@ def test_traces_keep_observed_facts_apart_from_inferences(case: Path) -> None:
     assert "altered picture made from the photo" in second.statement
     assert "beach.jpg" in second.statement and "An inference" in second.basis
     assert "25 %" in second.basis and "0.97" in second.basis
+    limits = " ".join(r.limitations)
+    assert "not who used the computer" in limits and "'recovered' means" in limits
 
 
 def test_videos_show_kind_length_codec_and_groups(case: Path) -> None:
@@ -249,6 +251,7 @@ def test_a_case_without_laptop_things_reads_as_before(tmp_path: Path) -> None:
     assert "deleted" not in doc["items"][0] and "video" not in doc["items"][0]
     show = shown_sections(r)
     assert not (show.disk or show.traces or show.videos)
+    assert not any("Traces of creation" in line or "deleted" in line for line in r.limitations)
     assert "13. Annex" in re.sub(r"<[^>]+>", "", render_html(r))
 
 

@@ -258,6 +258,7 @@ def collect(case: Case, options: ReportOptions) -> CaseReport:
         audit_intact=not chain,
         audit_findings=[f.message for f in chain],
         limitations=_limitations(options, persons_report, links_status, findings)
+        + _laptop_limitations(sections)
         + [report_statement(events, not chain)],
         persons_up_to_date=persons_report.up_to_date,
         persons_bounds=bounds,
@@ -327,6 +328,25 @@ def _video_facts(store: Any) -> dict[str, laptop.VideoFacts]:
         v.sha256: laptop.VideoFacts(v.sha256, v.duration_s, v.codec, v.frame_count)
         for v in video_store.video_contents(store)
     }
+
+
+def _laptop_limitations(sections: _Laptop) -> list[str]:
+    out = []
+    if sections.deleted_files:
+        out.append(
+            "A deleted file's content is what its clusters or blocks still held when the image "
+            "was made: 'recovered' means no other file claims them, not that they were never "
+            "overwritten; its times are the file system's and may have changed on deletion."
+        )
+    if sections.traces or sections.timelines:
+        out.append(
+            "Traces of creation rest on the browser's own records and on a curated list of "
+            "services (which list: the traces_found audit event): a visit shows that a page was "
+            "loaded in a profile, not who used the computer or what was done on the site; "
+            "the inferences and the inferred timeline steps are conclusions for an examiner "
+            "to weigh, with their basis stated."
+        )
+    return out
 
 
 def _with_video_groups(
