@@ -212,7 +212,7 @@ def _merge(
     if name == FACES:
         payload["faces"] = faces
         payload["usable"] = sum(_faces_usable(f) for _, f in findings)
-        errors = [json.loads(f.payload).get("error") for _, f in findings]
+        errors = [_payload(f).get("error") for _, f in findings]
         payload["error"] = next((e for e in errors if e), None)
         score = float(faces)
     payload["frames"] = [
@@ -232,10 +232,18 @@ def _merge(
     )
 
 
+def _payload(finding: FindingRecord) -> dict[str, Any]:
+    try:
+        data = json.loads(finding.payload)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _faces_usable(finding: FindingRecord) -> int:
     try:
-        return int(json.loads(finding.payload).get("usable") or 0)
-    except (ValueError, AttributeError, TypeError):
+        return int(_payload(finding).get("usable") or 0)
+    except (ValueError, TypeError):
         return 0
 
 

@@ -238,6 +238,13 @@ def _decode(
             out.rotation = rotation
             if src_range is None and frame.format.name.startswith("yuvj"):
                 src_range = "JPEG"
+        if frame.width * frame.height > MAX_PIXELS:  # the stream changed size part-way
+            stopped = Problem(
+                Code.VIDEO_PARTLY_DECODED,
+                f"frame {number} is {frame.width}x{frame.height}, over {MAX_PIXELS:,} pixels: "
+                "decoding stopped",
+            )
+            break
         fmt = frame.format.name
         if on_vpdq_frame is not None and number % mod == 0:
             rgb = frame.reformat(
