@@ -1,6 +1,8 @@
-"""Issue 16 end to end ("Done when"): an E01 of a FAT laptop image holding a harmless source
-photo, a downloaded "fake" made from it, a deleted picture and a Chrome profile whose History
-has a visit to a listed service and a download whose target path is the fake. Scanned with
+"""Issue 16 end to end ("Done when"): an E01 of a laptop disk (MBR: p1 FAT16, p2 NTFS with a
+copy of the photo when mkntfs/ntfscp are installed, else a bare FAT16 file system) whose FAT
+volume holds a harmless source photo, a downloaded "fake" made from it, a deleted picture and
+a Chrome profile whose History has a visit to a listed service and a download whose target
+path is the fake. Scanned with
 `consentry scan laptop.E01 --case C` and reported with `consentry report`: the JSON and HTML
 reports show the E01's verification, the deleted file, the traces (observed) with the derivation
 link to the source photo, the inferences, and the person's timeline.
@@ -8,7 +10,7 @@ link to the source photo, the inferences, and the person's timeline.
 The source photo is a face of ../shared/data/faces/lfw (skipped when absent); the fake is made
 as the demo's edits are (scripts/build_demo_evidence.py): the photo with its lower part painted
 over by a plain texture, then cropped, resized and re-encoded. The explicit-content analyzer is
-the marker stand-in of test_reports_core (the fake carries the marker, so it is labelled
+a marker stand-in as in test_reports_core (the fake carries the marker, so it is labelled
 explicit and its thumbnail must be blurred): nothing explicit is ever made or used.
 """
 
@@ -31,7 +33,7 @@ from consentry.analyzers.explicit import ExplicitAnalyzer
 from consentry.cli.main import main
 
 from .browser_profiles import Download, Visit, chrome_profile, windows_path
-from .disk_images import e01_image, fat_image, jpeg, need
+from .disk_images import e01_image, fat_image, jpeg, need, ntfs_image, partitioned_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PERSON = "Tony_Blair"
@@ -120,6 +122,13 @@ def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pat
         },
         delete=["Users/x/Pictures/old_picture.jpg"],
     )
+    if shutil.which("mkntfs") and shutil.which("ntfscp"):
+        # a second partition, NTFS, holding a copy of the photo: p1 FAT16, p2 NTFS
+        fat = raw.rename(root / "fat.raw")
+        ntfs = ntfs_image(root / "ntfs.raw", {"beach_copy.jpg": source})
+        raw = partitioned_image(root / "laptop.raw", [(fat, 0x06), (ntfs, 0x07)])
+        fat.unlink()
+        ntfs.unlink()
     (image,) = e01_image(raw, root / "laptop")
     raw.unlink()  # only the E01 is evidence
     refs = root / "refs"
@@ -157,7 +166,13 @@ def test_laptop_image_report_shows_verification_deleted_file_traces_and_timeline
     (disk,) = doc["disk_images"]
     assert disk["format"] == "ewf" and disk["verification"] == "verified", disk
     assert disk["stored_md5"] == disk["computed_md5"] and disk["stored_md5"]
-    assert [v["filesystem"] for v in disk["volumes"]][0].upper().startswith("FAT")
+    systems = [(v["name"], (v["filesystem"] or "").upper()[:4]) for v in disk["volumes"]]
+    if shutil.which("mkntfs") and shutil.which("ntfscp"):
+        assert systems == [("p1", "FAT1"), ("p2", "NTFS")], systems
+        copy = [i for i in doc["items"] if i["location"].endswith("!p2/beach_copy.jpg")]
+        assert copy and copy[0]["sha256"] == source_sha256(doc)
+    else:  # a bare file system
+        assert systems == [("p0", "FAT1")], systems
 
     (gone,) = [d for d in doc["deleted_files"] if d["location"].endswith("old_picture.jpg")]
     assert gone["recovery"] in ("recovered", "partial") and gone["mtime"]
@@ -191,6 +206,11 @@ def test_laptop_image_report_shows_verification_deleted_file_traces_and_timeline
     assert fake["explicit_label"] == "explicit" and fake["thumbnail_blurred"] is True
     # the evidence was only read
     assert image.read_bytes() == before
+
+
+def source_sha256(doc: dict) -> str:  # type: ignore[type-arg]
+    (photo,) = [i for i in doc["items"] if i["location"].endswith("Users/x/Pictures/beach.jpg")]
+    return str(photo["sha256"])
 
 
 def test_person_scoped_report_shows_only_what_is_joined_to_the_person(
