@@ -359,3 +359,17 @@ def test_scoped_names_in_a_disk_image_and_in_step_texts() -> None:
     assert text.startswith(f"downloaded to {shown};")
     # a replaced name is replaced where it stands as a name, not inside a word ("same")
     assert "the same profile" in text and "\\sam\\" not in text and "Downloads" not in text
+
+
+def test_pdf_carries_the_laptop_sections(case: Path, tmp_path: Path) -> None:
+    pytest.importorskip("weasyprint", reason="WeasyPrint (the pdf extra) is not installed")
+    pypdf = pytest.importorskip("pypdf")
+    from consentry.reports.pdf_report import write_pdf
+
+    out = tmp_path / "r.pdf"
+    write_pdf(_report(case), out, ReportOptions(reverify="none"))
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(out).pages)
+    text = re.sub(r"\s+", " ", text)
+    for title in ("Disk images", "Deleted files", "Traces of creation", "Videos"):
+        assert title in text, title
+    assert "verified" in text and "Clothoff" in text
