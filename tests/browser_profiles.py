@@ -254,12 +254,21 @@ def firefox_places(
                 (pid, pr_us(v.at)),
             )
         for d in downloads:
+            page = d.tab_url or d.referrer
+            from_visit = 0
+            if page:  # the page the download started from, visited just before it
+                cur = con.execute(
+                    "INSERT INTO moz_historyvisits(place_id, visit_date, visit_type, from_visit) "
+                    "VALUES (?, ?, 1, 0)",
+                    (place(page, None), pr_us(d.at) - 1_000_000),
+                )
+                from_visit = int(cur.lastrowid or 0)
             pid = place(d.url, None)
             con.execute(
                 "INSERT INTO moz_historyvisits(place_id, visit_date, visit_type, from_visit) "
-                "VALUES (?, ?, 7, 0)",
-                (pid, pr_us(d.at)),
-            )  # TRANSITION_DOWNLOAD
+                "VALUES (?, ?, 7, ?)",
+                (pid, pr_us(d.at), from_visit),
+            )  # TRANSITION_DOWNLOAD, from the page's visit
             con.execute(
                 "INSERT INTO moz_annos(place_id, anno_attribute_id, content, flags, expiration, "
                 "type, dateAdded, lastModified) VALUES (?, 1, ?, 0, 4, 3, ?, ?)",

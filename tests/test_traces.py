@@ -168,7 +168,9 @@ def test_firefox_safari_and_their_wal_rows(tmp_path: Path) -> None:
         # the rows are only in the -wal file: without it the database is empty
         alone = parse_profile_file(path.name, path.read_bytes(), None, "p", str(path))
         assert alone.events == []
-    (dl,) = [e.event for e in _parse(ff).events if e.event.kind == "download"]
+    (parsed,) = [e for e in _parse(ff).events if e.event.kind == "download"]
+    assert parsed.related_urls == (f"https://{SERVICE}/result",)  # the from_visit page
+    dl = parsed.event
     assert dl.download_path == "C:/Users/alice/Downloads/result.jpg"
     assert dl.at_utc == "2024-05-01T10:03:00Z" and dl.download_bytes == 1234
     plist = sf.parent / "Downloads.plist"

@@ -455,10 +455,28 @@ def _firefox(con: sqlite3.Connection, tables: set[str], result: ParseResult, pro
                 meta[pid] = parsed
         else:
             dests.append((pid, _int(r["aid"]), content, r["added"]))
-    urls = {}
-    for pid, *_ in dests:
+    urls: dict[int, str | None] = {}
+    pages: dict[int, list[str]] = {}
+    has_from = (
+        "from_visit" in _columns(con, "moz_historyvisits")
+        if "moz_historyvisits" in tables
+        else False
+    )
+    for pid, *_ in dests[:MAX_ROWS]:
         row = con.execute("SELECT url FROM moz_places WHERE id = ?", (pid,)).fetchone()
         urls[pid] = _text(row[0]) if row else None
+        if has_from:
+            # the download's own visit (visit_type 7) points at the page it was started from
+            pages[pid] = [
+                u
+                for (u,) in con.execute(
+                    "SELECT p.url FROM moz_historyvisits d JOIN moz_historyvisits v "
+                    "ON v.id = d.from_visit JOIN moz_places p ON p.id = v.place_id "
+                    "WHERE d.place_id = ? AND d.visit_type = 7 LIMIT 8",
+                    (pid,),
+                )
+                if isinstance(u, str) and u
+            ]
     for pid, aid, content, added in dests:
         info = meta.get(pid, {})
         end = info.get("endTime")  # milliseconds since 1970
@@ -478,8 +496,10 @@ def _firefox(con: sqlite3.Connection, tables: set[str], result: ParseResult, pro
                     download_path=file_uri_path(content),
                     download_bytes=_int(size) if isinstance(size, int) else None,
                     source_row=f"moz_annos.id={aid} (downloads/destinationFileURI), "
-                    f"moz_places.id={pid}",
-                )
+                    f"moz_places.id={pid}"
+                    + "".join(f"; from_visit page={u}" for u in pages.get(pid, [])),
+                ),
+                tuple(dict.fromkeys(pages.get(pid, []))),
             )
         )
 
