@@ -373,3 +373,20 @@ def test_pdf_carries_the_laptop_sections(case: Path, tmp_path: Path) -> None:
     for title in ("Disk images", "Deleted files", "Traces of creation", "Videos"):
         assert title in text, title
     assert "verified" in text and "Clothoff" in text
+
+
+def test_a_mismatch_and_an_unreadable_image_say_so(case: Path) -> None:
+    from dataclasses import replace
+
+    r = _report(case)
+    (d,) = r.disk_images
+    r.disk_images = [
+        replace(d, verification="mismatch", computed_md5="f" * 32, message="MD5 stored differs"),
+        replace(d, path="/ev/junk.E01", verification="error", volumes=(), segments=(),
+                media_size=None, message="libewf cannot open the image"),
+    ]  # fmt: skip
+    html = render_html(r)
+    disk = html[html.index('id="disk-images"') : html.index('id="deleted"')]
+    assert "MISMATCH" in disk and "f" * 32 in disk and "MD5 stored differs" in disk
+    assert "libewf cannot open the image" in disk and "No volume could be read" in disk
+    jsonschema.validate(json.loads(json.dumps(report_document(r))), load_schema())
