@@ -22,7 +22,9 @@ setup: $(STAMP)
 demo: $(STAMP)
 	rm -rf demo/case
 	$(BIN)/python scripts/build_demo_evidence.py demo/evidence
-	$(BIN)/consentry scan demo/evidence --case demo/case --examiner "Demo Examiner"
+	# the evidence folder, and the small disk image beside it (built when mkfs.vfat/mtools exist)
+	$(BIN)/consentry scan demo/evidence $$(test -f demo/laptop.img && echo demo/laptop.img) \
+	  --case demo/case --examiner "Demo Examiner"
 	for ref in demo/references/*.jpg; do \
 	  name=$$(basename $$ref .jpg | tr _ ' '); \
 	  $(BIN)/consentry person add --case demo/case --name "$$name" \
@@ -30,6 +32,8 @@ demo: $(STAMP)
 	done
 	$(BIN)/consentry persons --case demo/case
 	$(BIN)/consentry links --case demo/case
+	# traces of creation found in the disk image's browser profile (the scan ran the pass)
+	$(BIN)/consentry traces list --case demo/case
 	$(BIN)/consentry audit verify --case demo/case
 	$(BIN)/consentry case summary --case demo/case --json > demo/summary.json
 	$(BIN)/consentry persons --case demo/case --json > demo/persons.json

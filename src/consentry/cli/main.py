@@ -113,7 +113,7 @@ class _EtaColumn(ProgressColumn):
 
 
 # phases the bar shows as steps without counts: phase name -> label
-STEPS = {"verify": "source check", "persons": "persons"}
+STEPS = {"verify": "source check", "persons": "persons", "traces": "browser traces"}
 
 
 class _BarProgress(ScanProgress):
@@ -133,6 +133,7 @@ class _BarProgress(ScanProgress):
         self.done: dict[str, int] = {}  # phase -> items done (files, images, pairs)
         self._phase = ""
         self._pairs_offset: int | None = None  # derivation: images counted before the pairs
+        self._image: TaskID | None = None  # a disk image's hash check
 
     def started(self) -> None:
         columns = [
@@ -182,6 +183,13 @@ class _BarProgress(ScanProgress):
             self._close(self.ana)
             self.ana = self.bar.add_task(STEPS[name], total=None, unit="")
         self._phase = name
+
+    def image_bytes(self, done: int, total: int) -> None:
+        """A disk image's hash check, in MiB (its own bar, before the image is walked)."""
+        assert self.bar is not None
+        if self._image is None:
+            self._image = self.bar.add_task("image hash", total=None, unit="MiB")
+        self.bar.update(self._image, completed=done / 2**20, total=total / 2**20)
 
     def inventory(self, files_found: int) -> None:
         assert self.bar is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -241,9 +242,8 @@ def _scan_body(
 def _open_options(store: Any, source_id: int, progress: Progress) -> OpenOptions:
     """What a source kind may need: the disk-image record of an earlier run (a resumed scan
     keeps its hash check instead of reading the image again), and progress while an image
-    is hashed (``Progress.image_bytes`` when the shell draws it)."""
-    on_bytes = getattr(progress, "image_bytes", None)
-    return OpenOptions(disk_store.disk_image(store, source_id), on_bytes)
+    is hashed (``Progress.image_bytes``)."""
+    return OpenOptions(disk_store.disk_image(store, source_id), progress.image_bytes)
 
 
 def _record_disk_image(store: Any, examiner: str | None, source_id: int, listing: Any) -> None:
@@ -294,6 +294,9 @@ def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -
     finally:
         executor.close()
         archives.clear_cache()  # --workers 1 kept archives open here: no evidence stays open
+        disk = sys.modules.get("consentry.media.disk")  # loaded only when an image was met
+        if disk is not None:
+            disk.clear_cache()  # and the disk images it kept open
     return done
 
 
