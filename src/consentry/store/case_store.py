@@ -577,6 +577,11 @@ class CaseStore:
                 .where(C.c.is_image.is_(True))
             )
             unique_contents = scalar(select(func.count(func.distinct(L.c.sha256))))
+            videos = scalar(  # analysed frame by frame: their findings count like images'
+                select(func.count())
+                .select_from(LOCATIONS.join(C, C.c.sha256 == LOCATIONS.c.sha256))
+                .where(C.c.is_video.is_(True))
+            )
             unique_images = scalar(
                 select(func.count(func.distinct(L.c.sha256)))
                 .select_from(L.join(C, L.c.sha256 == C.c.sha256))
@@ -655,7 +660,7 @@ class CaseStore:
             per_analyzer[rule.analyzer] = FindingLabelCounts(
                 named={c.key: files_labelled(labels, c.label) for c in rule.labels},
                 by_label=labels,
-                images_not_analysed=images - sum(c.files for c in labels.values()),
+                images_not_analysed=max(images + videos - sum(c.files for c in labels.values()), 0),
                 by_label_key=rule.by_label_key,
             )
         for face_rule in rules:

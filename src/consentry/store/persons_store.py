@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, func, or_, select, text, update
 
 from consentry.store import audit
 from consentry.store.case_store import (
@@ -593,13 +593,14 @@ class PersonsStore:
         return out
 
     def image_locations(self) -> list[ImageLocation]:
-        """Every location whose content is an image, as the scan recorded its path."""
+        """Every location whose content is an image or a video (faces are found in its frames),
+        as the scan recorded its path."""
         L, C = LOCATIONS, CONTENTS
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(L.c.path, L.c.sha256)
                 .select_from(L.join(C, C.c.sha256 == L.c.sha256))
-                .where(C.c.is_image.is_(True))
+                .where(or_(C.c.is_image.is_(True), C.c.is_video.is_(True)))
                 .order_by(L.c.path)
             ).all()
         return [ImageLocation(r.path, r.sha256) for r in rows]
