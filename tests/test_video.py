@@ -555,3 +555,21 @@ def test_vics_and_case_uco_carry_videos(exchange_case: Path, tmp_path: Path) -> 
             [str(script), "--allow-info", str(out)], capture_output=True, text=True, timeout=300
         )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_a_video_over_the_in_memory_limit_is_decoded_from_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan's large-file path (files over worker.MAX_IN_MEMORY_BYTES, lowered here) hashes
+    a video as a stream and decodes it from the open file: same vPDQ features as in memory."""
+    from consentry.scan import worker
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(VIDEOS / "scenes.mp4", src / "big.mp4")
+    monkeypatch.setattr(worker, "MAX_IN_MEMORY_BYTES", 1024)
+    scan(tmp_path / "case", src)
+    ((is_video, codec),) = rows(tmp_path / "case", "select is_video, video_codec from contents")
+    assert (bool(is_video), codec) == (True, "h264")
+    frames = [n for (n,) in rows(tmp_path / "case", "select frame_number from video_hashes")]
+    assert sorted(frames) == [0, 10, 20, 30]

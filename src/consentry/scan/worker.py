@@ -162,6 +162,11 @@ def _analyse_large_file(stream: BinaryIO, item: WorkItem, result: WorkResult) ->
                 f"{hashes.size:,} bytes: hashed, not decoded (limit {MAX_IN_MEMORY_BYTES:,})",
             )
         )
+    elif ftype.is_video:
+        # a phone video is often 0.5-2 GB: decoded from the open file, not read into memory
+        # (provenance, which reads the whole file's bytes, is not run on it)
+        stream.seek(0)
+        _analyse_video(stream, result.content, result)
     stream.seek(0)
     if ftype.is_archive:
         _expand_archive(stream, item, result)
@@ -204,7 +209,7 @@ def _analyse_image(data: bytes, content: ContentRecord, result: WorkResult) -> N
         )
 
 
-def _analyse_video(data: bytes, content: ContentRecord, result: WorkResult) -> None:
+def _analyse_video(data: bytes | BinaryIO, content: ContentRecord, result: WorkResult) -> None:
     """Keyframes analysed like images, vPDQ hashes, a blurred contact sheet (analyzers.video):
     fills the content's video fields, the video's findings/faces/thumbnail and its hashes."""
     from consentry.analyzers.video import analyse_video  # PyAV is loaded only for videos
