@@ -115,29 +115,72 @@ class Tree:
     filler_bytes: int
 
 
-def build_tree(staging: Path, n: int, content_bytes: int, seed: int) -> Tree:
+def _draw_one(args: tuple[int, int, str]) -> int:
+    """Draw picture ``index`` into the pool (if not there yet); its size in bytes."""
+    index, seed, pool = args
+    folder = Path(pool) / f"d{index // PER_FOLDER:04d}"
+    for ext in ("jpg", "png"):
+        done = folder / f"img_{index:06d}.{ext}"
+        if done.exists():
+            return done.stat().st_size
+    data, ext = draw_picture(index, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".img_{index:06d}.{ext}.part"
+    tmp.write_bytes(data)
+    tmp.rename(folder / f"img_{index:06d}.{ext}")
+    return len(data)
+
+
+def picture_pool(cache: Path, n: int, seed: int) -> Path:
+    """The first ``n`` pictures of the seed, drawn once (on every core) and kept under
+    ``cache/pool-s<seed>``: every image's pictures are hard links to these."""
+    pool = cache / f"pool-s{seed}"
+    pool.mkdir(parents=True, exist_ok=True)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(os.cpu_count() or 1) as ex:
+        for i, _ in enumerate(ex.map(_draw_one, [(i, seed, str(pool)) for i in range(n)],
+                                     chunksize=256)):  # fmt: skip
+            if (i + 1) % 5000 == 0:
+                print(f"  {i + 1:,} pictures ready", flush=True)
+    return pool
+
+
+def build_tree(staging: Path, pool: Path, n: int, content_bytes: int, seed: int) -> Tree:
     seen: set[str] = set()
     picture_bytes = 0
     for i in range(n):
         folder = staging / "pictures" / f"d{i // PER_FOLDER:04d}"
         if i % PER_FOLDER == 0:
             folder.mkdir(parents=True)
-        data, ext = draw_picture(i, seed)
+        src = pool / folder.name / f"img_{i:06d}.jpg"
+        if not src.exists():
+            src = src.with_suffix(".png")
+        data = src.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if digest in seen:  # never met so far; the figures would count it twice otherwise
             raise SystemExit(f"picture {i} repeats an earlier one: change --seed")
         seen.add(digest)
-        (folder / f"img_{i:06d}.{ext}").write_bytes(data)
+        os.link(src, folder / src.name)
         picture_bytes += len(data)
-        if (i + 1) % 5000 == 0:
-            print(f"  {i + 1:,} pictures drawn", flush=True)
+    # the filler: 64 MiB files of random bytes, drawn once and linked into every tree
     rng = np.random.default_rng([seed, 1 << 30])
     left = max(content_bytes - picture_bytes, 0)
     (staging / "filler").mkdir()
+    filler = pool.parent / f"filler-s{seed}"
+    filler.mkdir(exist_ok=True)
     fillers = 0
     while left > 0:
         size = min(FILLER_CHUNK, left)
-        (staging / "filler" / f"fill_{fillers:03d}.bin").write_bytes(rng.bytes(size))
+        chunk = rng.bytes(FILLER_CHUNK)  # drawn whole, so the k-th chunk is the same each time
+        full = filler / f"fill_{fillers:03d}.bin"
+        if not full.exists():
+            full.write_bytes(chunk)
+        target = staging / "filler" / full.name
+        if size == FILLER_CHUNK:
+            os.link(full, target)
+        else:
+            target.write_bytes(chunk[:size])
         fillers += 1
         left -= size
     return Tree(n, picture_bytes, fillers, max(content_bytes - picture_bytes, 0))
@@ -169,8 +212,16 @@ class Built:
     build_s: float
 
 
-def build_image(cache: Path, n: int, size: int, fs: str, seed: int) -> Built:
-    key = f"{fs}-{size // (1024 * 1024)}M-{n}f-s{seed}"
+def _key(n: int, size: int, fs: str, seed: int) -> str:
+    return f"{fs}-{size // (1024 * 1024)}M-{n}f-s{seed}"
+
+
+def _built(cache: Path, n: int, size: int, fs: str, seed: int) -> bool:
+    return (cache / _key(n, size, fs, seed) / "built.json").exists()
+
+
+def build_image(cache: Path, pool: Path, n: int, size: int, fs: str, seed: int) -> Built:
+    key = _key(n, size, fs, seed)
     folder = cache / key
     meta = folder / "built.json"
     if meta.exists():
@@ -181,8 +232,8 @@ def build_image(cache: Path, n: int, size: int, fs: str, seed: int) -> Built:
     started = time.perf_counter()
     fs_bytes = size - PART_START
     staging = folder / "tree"
-    print(f"building {key}: drawing {n:,} pictures and the filler ...", flush=True)
-    tree = build_tree(staging, n, int(fs_bytes * 0.9), seed)
+    print(f"building {key}: {n:,} pictures and the filler ...", flush=True)
+    tree = build_tree(staging, pool, n, int(fs_bytes * 0.9), seed)
     image = folder / ("image.raw" if fs == "ext4" else "image.dd")
     with open(image, "wb") as fh:
         fh.truncate(size)
@@ -242,15 +293,27 @@ class Row:
     seconds: float
     files: int | None = None  # files handled (None: a sequential read of the image)
     workers: int = 1
+    cpu_s: float | None = None  # user + system CPU seconds of every process involved
     note: str = ""
     rss_mib: float | None = None
     phases: dict[str, float] = field(default_factory=dict)
 
 
-def timed_cmd(cmd: list[str]) -> float:
-    t = time.perf_counter()
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_cmd(cmd: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s) of a command."""
+    c, t = children_cpu(), time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, children_cpu() - c
 
 
 def floor_dd(image: str) -> list[Row]:
@@ -258,8 +321,8 @@ def floor_dd(image: str) -> list[Row]:
     cached = min(timed_cmd(["dd", f"if={image}", "of=/dev/null", "bs=4M"]) for _ in range(2))
     direct = timed_cmd(["dd", f"if={image}", "of=/dev/null", "bs=4M", "iflag=direct"])
     return [
-        Row("dd bs=4M (page cache)", cached, note="best of 2"),
-        Row("dd bs=4M iflag=direct (disk)", direct),
+        Row("dd bs=4M (page cache)", cached[0], cpu_s=cached[1], note="best of 2"),
+        Row("dd bs=4M iflag=direct (disk)", direct[0], cpu_s=direct[1]),
     ]
 
 
@@ -267,19 +330,25 @@ def floor_python(image: str) -> list[Row]:
     buf = bytearray(BLOCK)
     view = memoryview(buf)
 
-    def loop(hashes: bool) -> float:
+    def loop(hashes: bool) -> tuple[float, float]:
         hs = [hashlib.sha256(), hashlib.md5(), hashlib.sha1()] if hashes else []
-        t = time.perf_counter()
+        c, t = own_cpu(), time.perf_counter()
         with open(image, "rb", buffering=0) as fh:
             while n := fh.readinto(buf):
                 for h in hs:
                     h.update(view[:n])
-        return time.perf_counter() - t
+        return time.perf_counter() - t, own_cpu() - c
 
     plain = min(loop(False) for _ in range(2))
+    hashed = loop(True)
     return [
-        Row("python read loop, 4 MiB readinto (page cache)", plain, note="best of 2"),
-        Row("python read + SHA-256, MD5, SHA-1", loop(True)),
+        Row(
+            "python read loop, 4 MiB readinto (page cache)",
+            plain[0],
+            cpu_s=plain[1],
+            note="best of 2",
+        ),  # fmt: skip
+        Row("python read + SHA-256, MD5, SHA-1", hashed[0], cpu_s=hashed[1]),
     ]
 
 
@@ -289,7 +358,7 @@ def floor_tsk(image: str, read: bool) -> Row:
     img = pytsk3.Img_Info(image)
     fs = pytsk3.FS_Info(img, offset=PART_START)
     files = 0
-    t = time.perf_counter()
+    c, t = own_cpu(), time.perf_counter()
 
     def walk(directory: pytsk3.Directory) -> None:
         nonlocal files
@@ -312,9 +381,9 @@ def floor_tsk(image: str, read: bool) -> Row:
                         offset += len(chunk)
 
     walk(fs.open_dir("/"))
-    took = time.perf_counter() - t
+    took, cpu = time.perf_counter() - t, own_cpu() - c
     what = "pytsk3 list + read every file" if read else "pytsk3 list (walk every folder)"
-    return Row(what, took, files)
+    return Row(what, took, files, cpu_s=cpu)
 
 
 # -- consentry -----------------------------------------------------------------------------------
@@ -346,8 +415,12 @@ def child_scan(image: str, case: str, workers: int, mode: str) -> None:
         phases["setup"] = marks[0][1] - t0  # models loaded, case opened
     for (name, at), (_, nxt) in zip(marks, [*marks[1:], ("end", end)], strict=True):
         phases[name] = phases.get(name, 0.0) + nxt - at
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids, me = (
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+        resource.getrusage(resource.RUSAGE_SELF),
+    )
+    children, own = kids.ru_maxrss / 1024, me.ru_maxrss / 1024
+    cpu = kids.ru_utime + kids.ru_stime + me.ru_utime + me.ru_stime
     print(
         json.dumps(
             {
@@ -359,6 +432,7 @@ def child_scan(image: str, case: str, workers: int, mode: str) -> None:
                 "errors_by_code": dict(result.counts.errors.by_code),
                 "phases": phases,
                 "rss_mib": max(children, own),
+                "cpu_s": cpu,
             }
         )
     )
@@ -392,6 +466,7 @@ def consentry_scan(built: Built, workers: int, mode: str, timeout: float) -> lis
             res["wall_s"],
             res["files"],
             workers,
+            res["cpu_s"],
             note,
             res["rss_mib"],
             phases,
@@ -403,18 +478,20 @@ def consentry_scan(built: Built, workers: int, mode: str, timeout: float) -> lis
 def cli_scan(built: Built, workers: int, timeout: float) -> Row:
     script = Path(sys.executable).with_name("consentry")
     with tempfile.TemporaryDirectory(prefix="bench-disk-cli-") as tmp:
-        t = time.perf_counter()
+        c, t = children_cpu(), time.perf_counter()
         p = subprocess.run(
             [str(script), "scan", built.path, "--case", str(Path(tmp) / "case"), "--workers",
              str(workers), "-q", "--json"],
             capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
-        took = time.perf_counter() - t
+        took, cpu = time.perf_counter() - t, children_cpu() - c
     if p.returncode != 0:
         tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or [""]
         return Row("consentry scan CLI (defaults)", float("nan"), note=f"failed: {tail[0][:200]}")
     files = json.loads(p.stdout)["files"]
-    return Row("`consentry scan IMG --case C --workers W` (CLI, defaults)", took, files, workers)
+    return Row(
+        "`consentry scan IMG --case C --workers W` (CLI, defaults)", took, files, workers, cpu
+    )
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -444,25 +521,39 @@ def fmt_rows(built: Built, rows: list[Row], floor_s: float) -> list[str]:
     mb = built.image_bytes / 1e6
     iped = IPED_GB_PER_H * 1e9 / 3600 / 1e6  # MB/s
     out = [
-        "| what | s | MB/s | MB/s per core | files/s | x dd (cached) | x IPED 400 GB/h | notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| what | wall s | CPU s | MB/s | MB/s per worker | MB per CPU-s | files/s | "
+        "files per CPU-s | x dd (cached) | CPU-s cores for 400 GB/h | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        if r.seconds != r.seconds:  # nan
-            out.append(f"| {r.what} | - | - | - | - | - | - | {r.note} |")
+        if r.seconds != r.seconds:  # nan: it failed
+            out.append(f"| {r.what} | - | - | - | - | - | - | - | - | - | {r.note} |")
             continue
         rate = mb / r.seconds
+        cpu = r.cpu_s if r.cpu_s else None
+        per_cpu = mb / cpu if cpu else None
         files = f"{r.files / r.seconds:,.0f}" if r.files else ""
+        files_cpu = f"{r.files / cpu:,.0f}" if r.files and cpu else ""
         note = r.note
         if r.rss_mib:
             note += f"; peak RSS {r.rss_mib:,.0f} MiB"
         if r.phases:
             note += "; " + ", ".join(f"{k} {v:.1f} s" for k, v in r.phases.items())
         out.append(
-            f"| {r.what} | {r.seconds:,.1f} | {rate:,.1f} | {rate / r.workers:,.1f} | {files} | "
-            f"{floor_s / r.seconds:.3f} | {rate / iped:.2f} | {note.strip('; ')} |"
+            f"| {r.what} | {_num(r.seconds)} | {_num(cpu)} | {rate:,.1f} | "
+            f"{rate / r.workers:,.1f} | {_num(per_cpu, 1)} | {files} | {files_cpu} | "
+            f"{floor_s / r.seconds:.3f} | {_num(iped / per_cpu if per_cpu else None, 1)} | "
+            f"{note.strip('; ')} |"
         )
     return out
+
+
+def _num(x: float | None, digits: int | None = None) -> str:
+    if x is None:
+        return ""
+    if digits is not None:
+        return f"{x:,.{digits}f}"
+    return f"{x:,.1f}" if x >= 10 else f"{x:.3f}" if x < 1 else f"{x:.2f}"
 
 
 def main() -> None:
@@ -481,8 +572,9 @@ def main() -> None:
     ap.add_argument(
         "--full-max-files",
         type=int,
-        default=10_000,
-        help="skip the full scan above this many pictures (it runs the analyzers)",
+        default=1_000,
+        help="skip the full scan above this many pictures (it runs the analyzers: ~0.2 CPU-s "
+        "a picture)",
     )
     ap.add_argument("--cli", action="store_true", help="also time the real CLI (defaults)")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -502,7 +594,9 @@ def main() -> None:
     modes = set(a.modes.split(","))
     started = datetime.now(UTC)
     header = machine()
-    images = [build_image(a.cache, n, size, a.fs, a.seed) for n in counts]
+    pending = [n for n in counts if not _built(a.cache, n, size, a.fs, a.seed)]
+    pool = picture_pool(a.cache, max(pending), a.seed) if pending else a.cache
+    images = [build_image(a.cache, pool, n, size, a.fs, a.seed) for n in counts]
     if a.generate_only:
         for b in images:
             print(json.dumps(asdict(b)))
@@ -517,7 +611,7 @@ def main() -> None:
         *header,
         "",
     ]
-    summary: list[tuple[int, str, float, float]] = []
+    summary: list[tuple[int, str, Row, Row]] = []
     for built in images:
         rows: list[Row] = []
         print(f"== {built.pictures:,} pictures in {built.image_bytes / 1e9:.2f} GB ({built.fs})")
@@ -539,7 +633,7 @@ def main() -> None:
             got = consentry_scan(built, a.workers, mode, a.timeout)
             rows += got
             print(f"  {mode}: {[(r.what, round(r.seconds, 2), r.note) for r in got]}", flush=True)
-            summary.append((built.pictures, mode, got[-1].seconds, got[0].seconds))
+            summary.append((built.pictures, mode, got[-1], got[0]))
         if a.cli:
             rows.append(cli_scan(built, a.workers, a.timeout))
             print(f"  cli: {rows[-1].seconds:.1f} s", flush=True)
@@ -555,11 +649,19 @@ def main() -> None:
         text += [
             "## Growth with the number of files (same image size)",
             "",
-            "| pictures | scan | wall s | s per 1,000 files | inventory s |",
-            "|---:|---|---:|---:|---:|",
+            "| pictures | scan | files | wall s | CPU s | CPU ms per file | inventory s | "
+            "inventory ms per file | analysis s |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for n, mode, wall, inv in summary:
-            text.append(f"| {n:,} | {mode} | {wall:,.1f} | {wall / n * 1000:,.2f} | {inv:,.2f} |")
+        for n, mode, scan_row, inv in summary:
+            files = scan_row.files or n
+            cpu = scan_row.cpu_s or float("nan")
+            text.append(
+                f"| {n:,} | {mode} | {files:,} | {scan_row.seconds:,.1f} | {cpu:,.1f} | "
+                f"{cpu / files * 1000:,.2f} | {inv.seconds:,.2f} | "
+                f"{inv.seconds / files * 1000:,.3f} | "
+                f"{scan_row.phases.get('analysis', float('nan')):,.1f} |"
+            )
         text.append("")
     text += [f"load average after: {tuple(round(x, 2) for x in os.getloadavg())}", ""]
     md = "\n".join(text)

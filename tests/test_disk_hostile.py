@@ -177,6 +177,37 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, run_cli: RunCli) -> Corpus:
 
 NAMES = [b.__name__ for b in BUILDERS]
 
+# Bugs of the disk part's code (media/disk.py) these images show, not fixed at 20:05 UTC on
+# 2026-12-02 (helper H5's report): each test below fails until it is fixed, then passes and
+# its strict xfail turns red so that the mark is removed.
+_SHORT_READ = (
+    "disk._TskStream: a live file whose read stops before its declared size is silently cut "
+    "short (no unreadable problem)"
+)
+KNOWN: dict[tuple[str, str], str] = {
+    ("code", "huge_declared_size"): "a 1 TiB declared ext4 inode is hashed to its end (pytsk3 "
+    "gives zeros): the scan hangs (item_timeout after 300+300 s at best)",
+    ("read", "huge_declared_size"): "same: the scan hangs on the 1 TiB inode",
+    ("again", "huge_declared_size"): "same: the scan hangs on the 1 TiB inode",
+    ("code", "fat_cyclic_chain"): _SHORT_READ + ": cyc.bin (20,000 bytes) recorded as empty",
+    ("code", "fat_short_chain"): _SHORT_READ + ": big.jpg (8 MiB) recorded as 2,048 bytes",
+    ("read", "fat_short_chain"): _SHORT_READ + ": big.jpg (8 MiB) recorded as 2,048 bytes",
+    ("code", "fat_directory_loop"): "a directory that is its own child is walked one level "
+    "more and not reported",
+    ("code", "random_e01"): "random bytes named .E01 become a plain file with no problem",
+    ("code", "odd_names"): "names in images that are not UTF-8 get no non_utf8_name",
+    ("code", "names_that_escape_alike"): "names in images that are not UTF-8 get no non_utf8_name",
+}
+
+
+def _params(test: str) -> list[object]:
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN[(test, n)]))
+        if (test, n) in KNOWN
+        else n
+        for n in NAMES
+    ]
+
 
 def _case(corpus: Corpus, name: str) -> Hostile:
     if name in corpus.skipped:
@@ -209,7 +240,7 @@ def _where(locs: list[Loc], hostile: Hostile) -> list[Loc]:
     return [loc for loc in locs if loc.place in ((hostile.where, ""),)]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", _params("code"))
 def test_scan_completes_and_records_the_code(corpus: Corpus, name: str) -> None:
     hostile = _case(corpus, name)
     scanned = corpus.runs[name].first
@@ -227,7 +258,7 @@ def test_scan_completes_and_records_the_code(corpus: Corpus, name: str) -> None:
     assert not bad, f"{hostile.name}: a bug was met, not a problem handled: {bad}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", _params("read"))
 def test_what_is_still_there_is_read_and_what_is_not_is_said(corpus: Corpus, name: str) -> None:
     hostile = _case(corpus, name)
     if not hostile.intact and not hostile.broken:
@@ -250,13 +281,13 @@ def test_what_is_still_there_is_read_and_what_is_not_is_said(corpus: Corpus, nam
             )
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", _params("evidence"))
 def test_evidence_is_byte_identical_after_two_scans(corpus: Corpus, name: str) -> None:
     _case(corpus, name)
     assert corpus.after[name] == corpus.before[name]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", _params("again"))
 def test_second_scan_adds_no_location(corpus: Corpus, name: str) -> None:
     hostile = _case(corpus, name)
     first, second = corpus.runs[name].first, corpus.runs[name].second
