@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -276,7 +277,7 @@ class ProvenanceAnalyzer:
                 Check(
                     "c2pa",
                     CheckStatus.ERROR,
-                    f"C2PA data present but unreadable: {type(exc).__name__}: {exc}"[:500],
+                    f"C2PA data present but unreadable: {_why(exc)}"[:500],
                 )
             )
             return None
@@ -287,7 +288,7 @@ class ProvenanceAnalyzer:
         try:
             metadata = read_metadata(data)
         except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the scan
-            checks.append(Check("metadata", CheckStatus.ERROR, f"{type(exc).__name__}: {exc}"))
+            checks.append(Check("metadata", CheckStatus.ERROR, f"{_why(exc)}"))
             return None
         checks.append(Check("metadata", CheckStatus.CHECKED, "PNG text, EXIF, XMP"))
         return metadata
@@ -329,9 +330,7 @@ class ProvenanceAnalyzer:
                 )
                 pixels = np.asarray(img.convert("RGBA" if alpha else "RGB"), dtype=np.uint8)
         except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types
-            checks.append(
-                Check("full_resolution", CheckStatus.ERROR, f"{type(exc).__name__}: {exc}"[:300])
-            )
+            checks.append(Check("full_resolution", CheckStatus.ERROR, f"{_why(exc)}"[:300]))
             return None
         return pixels
 
@@ -350,7 +349,7 @@ class ProvenanceAnalyzer:
         try:
             matches = wm.match_marks(pixels[:, :, :3])
         except Exception as exc:  # noqa: BLE001
-            checks.append(Check("watermark", CheckStatus.ERROR, f"{type(exc).__name__}: {exc}"))
+            checks.append(Check("watermark", CheckStatus.ERROR, f"{_why(exc)}"))
             return ()
         checks.append(Check("watermark", CheckStatus.CHECKED, f"dwtDct at {width}x{height}"))
         return matches
@@ -369,7 +368,7 @@ class ProvenanceAnalyzer:
             problems: list[str] = []
             record = stealth_generator(stealth, problems) if stealth else None
         except Exception as exc:  # noqa: BLE001
-            checks.append(Check("stealth", CheckStatus.ERROR, f"{type(exc).__name__}: {exc}"))
+            checks.append(Check("stealth", CheckStatus.ERROR, f"{_why(exc)}"))
             return None, None
         modes = "alpha and RGB" if pixels.shape[2] == 4 else "RGB"
         detail = f"LSB {modes}" + (f"; {'; '.join(problems)}" if problems else "")
@@ -386,7 +385,7 @@ class ProvenanceAnalyzer:
             rgb = image.rgb if image is not None else decode_image(data).rgb
             score = self.detector.score(rgb)
         except Exception as exc:  # noqa: BLE001 - ItemError, onnxruntime errors
-            checks.append(Check("detector", CheckStatus.ERROR, f"{type(exc).__name__}: {exc}"))
+            checks.append(Check("detector", CheckStatus.ERROR, f"{_why(exc)}"))
             return None
         checks.append(Check("detector", CheckStatus.CHECKED, self.detector.name))
         return DetectorScore(
@@ -411,3 +410,13 @@ def _c2pa_summary(evidence: C2paEvidence) -> str:
 
 def _flat(groups: Any) -> tuple[Any, ...]:
     return tuple(dict.fromkeys(v for group in groups for v in group if v not in (None, "")))
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as a check's detail: its type and message, without the memory addresses
+    some messages carry (``<_io.BytesIO object at 0x7f...>``), which differ on every run and
+    would make the same evidence read differently."""
+    return _ADDRESS.sub("", f"{type(exc).__name__}: {exc}")
