@@ -46,6 +46,8 @@ def make_hashpack(folder: Path) -> list[SimpleNamespace]:
             pdq=pdq,
             pdq_quality=quality,
             location=f"file{i}.jpg",
+            mime="image/jpeg",
+            video=None,
         )
         for i, (codes, pdq, quality) in enumerate(
             [
