@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py src/consentry/hashindex/_mih.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo,nudenet]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,nudenet,ray]'
 	# reference watermark encoder for the provenance tests; --no-deps keeps torch out
 	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
 	# PDF reports (WeasyPrint, in the dev extra) need the Pango system library

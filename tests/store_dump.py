@@ -34,6 +34,12 @@ def dump_items(case: Path) -> dict[str, list[tuple[object, ...]]]:
                                 FROM face_clusters c JOIN persons p ON p.id = c.person_id""",
             "face_matches": """SELECT m.sha256, m.face_index, p.code, m.level, m.similarity
                                FROM face_matches m JOIN persons p ON p.id = m.person_id""",
+            # the derivation pass: features, verified pairs, links (their renders' folders too)
+            "derivation_features": "SELECT * FROM derivation_features",
+            "derivation_pairs": "SELECT * FROM derivation_pairs",
+            "derivation_links": "SELECT * FROM derivation_links",
+            "video_hashes": """SELECT sha256, frame_number, timestamp_s, pdq, quality
+                               FROM video_hashes""",
         }
         return {name: sorted(db.execute(sql).fetchall(), key=repr) for name, sql in q.items()}
 

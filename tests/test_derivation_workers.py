@@ -86,7 +86,7 @@ def test_worker_processes_store_what_one_process_stores(
     chosen: list[str] = []
     make = link_pass.make_executor
     monkeypatch.setattr(
-        link_pass, "make_executor", lambda kind, n: chosen.append(kind) or make(kind, n)
+        link_pass, "make_executor", lambda kind, n, *a: chosen.append(kind) or make(kind, n)
     )
     two = _link(spread, workers=2)
     assert chosen == ["process"]
@@ -124,7 +124,7 @@ def test_a_lost_pair_check_is_recorded_and_the_pass_goes_on(
     scanned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = _copy(scanned, tmp_path, "lost_pairs")
-    monkeypatch.setattr(link_pass, "make_executor", lambda kind, n: _Losing(verify_chunk))
+    monkeypatch.setattr(link_pass, "make_executor", lambda kind, n, *a: _Losing(verify_chunk))
     outcome = _link(case, workers=1)
     assert outcome.verified_now > 0 and outcome.related_pairs == 0 and outcome.links == 0
     pairs = _rows(case)["derivation_pairs"]
@@ -139,7 +139,7 @@ def test_a_lost_feature_extraction_is_a_feature_error(
 ) -> None:
     case = _copy(scanned, tmp_path, "lost_features")
     losing = _Losing(link_pass._features_of)
-    monkeypatch.setattr(link_pass, "make_executor", lambda kind, n: losing)
+    monkeypatch.setattr(link_pass, "make_executor", lambda kind, n, *a: losing)
     outcome = _link(case, workers=1)
     assert outcome.images == outcome.new_features == outcome.feature_errors == 6
     assert outcome.links == 0

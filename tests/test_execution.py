@@ -16,6 +16,7 @@ from consentry.execution import (
     Lost,
     ProcessExecutor,
     WorkerInit,
+    KINDS,
     local_kind,
     make_executor,
 )
@@ -157,5 +158,8 @@ def test_executors_are_chosen_by_name() -> None:
     process = make_executor("process", 3)
     assert isinstance(process, ProcessExecutor) and process.workers == 3
     assert (local_kind(1), local_kind(2)) == ("inline", "process")
-    with pytest.raises(ValueError, match="unknown executor 'ray'"):
-        make_executor("ray", 2)
+    with pytest.raises(ValueError, match="unknown executor 'dask'"):
+        make_executor("dask", 2)
+    with pytest.raises(ValueError, match="takes no cluster address"):
+        make_executor("process", 2, "head:6379")
+    assert "ray" in KINDS  # registered, imported only when made (tests/test_ray_executor.py)

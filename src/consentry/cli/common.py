@@ -23,8 +23,9 @@ import dataclasses
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console, ConsoleDimensions, RenderableType
@@ -205,3 +206,32 @@ def fail(code: int, message: str) -> NoReturn:
 def failed(exc: ServiceError) -> NoReturn:
     """``fail`` for what a service refused: its message, the exit status of its code."""
     fail(EXIT_STATUS[exc.code], exc.message)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXECUTOR_HELP = (
+    "Where the work runs: 'local' (this machine's cores: worker processes) or 'ray' (a Ray "
+    "cluster; pip install 'consentry[ray]'). Ray without --ray-address starts a local Ray "
+    "instance with this machine's cores."
+)
+
+
+def executor_options(fn: F) -> F:
+    """``--executor local|ray`` and ``--ray-address``, shared by ``scan`` and ``links``."""
+    fn = click.option(
+        "--ray-address",
+        default=None,
+        metavar="HOST:PORT",
+        help="Join the running Ray cluster at this address (its nodes must have consentry "
+        "installed and the evidence and the case folder mounted at the same paths); "
+        "'auto' finds one started on this machine by `ray start`.",
+    )(fn)
+    fn = click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help=EXECUTOR_HELP,
+    )(fn)
+    return fn

@@ -15,6 +15,7 @@ from rich.table import Table
 from consentry.cli.common import (
     OutputConsole,
     SourcePaths,
+    executor_options,
     failed,
     fits,
     indented,
@@ -38,6 +39,7 @@ Examples:
   consentry links --case ./case-17
   consentry links --case ./case-17 --json > links.json
   consentry links --case ./case-17 --rebuild     # verify every pair again
+  consentry links --case ./case-17 --executor ray --ray-address head-node:6379
 
 \b
 Each link says: DERIVED was made from SOURCE by this crop / scale / rotation / mirror; this
@@ -68,8 +70,9 @@ direction (stated|unknown), evidence, other_possible_sources, render_dir}].""",
     "--workers",
     type=click.IntRange(1, 256),
     default=None,
-    help="Parallel processes [default: number of CPU cores].",
+    help="Parallel workers [default: number of CPU cores; with --executor ray, the cluster's].",
 )
+@executor_options
 def links_cmd(
     case_dir: Path,
     db_url: str | None,
@@ -77,13 +80,17 @@ def links_cmd(
     rebuild: bool,
     examiner: str | None,
     workers: int | None,
+    executor: str,
+    ray_address: str | None,
 ) -> None:
     """Show which images were derived from which (source / derived / change mask)."""
     # here, not at the top: services.links imports the derivation package (`--help` and every
     # other command start without it; tests/test_startup.py)
     from consentry.services.links import LinksRequest, update_links
 
-    request = LinksRequest(CaseRef(case_dir, db_url), examiner, workers, rebuild)
+    request = LinksRequest(
+        CaseRef(case_dir, db_url), examiner, workers, rebuild, executor, ray_address
+    )
     try:
         result = update_links(request)
     except ServiceError as exc:

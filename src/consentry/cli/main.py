@@ -34,6 +34,7 @@ from consentry.cli.common import (
     EXIT_TAMPERED,
     OutputConsole,
     SourcePaths,
+    executor_options,
     failed,
     fits,
     indented,
@@ -230,6 +231,9 @@ Examples:
   consentry scan disk2/ --case ./case-17 --no-links    # scanned in parts: link once, at the end
   consentry links --case ./case-17
   consentry scan ./seized --case ./case-17 --db postgresql+psycopg://u@host/case17
+  consentry scan ./seized --case ./case-17 --executor ray        # Ray on this machine's cores
+  consentry scan /mnt/evidence/seizure-9 --case /mnt/cases/9 --executor ray \
+    --ray-address head-node:6379 --db postgresql+psycopg://u@db/case9   # a Ray cluster
 
 Re-running after an interruption (even kill -9) finishes the missing work only; the store then
 holds exactly what one uninterrupted run would. Per-file problems (corrupt, encrypted, bombs,
@@ -248,7 +252,7 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     "--workers",
     type=click.IntRange(1, 256),
     default=None,
-    help="Parallel worker processes [default: number of CPU cores].",
+    help="Parallel workers [default: number of CPU cores; with --executor ray, the cluster's].",
 )
 @click.option(
     "--db",
@@ -307,6 +311,7 @@ unreadable...) are recorded with a stable code and the scan goes on; see `case s
     "`consentry traces services --write-default FILE`) to look for in browser histories, "
     "instead of the list shipped with consentry.",
 )
+@executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def scan(
@@ -322,6 +327,8 @@ def scan(
     c2pa_trust_anchors: str | None,
     no_links: bool,
     services_file: str | None,
+    executor: str,
+    ray_address: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -347,6 +354,8 @@ def scan(
         c2pa_trust_anchors=c2pa_trust_anchors,
         link=not no_links,
         services_file=services_file,
+        executor=executor,
+        ray_address=ray_address,
     )
     bar = _BarProgress(quiet)
     try:
@@ -364,6 +373,8 @@ def scan(
                 "case": str(result.case_path),
                 "scan_id": result.scan_id,
                 "elapsed_s": round(result.elapsed_s, 3),
+                "executor": result.executor,
+                "workers": result.workers,
                 "analysed": result.analysed,
                 "new_locations": result.new_locations,
                 "source_changes": [c.path for c in result.source_changes],
@@ -372,7 +383,8 @@ def scan(
         )
         return
     _print_counts(counts, title=f"Scan {result.scan_id} finished in {result.elapsed_s:.1f} s")
-    for line in _work_lines(result.analysed, result.elapsed_s, result.workers, bar.done):
+    noun = f"{result.workers} {'Ray worker' if result.executor == 'ray' else 'worker'}"
+    for line in _work_lines(result.analysed, result.elapsed_s, noun, result.workers, bar.done):
         out.print(line, highlight=False)
     if result.source_changes:
         out.print(
@@ -384,10 +396,12 @@ def scan(
     out.print(f"case: {shown(result.case_path)}")
 
 
-def _work_lines(analysed: int, elapsed_s: float, workers: int, done: dict[str, int]) -> list[str]:
+def _work_lines(
+    analysed: int, elapsed_s: float, noun: str, workers: int, done: dict[str, int]
+) -> list[str]:
     """What this run did, in the units it did it in; a run with nothing to do says so (no
     "0.0 files/s"). The rate is over the whole run (inventory, analysis, persons, links)."""
-    processes = f"{workers} worker{'s' if workers != 1 else ''}"
+    processes = f"{noun}{'s' if workers != 1 else ''}"
     if analysed:
         lines = [
             f"analysed now: {analysed:,} file(s) in {elapsed_s:.1f} s with {processes} "

@@ -64,7 +64,15 @@ from consentry.derivation.verify import (
     start_worker,
     verify_chunk,
 )
-from consentry.execution import Executor, Lost, WorkerInit, make_executor
+from consentry.execution import (
+    Executor,
+    ExecutorSpec,
+    Lost,
+    WorkerInit,
+    is_cluster,
+    make_executor,
+)
+from consentry.execution.probe import require_paths
 from consentry.records.features import ImageFeatures
 from consentry.records.problems import ItemError
 from consentry.store import CaseStore
@@ -183,8 +191,12 @@ def link_derivations(
     workers: int = 1,
     progress: LinkProgress | None = None,
     rebuild: bool = False,
+    executor: ExecutorSpec | None = None,
 ) -> LinkOutcome:
-    """Bring the case's derivation links up to date (renders into ``case_dir`` when given)."""
+    """Bring the case's derivation links up to date (renders into ``case_dir`` when given).
+    ``executor``: where the work on the evidence runs (default: this machine; a cluster's
+    workers first check that they read the sources and write the case folder)."""
+    spec = executor or ExecutorSpec()
     ls = LinksStore(store.engine)
     if rebuild:
         ls.clear()
@@ -192,14 +204,25 @@ def link_derivations(
     have = ls.feature_shas(feat.VERSION)
     todo = [r for r in refs if r.sha256 not in have]  # images without features yet
     cpu_started = _cpu_s()
-    parallel = workers > 1 and len(todo) + len(refs) >= PARALLEL_FROM
-    executor = make_executor("process" if parallel else "inline", workers)
+    init = WORKER
+    if is_cluster(spec):  # asked for by name: used whatever the number of images
+        work = make_executor(spec.kind, spec.workers, spec.address)
+        readable = tuple(row.path for row in store.sources().values())
+        init = WorkerInit(_start_cluster_worker, (readable, (str(case_dir),) if case_dir else ()))
+    else:
+        parallel = workers > 1 and len(todo) + len(refs) >= PARALLEL_FROM
+        work = make_executor("process" if parallel else "inline", workers)
     try:
         outcome, audit_payload = _link(
-            ls, refs, todo, case_dir, executor, progress or _Quiet(), rebuild
+            ls, refs, todo, case_dir, work, progress or _Quiet(), rebuild, init
         )
     finally:
-        executor.close()  # joins the workers: their CPU time counts in RUSAGE_CHILDREN from here
+        unusable = list(getattr(work, "unusable", []))
+        if unusable:
+            store.append_audit("workers_unusable", actor, {"workers": unusable})
+        # joins local workers: their CPU time counts in RUSAGE_CHILDREN from here (a Ray
+        # cluster's workers are not this process's children: cpu_s then counts this process)
+        work.close()
     if audit_payload is not None:
         audit_payload["cpu_s"] = round(_cpu_s() - cpu_started, 3)  # this process + workers
         store.append_audit("derivations_linked", actor, audit_payload)
@@ -214,6 +237,7 @@ def _link(
     executor: Executor,
     progress: LinkProgress,
     rebuild: bool,
+    init: WorkerInit = WORKER,
 ) -> tuple[LinkOutcome, dict[str, Any] | None]:
     """The pass itself; returns the outcome and the audit event's payload (None: nothing new)."""
     started = time.monotonic()
@@ -222,7 +246,7 @@ def _link(
     progress.phase("derivation")
     if todo:
         progress.analysis_total(len(todo))
-        results = executor.map(_features_of, todo, init=WORKER, on_lost=_features_lost)
+        results = executor.map(_features_of, todo, init=init, on_lost=_features_lost)
         done: list[ImageFeatures] = []
         failed: list[FeatureError] = []
         for result in results:
@@ -241,7 +265,7 @@ def _link(
     verdicts = ls.provenance_verdicts()
     state = _state(list(features), ls.face_count(), verdicts)
     if not rebuild and ls.state() == state:
-        rendered = _render_pending(ls, case_dir, by_sha, executor)
+        rendered = _render_pending(ls, case_dir, by_sha, executor, init)
         links = ls.links()
         outcome = LinkOutcome(
             len(refs),
@@ -274,7 +298,7 @@ def _link(
     progress.analysis_total(len(todo) + len(tasks))
     chunks = list(_chunks(tasks, PAIR_CHUNK))
     verified_now = 0
-    stream = executor.map(verify_chunk, chunks, init=WORKER, on_lost=chunk_lost)
+    stream = executor.map(verify_chunk, chunks, init=init, on_lost=chunk_lost)
     batch: list[PairRecord] = []
     for verified_chunk in stream:
         batch.extend(verified_chunk)
@@ -294,7 +318,7 @@ def _link(
     needed = sorted(profiles_needed(evidence, features))
     if needed:
         todo_refs = [by_sha[sha] for sha in needed]
-        stream_p = executor.map(_profile_of, todo_refs, init=WORKER, on_lost=_profile_lost)
+        stream_p = executor.map(_profile_of, todo_refs, init=init, on_lost=_profile_lost)
         measured = {sha: (profile, scale) for sha, profile, scale in stream_p}
         ls.set_profiles(feat.VERSION, measured)
         for sha, (profile, scale) in measured.items():
@@ -309,7 +333,7 @@ def _link(
     changed, removed = ls.replace_links(records, state)
     timings["links_s"] = time.monotonic() - mark
     mark = time.monotonic()
-    rendered = _render_pending(ls, case_dir, by_sha, executor)
+    rendered = _render_pending(ls, case_dir, by_sha, executor, init)
     timings["render_s"] = time.monotonic() - mark
     outcome = LinkOutcome(
         images=len(refs),
@@ -349,11 +373,22 @@ def _cpu_s() -> float:
 
 
 def _render_pending(
-    ls: LinksStore, case_dir: Path | None, by_sha: dict[str, ImageRef], executor: Executor
+    ls: LinksStore,
+    case_dir: Path | None,
+    by_sha: dict[str, ImageRef],
+    executor: Executor,
+    init: WorkerInit = WORKER,
 ) -> int:
     if case_dir is None:
         return 0
-    return render_links(ls, case_dir, by_sha, executor, WORKER)
+    return render_links(ls, case_dir, by_sha, executor, init)
+
+
+def _start_cluster_worker(readable: tuple[str, ...], writable: tuple[str, ...]) -> None:
+    """A cluster worker's set-up: it reads the sources and writes the case folder (renders),
+    else it is left out (``WorkerUnusable``); then the pass's own set-up."""
+    require_paths(readable, writable)
+    start_worker()
 
 
 def method_description() -> dict[str, object]:

@@ -31,6 +31,26 @@ class WorkerInit:
         self.fn(*self.args)
 
 
+class WorkerUnusable(Exception):
+    """Raised by a ``WorkerInit`` function when this worker cannot do the work at all - on a
+    cluster node, the evidence or the case folder is not mounted. An executor with other
+    workers leaves this one out and says why (``Executor.unusable``); with none left, every
+    item is lost with ``Code.NO_WORKER``. A local executor's workers share the parent's
+    file system, which the parent checked before the run: there this is an error."""
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where the work runs, as asked on the command line: ``kind`` (``"local"``: this process
+    for one worker, worker processes for more; ``"ray"``: a Ray cluster; or an exact kind of
+    ``execution.KINDS``), ``workers`` (None: one per CPU core of this machine, or of the Ray
+    cluster) and, for Ray, the ``address`` of a running cluster (None: start one here)."""
+
+    kind: str = "local"
+    workers: int | None = None
+    address: str | None = None
+
+
 @dataclass(frozen=True)
 class Lost:
     """Why an item has no result of its own: the worker holding it died (``WORKER_LOST``) or
@@ -61,4 +81,4 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Executor", "Lost", "WorkerInit"]
+__all__ = ["Executor", "ExecutorSpec", "Lost", "WorkerInit", "WorkerUnusable"]

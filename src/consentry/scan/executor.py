@@ -5,9 +5,12 @@ when its worker died or hung on it also when retried alone: a ``worker_lost`` /
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from consentry.analyzers.plan import AnalysisPlan
+from consentry.analyzers.runner import init_process
 from consentry.execution import Executor, Lost, WorkerInit
+from consentry.execution.probe import require_paths
 from consentry.records.items import WorkItem, WorkResult
 from consentry.records.problems import Problem
 from consentry.scan.worker import internal_error_result, process
@@ -31,6 +34,23 @@ def analysis_mapper(
     return mapper
 
 
+def worker_init(plan: AnalysisPlan, roots: Sequence[bytes], cluster: bool) -> WorkerInit:
+    """What each worker runs first: load the plan's models; on a cluster, first check that this
+    node reads every source and writes the case folder (thumbnails and face crops are written
+    there by the workers), else it is left out (``WorkerUnusable``)."""
+    if not cluster:
+        return WorkerInit(init_process, (plan,))
+    writable = (plan.case_dir,) if plan.case_dir else ()
+    return WorkerInit(init_cluster_worker, (plan, tuple(roots), writable))
+
+
+def init_cluster_worker(
+    plan: AnalysisPlan, readable: tuple[bytes, ...], writable: tuple[str, ...]
+) -> None:
+    require_paths(readable, writable)
+    init_process(plan)
+
+
 def lost_result(item: WorkItem, lost: Lost) -> WorkResult:
     """An item the executor lost: no content, the reason as an error on its location."""
     result = WorkResult(item.location_id, reanalysis=item.needs is not None)
@@ -38,4 +58,4 @@ def lost_result(item: WorkItem, lost: Lost) -> WorkResult:
     return result
 
 
-__all__ = ["Mapper", "analysis_mapper", "lost_result"]
+__all__ = ["Mapper", "analysis_mapper", "init_cluster_worker", "lost_result", "worker_init"]

@@ -26,13 +26,13 @@ from consentry.analyzers.runner import (
     init_process,
     reset_process,
 )
-from consentry.execution import WorkerInit, local_kind, make_executor
+from consentry.execution import ExecutorSpec, executor_for, is_cluster, resolve_kind
 from consentry.media import archives
 from consentry.persons import refresh_identities
 from consentry.records.items import WorkItem, WorkResult
 from consentry.records.locations import LocationRef, display_bytes_path
 from consentry.records.progress import Progress
-from consentry.scan.executor import analysis_mapper
+from consentry.scan.executor import analysis_mapper, worker_init
 from consentry.scan.inventory import OpenOptions, SourceError, source_kind, source_root
 from consentry.scan.verify_sources import SourceChange, check_sources
 from consentry.store import audit, disk_store
@@ -52,6 +52,7 @@ class ScanOutcome:
     analysed: int
     counts: CaseCounts
     source_changes: list[SourceChange] = field(default_factory=list)
+    workers: int = 0  # the workers the analysis ran on (on a cluster: its actors)
 
 
 def check_sources_usable(case_dir: Path, sources: Sequence[str]) -> list[bytes]:
@@ -82,16 +83,21 @@ def run_scan(
     provenance: ProvenanceSettings | None = None,
     link: bool = True,
     services_file: Path | None = None,
+    executor: ExecutorSpec | None = None,
 ) -> ScanOutcome:
     """Scan ``roots`` into ``case``. Loads the analyzers' models first: a missing model raises
     ModelUnavailable before anything is written. ``link=False`` leaves the derivation pass for a
-    later ``consentry links`` (it compares images with each other, so it is a case-level step)."""
+    later ``consentry links`` (it compares images with each other, so it is a case-level step).
+    ``executor``: where the analysis and the derivation pass run (default: this machine, with
+    ``workers`` workers; ``ExecutorSpec("ray", ...)``: a Ray cluster). Only this process writes
+    the store, whatever the executor."""
+    spec = executor or ExecutorSpec()
     progress = progress or Progress()
     store = case.store
     plan = AnalysisPlan(frozenset(analyzers), str(case.path), provenance or ProvenanceSettings())
     init_process(plan)  # in this process: checks every model once, and serves --workers 1
     analyzers_used = describe_plan()
-    if workers > 1:
+    if workers > 1 or is_cluster(spec):
         reset_process()  # the workers load their own; idle models here cost ~200 MiB
     started = time.monotonic()
     tz = time.strftime("%Z%z")
@@ -123,13 +129,25 @@ def run_scan(
             "python": platform.python_version(),
             "sources": sources,
             "workers": workers,
+            "executor": resolve_kind(spec, workers),
+            **({"ray_address": spec.address} if spec.address else {}),
             "analyzers": analyzers_used,
         },
     )
 
     try:
         return _scan_body(
-            case, roots, examiner, workers, progress, plan, link, services_file, scan_id, started
+            case,
+            roots,
+            examiner,
+            workers,
+            progress,
+            plan,
+            link,
+            services_file,
+            scan_id,
+            started,
+            spec,
         )
     except BaseException as exc:
         # an error no file should cause (disk full, database gone, a bug) or Ctrl-C: the case
@@ -167,6 +185,7 @@ def _scan_body(
     services_file: Path | None,
     scan_id: int,
     started: float,
+    spec: ExecutorSpec,
 ) -> ScanOutcome:
     store = case.store
     progress.phase("inventory")
@@ -188,13 +207,14 @@ def _scan_body(
         per_source[display_bytes_path(root)] = count
 
     progress.phase("analysis")
-    analysed = _analyse(store, plan, workers, progress)
+    analysed, workers_used = _analyse(store, plan, workers, progress, spec, roots, examiner)
     refresh_identities(store, case.path, examiner)  # matches and clusters; cheap if unchanged
     if link:
         # imported here: the pass pulls in OpenCV and faiss, which --no-links scans never use
         from consentry.derivation.link_pass import link_derivations
 
-        link_derivations(store, case.path, examiner, workers, progress)  # cheap if unchanged
+        # cheap if unchanged
+        link_derivations(store, case.path, examiner, workers, progress, executor=spec)
     # browser profiles in the evidence: visits to listed services, downloads found in the case
     from consentry.traces.trace_pass import find_traces
 
@@ -236,7 +256,7 @@ def _scan_body(
             "elapsed_s": round(elapsed, 3),
         },
     )
-    return ScanOutcome(scan_id, elapsed, new_locations, analysed, counts, changes)
+    return ScanOutcome(scan_id, elapsed, new_locations, analysed, counts, changes, workers_used)
 
 
 def _open_options(store: Any, source_id: int, progress: Progress) -> OpenOptions:
@@ -273,13 +293,24 @@ def _record_disk_image(store: Any, examiner: str | None, source_id: int, listing
         )
 
 
-def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -> int:
-    """Analyse pending locations, then add newly enabled analyzers' findings to old content.
+def _analyse(
+    store: Any,
+    plan: AnalysisPlan,
+    workers: int,
+    progress: Progress,
+    spec: ExecutorSpec,
+    roots: Sequence[bytes],
+    examiner: str | None,
+) -> tuple[int, int]:
+    """Analyse pending locations, then add newly enabled analyzers' findings to old content;
+    returns the files analysed and the number of workers used.
 
     The executor survives a worker that dies or hangs on one file (see ``executor``): that
-    file is retried alone once, then recorded as ``worker_lost`` / ``item_timeout``."""
-    executor = make_executor(local_kind(workers), workers)
-    mapper = analysis_mapper(executor, WorkerInit(init_process, (plan,)))
+    file is retried alone once, then recorded as ``worker_lost`` / ``item_timeout``. On a
+    cluster, a node that cannot read the sources or write the case folder is left out and
+    named in a ``workers_unusable`` audit event."""
+    executor = executor_for(spec, workers)
+    mapper = analysis_mapper(executor, worker_init(plan, roots, is_cluster(spec)))
     try:
         done = _pending_pass(store, mapper, progress)
         items = store.reanalysis_items(
@@ -292,12 +323,15 @@ def _analyse(store: Any, plan: AnalysisPlan, workers: int, progress: Progress) -
             progress.analysis_total(len(items))
             _record_stream(store, mapper(items), progress)
     finally:
+        unusable = list(getattr(executor, "unusable", []))
+        if unusable:
+            store.append_audit("workers_unusable", examiner, {"workers": unusable})
         executor.close()
         archives.clear_cache()  # --workers 1 kept archives open here: no evidence stays open
         disk = sys.modules.get("consentry.media.disk")  # loaded only when an image was met
         if disk is not None:
             disk.clear_cache()  # and the disk images it kept open
-    return done
+    return done, int(getattr(executor, "workers", workers))
 
 
 def _pending_pass(

@@ -26,6 +26,8 @@ class LinksRequest:
     examiner: str | None = None
     workers: int | None = None  # None: one per CPU core
     rebuild: bool = False  # forget cached pair checks and verify every pair again
+    executor: str = "local"  # "local" (this machine) or "ray" (a Ray cluster)
+    ray_address: str | None = None  # a running Ray cluster (None: start one on this machine)
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,10 @@ def update_links(request: LinksRequest) -> LinksResult:
     a source (the pass writes its pictures there)."""
     # here, not at the top: the pass pulls in OpenCV and faiss (a shell's --help stays light)
     from consentry.derivation.link_pass import link_derivations, method_description
+    from consentry.services.scan import executor_spec
     from consentry.store.output_guard import UnsafeOutput, guard_for_case
 
+    spec = executor_spec(request.executor, request.workers, request.ray_address)
     with opened(request.case) as case:
         try:  # renders are written into the case folder: never when it lies in evidence
             guard_for_case(case.store, case.path).check_case_folder()
@@ -94,6 +98,7 @@ def update_links(request: LinksRequest) -> LinksResult:
             request.examiner,
             request.workers or os.cpu_count() or 1,
             rebuild=request.rebuild,
+            executor=spec,
         )
         links = case.links.links()
         paths = case.links.locations_of(

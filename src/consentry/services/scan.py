@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from consentry.analyzers import registry
+from consentry.execution import CHOICES as EXECUTORS
+from consentry.execution import ExecutorSpec
 from consentry.records.progress import Progress
 from consentry.services.case import CaseRef, ErrorCode, ServiceError, opened
 
@@ -57,18 +59,21 @@ class ScanRequest:
     c2pa_trust_anchors: str | None = None  # a PEM file
     link: bool = True
     services_file: str | None = None  # a services list (YAML) instead of the shipped one
+    executor: str = "local"  # "local" (this machine) or "ray" (a Ray cluster)
+    ray_address: str | None = None  # a running Ray cluster (None: start one on this machine)
 
 
 @dataclass(frozen=True)
 class ScanResult:
     case_path: Path  # absolute, as opened
     scan_id: int
-    workers: int  # the processes it ran with
+    workers: int  # the workers it ran with (processes here, or a Ray cluster's actors)
     elapsed_s: float
     new_locations: int
     analysed: int  # files analysed by this run
     counts: CaseCounts  # the whole case's, after the scan
     source_changes: tuple[SourceChange, ...]  # source files changed during the scan (not by us)
+    executor: str = "local"  # "local" or "ray"
 
 
 def choose_analyzers(only: frozenset[str] | None, skip: frozenset[str] | None) -> frozenset[str]:
@@ -134,6 +139,7 @@ def scan(request: ScanRequest, progress: ScanProgress | None = None) -> ScanResu
             load_services(Path(request.services_file))
         except ServicesListError as exc:
             raise ServiceError(ErrorCode.MISUSE, str(exc)) from None
+    spec = executor_spec(request.executor, request.workers, request.ray_address)
     workers = request.workers or os.cpu_count() or 1
     try:  # every model loads once here first: a missing one is one clear error, before any write
         init_process(AnalysisPlan(analyzers, provenance=provenance))
@@ -152,6 +158,7 @@ def scan(request: ScanRequest, progress: ScanProgress | None = None) -> ScanResu
                 provenance,
                 link=request.link,
                 services_file=Path(request.services_file) if request.services_file else None,
+                executor=spec,
             )
         except ModelUnavailable as exc:
             raise ServiceError(ErrorCode.MISUSE, f"{exc} {MODEL_HINT}") from None
@@ -164,13 +171,36 @@ def scan(request: ScanRequest, progress: ScanProgress | None = None) -> ScanResu
         return ScanResult(
             case_path=case.path,
             scan_id=outcome.scan_id,
-            workers=workers,
+            workers=outcome.workers or workers,
+            executor=spec.kind,
             elapsed_s=outcome.elapsed_s,
             new_locations=outcome.new_locations,
             analysed=outcome.analysed,
             counts=outcome.counts,
             source_changes=tuple(outcome.source_changes),
         )
+
+
+def executor_spec(kind: str, workers: int | None, address: str | None) -> ExecutorSpec:
+    """``--executor`` / ``--workers`` / ``--ray-address`` as an ``ExecutorSpec``, checked before
+    anything is written: an unknown kind, an address without ``ray``, Ray not installed or its
+    cluster unreachable are MISUSE. For ``ray`` the cluster is joined (or started) here."""
+    if kind not in EXECUTORS:
+        raise ServiceError(
+            ErrorCode.MISUSE, f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}"
+        )
+    if address is not None and kind != "ray":
+        raise ServiceError(ErrorCode.MISUSE, "--ray-address needs --executor ray")
+    if workers is not None and workers < 1:
+        raise ServiceError(ErrorCode.MISUSE, "--workers must be 1 or more")
+    if kind == "ray":
+        from consentry.execution.ray_executor import RayUnavailable, connect
+
+        try:
+            connect(address, workers)
+        except RayUnavailable as exc:
+            raise ServiceError(ErrorCode.MISUSE, str(exc)) from None
+    return ExecutorSpec(kind, workers, address)
 
 
 def hash_image(name: str) -> FileHashes:
@@ -183,6 +213,8 @@ def hash_image(name: str) -> FileHashes:
 
 __all__ = [
     "BUILTIN_ANALYZERS",
+    "EXECUTORS",
+    "executor_spec",
     "ScanProgress",
     "ScanRequest",
     "ScanResult",
