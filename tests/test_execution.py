@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from consentry.execution import (
+    KINDS,
     InlineExecutor,
     Lost,
     ProcessExecutor,
     WorkerInit,
-    KINDS,
     local_kind,
     make_executor,
 )
