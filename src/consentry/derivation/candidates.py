@@ -15,8 +15,8 @@ clothes, background - is the evidence of where it came from, so that part gets i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,16 +40,28 @@ BACKGROUND_MIN_VOTES = 3
 FACE_MARGIN = 0.15
 
 Box = tuple[float, float, float, float]  # x, y, w, h in work pixels
+# How the queries ask the index: ``search(index, queries, k) -> (distances, ids)``, row i of
+# each for query i. ``local_search`` asks it here; the derivation pass on a cluster hands the
+# index to its workers once and asks them in slices (link_pass.py), with the same answers.
+Search = Callable[[Any, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def local_search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    distances, ids = index.search(queries, k)
+    return distances, ids
 
 
 def shortlist(
-    features: Sequence[ImageFeatures], faces: dict[str, list[Box]] | None = None
+    features: Sequence[ImageFeatures],
+    faces: dict[str, list[Box]] | None = None,
+    search: Search = local_search,
 ) -> list[tuple[int, int]]:
     """Unordered pairs (i < j) of positions in ``features`` worth verifying. ``faces``: face
-    boxes in work pixels by content SHA-256 (pictures without faces skip the second round)."""
+    boxes in work pixels by content SHA-256 (pictures without faces skip the second round).
+    ``search``: where the index is asked (here by default)."""
     everything = [(f.points, f.descriptors, f.mirror_points, f.mirror_descriptors)
                   for f in features]  # fmt: skip
-    pairs = _vote_round(everything, SHORTLIST, MIN_VOTES)
+    pairs = _vote_round(everything, SHORTLIST, MIN_VOTES, search)
     if faces:
         outside = []
         for f in features:
@@ -62,7 +74,7 @@ def shortlist(
             plain = (f.points[keep], f.descriptors[keep])
             mirror = (f.mirror_points[keep_mirror], f.mirror_descriptors[keep_mirror])
             outside.append((*plain, *mirror))
-        pairs |= _vote_round(outside, BACKGROUND_SHORTLIST, BACKGROUND_MIN_VOTES)
+        pairs |= _vote_round(outside, BACKGROUND_SHORTLIST, BACKGROUND_MIN_VOTES, search)
     return sorted(pairs)
 
 
@@ -80,6 +92,7 @@ def _vote_round(
     per_picture: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     partners_each: int,
     min_votes: int,
+    search: Search = local_search,
 ) -> set[tuple[int, int]]:
     owners, codes = [], []
     for i, (_, descriptors, _, _) in enumerate(per_picture):
@@ -101,7 +114,7 @@ def _vote_round(
                 asker.append(np.full(len(q), i, np.int64))
     if not queries:
         return set()
-    distances, ids = index.search(np.ascontiguousarray(np.concatenate(queries)), NEIGHBOURS)
+    distances, ids = search(index, np.ascontiguousarray(np.concatenate(queries)), NEIGHBOURS)
     who = np.concatenate(asker)
     n = len(per_picture)
     rows, cols = np.nonzero((ids >= 0) & (distances <= MAX_HAMMING))
@@ -145,4 +158,40 @@ def _index(database: np.ndarray) -> faiss.IndexBinary:
     return index
 
 
-__all__ = ["SHORTLIST", "shortlist"]
+# -- the index on other workers: handed over once (their WorkerInit), asked in slices ----------
+_worker_index: Any = None
+
+
+def index_blob(index: Any) -> bytes:
+    """The index as bytes for ``start_search_worker`` (faiss keeps its kind and nprobe). Bytes,
+    not an array: a ``WorkerInit`` is compared with the last one, and bytes compare as one."""
+    import faiss
+
+    return bytes(faiss.serialize_index_binary(index))
+
+
+def start_search_worker(blob: bytes) -> None:
+    """A worker's set-up for the search step: the index, rebuilt from its bytes once."""
+    import faiss
+
+    global _worker_index
+    _worker_index = faiss.deserialize_index_binary(np.frombuffer(blob, dtype=np.uint8))
+
+
+def search_slice(task: tuple[int, np.ndarray, int]) -> tuple[int, np.ndarray, np.ndarray]:
+    """One slice of the queries, asked of this worker's index: (offset, distances, ids)."""
+    offset, queries, k = task
+    assert _worker_index is not None, "search_slice runs in a worker set up by start_search_worker"
+    distances, ids = _worker_index.search(queries, k)
+    return offset, distances, ids
+
+
+__all__ = [
+    "SHORTLIST",
+    "Search",
+    "index_blob",
+    "local_search",
+    "search_slice",
+    "shortlist",
+    "start_search_worker",
+]

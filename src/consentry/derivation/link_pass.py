@@ -82,6 +82,12 @@ FEATURE_BATCH = 32
 PAIR_BATCH = 64
 PAIR_CHUNK = 16  # pairs sent to a worker at once: neighbours in _by_group order share pictures
 PARALLEL_FROM = 48  # fewer images than this: one process (a pool costs seconds to start)
+# On a cluster, from this many images the shortlist's index is handed to the workers (once,
+# through the object store) and its queries asked in slices of QUERY_SLICE descriptors: at 8,000
+# images the search is seconds on one machine; it grows faster than the images (more cells,
+# more queries), so at a seizure's size it is work for the cluster. Below, the driver asks it.
+DISTRIBUTED_SHORTLIST_FROM = 2000
+QUERY_SLICE = 50_000
 # What every worker of the pass runs first (the same for all its steps: the workers are kept).
 WORKER = WorkerInit(start_worker)
 T = TypeVar("T")
@@ -214,7 +220,7 @@ def link_derivations(
         work = make_executor("process" if parallel else "inline", workers)
     try:
         outcome, audit_payload = _link(
-            ls, refs, todo, case_dir, work, progress or _Quiet(), rebuild, init
+            ls, refs, todo, case_dir, work, progress or _Quiet(), rebuild, init, is_cluster(spec)
         )
     finally:
         unusable = list(getattr(work, "unusable", []))
@@ -238,6 +244,7 @@ def _link(
     progress: LinkProgress,
     rebuild: bool,
     init: WorkerInit = WORKER,
+    distribute_search: bool = False,
 ) -> tuple[LinkOutcome, dict[str, Any] | None]:
     """The pass itself; returns the outcome and the audit event's payload (None: nothing new)."""
     started = time.monotonic()
@@ -287,7 +294,10 @@ def _link(
     mark = time.monotonic()
     face_boxes = {sha: [f.box for f in faces_in_work(found)]
                   for sha, found in ls.faces(features).items()}  # fmt: skip
-    positions = ca.shortlist(all_features, face_boxes)
+    search: ca.Search = ca.local_search
+    if distribute_search and len(all_features) >= DISTRIBUTED_SHORTLIST_FROM:
+        search = _search_on(executor)
+    positions = ca.shortlist(all_features, face_boxes, search)
     timings["shortlist_s"] = time.monotonic() - mark
     mark = time.monotonic()
     verified = ls.verified_pairs(VERSION)
@@ -382,6 +392,34 @@ def _render_pending(
     if case_dir is None:
         return 0
     return render_links(ls, case_dir, by_sha, executor, init)
+
+
+def _search_on(executor: Executor) -> ca.Search:
+    """The shortlist's search on ``executor``'s workers: the index goes to each worker once (its
+    WorkerInit; on Ray through the object store, one copy per node), the queries in slices. A
+    slice whose worker was lost is asked here instead: the answers are the same either way."""
+
+    def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        init = WorkerInit(ca.start_search_worker, (ca.index_blob(index),))
+        tasks = [
+            (lo, queries[lo : lo + QUERY_SLICE], k) for lo in range(0, len(queries), QUERY_SLICE)
+        ]
+
+        def lost(
+            task: tuple[int, np.ndarray, int], why: Lost
+        ) -> tuple[int, np.ndarray, np.ndarray]:
+            offset, part, kk = task
+            distances, ids = index.search(part, kk)
+            return offset, distances, ids
+
+        parts = sorted(
+            executor.map(ca.search_slice, tasks, init=init, on_lost=lost), key=lambda p: p[0]
+        )
+        if not parts:
+            return ca.local_search(index, queries, k)
+        return np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+
+    return search
 
 
 def _start_cluster_worker(readable: tuple[str, ...], writable: tuple[str, ...]) -> None:
