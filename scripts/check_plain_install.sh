@@ -32,6 +32,15 @@ with zipfile.ZipFile(root / "backup.zip", "w") as zf:
     zf.writestr("DCIM/c.jpg", buf.getvalue())
 PY
 (cd "$tmp" && "$tmp/venv/bin/consentry" scan evidence --case case --workers 1 -q)
+# Ray is an extra: without it, --executor ray is one clear misuse error (exit 2), nothing written
+set +e
+msg=$(cd "$tmp" && "$tmp/venv/bin/consentry" scan evidence --case case-ray --executor ray -q 2>&1)
+rc=$?
+set -e
+if [ "$rc" != 2 ] || ! grep -q "pip install 'consentry\[ray\]'" <<<"$msg" || [ -e "$tmp/case-ray" ]; then
+  echo "plain install: --executor ray without Ray gave exit $rc: $msg" >&2
+  exit 1
+fi
 "$tmp/venv/bin/consentry" case summary --case "$tmp/case" --json > "$tmp/summary.json"
 "$tmp/venv/bin/python" - "$tmp/summary.json" <<'PY'
 import json, sys

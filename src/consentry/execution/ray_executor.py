@@ -34,6 +34,7 @@ import atexit
 import logging
 import os
 import platform
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -75,6 +76,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         raise RayUnavailable("--executor ray needs Ray: pip install 'consentry[ray]'") from None
     if ray.is_initialized():
         return
+    if address is not None:
+        _check_reachable(address)
     try:
         ray.init(
             address=address,
@@ -90,6 +93,22 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     if not _started_here:
         _started_here = True
         atexit.register(ray.shutdown)
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A ``host:port`` that refuses or does not answer is one clear error within seconds;
+    ``ray.init`` alone retries it for minutes. Other forms (``auto``, ``ray://``) go to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise RayUnavailable(
+            f"cannot start or reach the Ray cluster at {address}: {exc.strerror or exc} "
+            "(is `ray start --head` running there?)"
+        ) from None
 
 
 def cluster_cpus() -> int:
