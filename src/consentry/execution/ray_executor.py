@@ -78,6 +78,11 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     if address is not None:
         _check_reachable(address)
+    # Ray's token authentication stays on (a local instance accepts only this machine's
+    # token); its notice that it is on would be the one line of noise on a scan's stderr
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+        logging.ERROR
+    )
     try:
         ray.init(
             address=address,
