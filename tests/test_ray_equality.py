@@ -86,10 +86,15 @@ def _scan(evidence: Path, case: Path, executor: str, address: str | None = None)
 
 
 @pytest.fixture(scope="module")
-def pool_store(evidence: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def pool_case(evidence: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     case = tmp_path_factory.mktemp("pool") / "case"
     _scan(evidence, case, "local")
-    dump = dump_items(case)
+    return case
+
+
+@pytest.fixture(scope="module")
+def pool_store(pool_case: Path) -> dict:
+    dump = dump_items(pool_case)
     # the folder exercises what it should: links found, problems recorded, members analysed
     assert dump["derivation_links"], "no derivation link: the comparison would miss the pass"
     assert dump["faces"] and dump["face_clusters"]
@@ -126,3 +131,42 @@ def test_two_node_cluster_gives_the_process_pools_store(
         nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
     assert workers == 2 and len(nodes) == 2
     assert _differences(pool_store, dump_items(tmp_path / "case")) == []
+
+
+def test_two_node_cluster_into_postgresql_gives_the_same_case(
+    evidence: Path, pool_case: Path, pool_store: dict, tmp_path: Path
+) -> None:
+    """Multi-node cases keep their store in PostgreSQL: the cluster's results, written by the
+    driver alone, give the case summary, the findings and the links of the local SQLite scan."""
+    from .pg import POSTGRES_SKIP, POSTGRES_URL, postgres_database
+
+    if not POSTGRES_URL:
+        pytest.skip(POSTGRES_SKIP)
+    import sqlalchemy as sa
+
+    from consentry.services.case import CaseRef
+    from consentry.services.scan import ScanRequest, scan
+    from consentry.services.summary import summarize
+
+    with postgres_database("ray_equality") as url, ray_cluster(nodes=2, cpus_per_node=1) as c:
+        pg_case = CaseRef(tmp_path / "pg-case", url)
+        scan(ScanRequest(pg_case, (str(evidence),), "Test Examiner", 2, executor="ray",
+                         ray_address=c.address))  # fmt: skip
+        pg_summary = summarize(pg_case).counts.as_dict()
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            pg_links = sorted(
+                conn.execute(
+                    sa.text("SELECT derived_sha256, source_sha256, face_swap FROM derivation_links")
+                ).all()
+            )
+            pg_findings = sorted(conn.execute(sa.text(
+                "SELECT sha256, analyzer, status, label FROM findings")).all())  # fmt: skip
+        engine.dispose()
+    assert pg_summary == summarize(CaseRef(pool_case)).counts.as_dict()
+    assert [tuple(r) for r in pg_links] == sorted(
+        (r[0], r[1], r[6]) for r in pool_store["derivation_links"]
+    )
+    assert [tuple(r) for r in pg_findings] == sorted(
+        r[:1] + r[1:2] + r[4:6] for r in pool_store["findings"]
+    )
