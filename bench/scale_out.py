@@ -727,6 +727,9 @@ def links_cmd(case: Path, workers: int, executor: list[str]) -> list[str]:
 def part_derivation(
     args: argparse.Namespace, log: Any, env: dict[str, str], tracker: TreeCPU
 ) -> dict:
+    """One case grows by a hash-only scan of each next slice of the corpus; at every size a copy
+    of it gets the derivation pass from scratch (no features yet), so each size's pass is timed
+    whole while the scans add up to the largest size once."""
     sizes = sorted(args.derivation_sizes)
     prepared = derivation_corpus(max(sizes), args.seed, args.cache_dir.resolve(), log)
     if prepared is None:
@@ -736,35 +739,42 @@ def part_derivation(
     rows: list[DerivRow] = []
     skipped: list[tuple[int, float]] = []
     budget_end = time.monotonic() + args.derivation_budget
+    base = work / "case"
+    have = 0
     try:
         for n in sizes:
-            estimate = _estimate(rows, n)
+            estimate = _estimate(rows, n, have)
             left = budget_end - time.monotonic()
             if estimate is not None and estimate > left:
                 log(f"derivation n={n}: NOT RUN, estimated {estimate:.0f} s > {left:.0f} s left")
                 skipped.append((n, estimate))
                 continue
-            folder = work / f"photos-{n}"
+            folder = work / f"photos-{have}-{n}"
             folder.mkdir()
-            for m in metas[:n]:
+            for m in metas[have:n]:
                 os.link(images_dir / m["name"], folder / m["name"])
-            case = work / f"case-{n}"
-            log(f"derivation n={n}: hash-only scan, then consentry links (pool, 2 workers)")
+            log(
+                f"derivation n={n}: hash-only scan of pictures {have}-{n} into the case, then "
+                "consentry links on a copy of it (pool, 2 workers)"
+            )
             scan = run_cli(
                 "scan",
-                scan_cmd(folder, case, 2, ["--executor", "local"], CONFIGS["hash"]),
-                n,
+                scan_cmd(folder, base, 2, ["--executor", "local"], CONFIGS["hash"]),
+                n - have,
                 env,
                 tracker,
                 log,
             )
             if scan.rc != 0:
                 break
-            scan_sizes = case_sizes(case)
+            have = n
+            scan_sizes = case_sizes(base)
+            case = work / f"case-{n}"
+            shutil.copytree(base, case)
             ray_case = None
             if n == args.derivation_compare:
                 ray_case = work / f"case-{n}-ray"
-                shutil.copytree(case, ray_case)
+                shutil.copytree(base, ray_case)
             links = run_cli(
                 "links", links_cmd(case, 2, ["--executor", "local"]), n, env, tracker, log
             )
@@ -773,6 +783,7 @@ def part_derivation(
             row.scan_db_bytes, row.scan_other_bytes = scan_sizes
             rows.append(row)
             _log_phases(row, log)
+            shutil.rmtree(case, ignore_errors=True)
             if ray_case is not None:
                 log(f"derivation n={n}: the same pass on Ray (local_ray(2), warm)")
                 with ray_helper("local", 2, env, tracker) as inst:
@@ -793,8 +804,6 @@ def part_derivation(
                 rows.append(rrow)
                 _log_phases(rrow, log)
                 shutil.rmtree(ray_case, ignore_errors=True)
-            shutil.rmtree(case, ignore_errors=True)
-            shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     pairs = sum(1 for m in metas if m["kind"] == "photo-crop") // 2
@@ -824,18 +833,20 @@ def _fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] | None
     return math.exp(my - b * mx), b
 
 
-def _estimate(rows: Sequence[DerivRow], n: int) -> float | None:
-    """Seconds a set of n would take (scan + links), from the pool rows so far."""
+def _estimate(rows: Sequence[DerivRow], n: int, have: int) -> float | None:
+    """Seconds the size n would take: the scan of the n - have new pictures at the last scan's
+    rate, and the pass from the growth of the passes so far (at least linear)."""
     pool = [r for r in rows if r.executor == "pool" and r.scan is not None]
     if not pool:
         return None
-    xs = [r.n for r in pool]
-    totals = [r.scan.wall_s + r.links.wall_s for r in pool if r.scan is not None]
-    fit = _fit(xs, totals)
+    last = pool[-1]
+    assert last.scan is not None
+    scan_s = last.scan.wall_s / max(1, last.scan.images) * (n - have)
+    fit = _fit([r.n for r in pool], [r.links.wall_s for r in pool])
     if fit is None:
-        return totals[-1] * n / xs[-1]
+        return scan_s + last.links.wall_s * n / last.n
     a, b = fit
-    return a * n ** max(b, 1.0)
+    return scan_s + a * n ** max(b, 1.0)
 
 
 PHASES = ("features_s", "shortlist_s", "verify_s", "profiles_s", "links_s", "render_s")
@@ -850,12 +861,13 @@ def report_derivation(
     log(
         f"Corpus: prefixes of {len(metas)} seeded 320-800 px JPEGs, generated pictures plus one "
         f"pair of crops of a shared photo per {PAIR_EVERY} ({pairs} pairs in all); cases built "
-        "by a hash-only `scan --no-links` (no faces: the pass's second shortlist round, outside "
-        "faces, has nothing to do); `consentry links --workers 2`."
+        "by hash-only `scan --no-links` runs that add each next slice to one case (no faces: the "
+        "pass's second shortlist round, outside faces, has nothing to do); at each size a copy "
+        "of that case gets `consentry links --workers 2` from scratch (no features yet)."
     )
     log("")
     log(
-        "| images | executor | scan wall s | links wall s | pass s | "
+        "| images | executor | scan of the added pictures, wall s | links wall s | pass s | "
         + " | ".join(p.removesuffix("_s") for p in PHASES)
         + " | candidate pairs | related | links | CPU s (all) | driver peak RSS | "
         "load before -> after |"
