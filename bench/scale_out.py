@@ -567,6 +567,137 @@ def report_scan(rows: list[ScanRow], instances: list[RayInstance], n: int, log: 
 
 
 # ---------------------------------------------------------------------------------------------
+# part "driver": what the one process that writes the store costs per image
+
+
+def _pg_conninfo(url: str, dbname: str | None = None) -> str:
+    """A libpq URL from an SQLAlchemy one (``postgresql+psycopg://...``), database replaced."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    path = f"/{dbname}" if dbname is not None else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def _pg_admin(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_conninfo(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+def _pg_size(url: str, dbname: str) -> int:
+    import psycopg
+
+    with psycopg.connect(_pg_conninfo(url, dbname)) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
+
+
+def part_driver(args: argparse.Namespace, log: Any, env: dict[str, str], tracker: TreeCPU) -> dict:
+    """The driver's CPU per image (Ray warm, one actor: the actor's work is in the helper's
+    tree, the CLI's own CPU is the driver's), at two sizes so that its fixed start-up cancels;
+    with ``--db URL`` (PostgreSQL) also the database server's CPU (``--db-pid``: the
+    postmaster, whose tree is sampled) and the database's size per image."""
+    prepared = st.prepare_corpus(args.n, args.seed, 2, args.cache_dir.resolve(), log)
+    if prepared is None:
+        return {}
+    _, images, _ = prepared
+    st.warm_page_cache(images)
+    sizes = sorted(set(min(k, len(images)) for k in args.driver_sizes))
+    work = Path(tempfile.mkdtemp(prefix="scale-out-driver-"))
+    db_tracker = TreeCPU()
+    if args.db_pid:
+        db_tracker.add_root(args.db_pid)
+    rows: list[dict[str, Any]] = []
+    try:
+        folders = {}
+        for k in sizes:
+            folders[k] = work / f"photos-{k}"
+            folders[k].mkdir()
+            for img in images[:k]:
+                os.link(img.path, folders[k] / img.path.name)
+        with ray_helper("local", 1, env, tracker) as inst:
+            log(f"Ray (local_ray(1)) up in {inst.start_s:.1f} s")
+            for config in args.configs:
+                for k in sizes:
+                    case = work / f"case-{config}-{k}"
+                    extra = list(CONFIGS[config])
+                    dbname = f"scale_out_{config}_{k}_{os.getpid()}"
+                    if args.db:
+                        _pg_admin(args.db, f'CREATE DATABASE "{dbname}"')
+                        url = _pg_conninfo(args.db, dbname).replace(
+                            "postgresql://", "postgresql+psycopg://", 1
+                        )
+                        extra += ["--db", url]
+                    db_tracker.mark()
+                    log(f"[{CONFIG_LABEL[config]}] {k} photos, Ray warm, 1 worker")
+                    run = run_cli(
+                        "driver",
+                        scan_cmd(
+                            folders[k],
+                            case,
+                            1,
+                            ["--executor", "ray", "--ray-address", inst.address],
+                            extra,
+                        ),
+                        k,
+                        env,
+                        tracker,
+                        log,
+                    )
+                    db_cpu = db_tracker.cpu_since_mark() if args.db_pid else 0.0
+                    sqlite_bytes, other = case_sizes(case) if run.rc == 0 else (0, 0)
+                    store = _pg_size(args.db, dbname) if args.db and run.rc == 0 else sqlite_bytes
+                    if args.db:
+                        _pg_admin(args.db, f'DROP DATABASE "{dbname}"')
+                    rows.append(
+                        {
+                            "config": config,
+                            "n": k,
+                            "run": run,
+                            "db_cpu": db_cpu,
+                            "store": store,
+                            "other": other,
+                        }
+                    )
+                    shutil.rmtree(case, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    kind = "PostgreSQL (--db)" if args.db else "SQLite (case.sqlite)"
+    log("")
+    log(f"### The driver (the one process that writes the store), store: {kind}")
+    log("")
+    log(
+        "| analyzers | images | wall s | driver CPU s (the CLI process) | all processes CPU s | "
+        "DB server CPU s | store bytes/image | thumbnails etc. bytes/image |"
+    )
+    log("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        run = r["run"]
+        log(
+            f"| {r['config']} | {r['n']} | {run.wall_s:.1f} | {run.cli_cpu_s:.2f} | "
+            f"{run.cpu_s:.1f} | {r['db_cpu'] if args.db_pid else '-'} | "
+            f"{r['store'] / r['n']:,.0f} | {r['other'] / r['n']:,.0f} |"
+        )
+    log("")
+    for config in args.configs:
+        mine = [r for r in rows if r["config"] == config and r["run"].rc == 0]
+        if len(mine) >= 2:
+            lo, hi = mine[0], mine[-1]
+            dn = hi["n"] - lo["n"]
+            drv = (hi["run"].cli_cpu_s - lo["run"].cli_cpu_s) / dn * 1000
+            dbc = (hi["db_cpu"] - lo["db_cpu"]) / dn * 1000
+            size = (hi["store"] - lo["store"]) / dn
+            log(
+                f"- {config}: marginal driver CPU {drv:.1f} ms/image (n={lo['n']} -> {hi['n']})"
+                + (f", DB server {dbc:.1f} CPU-ms/image" if args.db_pid else "")
+                + f", store {size:,.0f} bytes/image"
+            )
+    return {"rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------
 # part 2: the derivation pass against the number of images
 
 _PHOTOS: list[str] = []
@@ -842,11 +973,12 @@ def _estimate(rows: Sequence[DerivRow], n: int, have: int) -> float | None:
     last = pool[-1]
     assert last.scan is not None
     scan_s = last.scan.wall_s / max(1, last.scan.images) * (n - have)
+    linear = last.links.wall_s * n / last.n  # growth slower than linear is not counted on
     fit = _fit([r.n for r in pool], [r.links.wall_s for r in pool])
-    if fit is None:
-        return scan_s + last.links.wall_s * n / last.n
+    if fit is None or fit[1] <= 1.0:
+        return scan_s + linear
     a, b = fit
-    return scan_s + a * n ** max(b, 1.0)
+    return scan_s + max(linear, a * n**b)
 
 
 PHASES = ("features_s", "shortlist_s", "verify_s", "profiles_s", "links_s", "render_s")
@@ -966,7 +1098,12 @@ def _ints(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--parts", default="scan,derivation", help="scan, derivation [both]")
+    ap.add_argument(
+        "--parts",
+        default="scan,derivation",
+        help="scan, derivation, driver (the store-writing process's CPU per image) "
+        "[scan,derivation]",
+    )
     ap.add_argument("--n", type=int, default=300, help="photos of the scan part [300]")
     ap.add_argument("--seed", type=int, default=1, help="corpus seed [1]")
     ap.add_argument("--workers", type=_ints, default=[1, 2, 4], help="worker counts [1,2,4]")
@@ -992,6 +1129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=900,
         help="seconds for the derivation part; a size estimated not to fit is left out [900]",
     )
+    ap.add_argument(
+        "--driver-sizes", type=_ints, default=[30, 300], help="driver part: photos [30,300]"
+    )
+    ap.add_argument(
+        "--db",
+        default=None,
+        help="driver part: a PostgreSQL URL (postgresql+psycopg://user@host:port/postgres); "
+        "each run gets a fresh database of its own, dropped after",
+    )
+    ap.add_argument("--db-pid", type=int, default=0, help="driver part: the postmaster's pid")
     ap.add_argument("--cache-dir", type=Path, default=BENCH / "corpus", help="[bench/corpus]")
     ap.add_argument(
         "--out", default=None, help="copy of the output [bench/out/scale_out-<date>.md]; '-': none"
@@ -1053,6 +1200,8 @@ def _run(args: argparse.Namespace, parts: set[str], log: Any) -> int:
             part_scan(args, log, env, tracker)
         if "derivation" in parts:
             part_derivation(args, log, env, tracker)
+        if "driver" in parts:
+            part_driver(args, log, env, tracker)
     finally:
         stray = [p for p in tracker.live_pids() if p != os.getpid()]
         for pid in stray:  # processes of this run's own trees only, by id
