@@ -606,9 +606,10 @@ def part_driver(args: argparse.Namespace, log: Any, env: dict[str, str], tracker
     st.warm_page_cache(images)
     sizes = sorted(set(min(k, len(images)) for k in args.driver_sizes))
     work = Path(tempfile.mkdtemp(prefix="scale-out-driver-"))
-    db_tracker = TreeCPU()
+    db_tracker = TreeCPU()  # its own thread: the server's backends live only while a run does
     if args.db_pid:
         db_tracker.add_root(args.db_pid)
+        db_tracker.start()
     rows: list[dict[str, Any]] = []
     try:
         folders = {}
@@ -663,6 +664,8 @@ def part_driver(args: argparse.Namespace, log: Any, env: dict[str, str], tracker
                     )
                     shutil.rmtree(case, ignore_errors=True)
     finally:
+        if db_tracker.is_alive():
+            db_tracker.stop()
         shutil.rmtree(work, ignore_errors=True)
     kind = "PostgreSQL (--db)" if args.db else "SQLite (case.sqlite)"
     log("")
@@ -675,9 +678,10 @@ def part_driver(args: argparse.Namespace, log: Any, env: dict[str, str], tracker
     log("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         run = r["run"]
+        db_cpu = f"{r['db_cpu']:.2f}" if args.db_pid else "-"
         log(
             f"| {r['config']} | {r['n']} | {run.wall_s:.1f} | {run.cli_cpu_s:.2f} | "
-            f"{run.cpu_s:.1f} | {r['db_cpu'] if args.db_pid else '-'} | "
+            f"{run.cpu_s:.1f} | {db_cpu} | "
             f"{r['store'] / r['n']:,.0f} | {r['other'] / r['n']:,.0f} |"
         )
     log("")
