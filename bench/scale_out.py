@@ -31,17 +31,28 @@ event. A set whose time, extrapolated from the smaller ones, would not fit in
 ``--derivation-compare`` images the pass also runs on Ray (warm, ``local_ray(2)``) on a copy of
 the same case.
 
+Part ``driver`` (not in the default ``--parts``): the CPU per image of the one process that
+writes the store (the CLI, with one Ray actor started beforehand, at ``--driver-sizes`` 30 and
+300 photos so that its start-up cancels), on SQLite or, with ``--db URL``, on PostgreSQL: a
+fresh database per run, its size from ``pg_database_size``, and its server's CPU when
+``--db-pid`` names the postmaster.
+
 Output: markdown tables on stdout and in ``bench/out/scale_out-<date>.md``, with the machine,
 its load averages before and after every run, and the store's size per image.
 
 Examples:
 
     python bench/scale_out.py                                   # both parts, defaults
+        # here (2 cores): the scan part took 17 min at --n 300 at load 5-14 (about 11 min
+        # expected at the default 200), the derivation part 8 min at load 1-3.6
     python bench/scale_out.py --parts scan --n 300 --workers 1,2,4
     python bench/scale_out.py --parts scan --configs hash --n 100   # a quick look
     python bench/scale_out.py --parts derivation --derivation-sizes 1000,2000,4000,8000 \\
-        --derivation-compare 1000 --derivation-budget 900
+        --derivation-compare 2000 --derivation-budget 1000   # Ray's shortlist search from 2k
     python bench/scale_out.py --parts derivation --derivation-sizes 500 --derivation-compare 500
+    python bench/scale_out.py --parts driver --n 300 --configs hash,all
+    python bench/scale_out.py --parts driver --n 300 \\
+        --db 'postgresql+psycopg://postgres@/postgres?host=/tmp/pg&port=55417' --db-pid 12345
     python bench/scale_out.py --generate-only                   # build (or check) the corpora
 
 Ray is never left running: the helper shuts its instance down when told, and processes of its
@@ -1108,7 +1119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="scan, derivation, driver (the store-writing process's CPU per image) "
         "[scan,derivation]",
     )
-    ap.add_argument("--n", type=int, default=300, help="photos of the scan part [300]")
+    ap.add_argument("--n", type=int, default=200, help="photos of the scan part [200]")
     ap.add_argument("--seed", type=int, default=1, help="corpus seed [1]")
     ap.add_argument("--workers", type=_ints, default=[1, 2, 4], help="worker counts [1,2,4]")
     ap.add_argument(
