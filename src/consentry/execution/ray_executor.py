@@ -134,7 +134,10 @@ class _Actor:
     importing this module does not import Ray)."""
 
     def __init__(self, init: WorkerInit | None) -> None:
+        import ray
+
         self.node = platform.node()
+        self.node_id = ray.get_runtime_context().get_node_id()
         self.unusable: str | None = None
         try:
             if init is not None:
@@ -143,7 +146,7 @@ class _Actor:
             self.unusable = f"{self.node}: {exc}"
 
     def ready(self) -> tuple[str, str | None]:
-        return self.node, self.unusable
+        return self.node_id, self.unusable
 
     def pid(self) -> int:
         return os.getpid()
@@ -187,6 +190,7 @@ class RayExecutor:
         self._init: WorkerInit | None = None
         self._init_ref: Any = None
         self.unusable: list[str] = []  # why actors were left out, "node: reason"
+        self._bad_nodes: set[str] = set()  # Ray node ids of those: new actors keep off them
         self.retried = 0  # items retried alone after an actor was lost (for tests and logs)
         self.started = 0  # actors started, the replacements included
 
@@ -196,18 +200,33 @@ class RayExecutor:
         import ray
 
         cls = _actor_class()
-        fresh = [cls.options(scheduling_strategy="SPREAD").remote(self._init_ref)
-                 for _ in range(n)]  # fmt: skip
+        options: dict[str, Any] = {"scheduling_strategy": "SPREAD"}
+        if self._bad_nodes:
+            # a replacement must not land on a node known to be unusable (an idle one draws
+            # SPREAD's placement), nor wait for one when no other node has CPUs
+            alive = {
+                node["NodeID"]
+                for node in ray.nodes()
+                if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0
+            }
+            if not alive - self._bad_nodes:
+                return []
+            options["label_selector"] = {
+                "ray.io/node-id": f"!in({','.join(sorted(self._bad_nodes))})"
+            }
+        fresh = [cls.options(**options).remote(self._init_ref) for _ in range(n)]
         self.started += n
         usable = []
         for actor in fresh:
             try:
-                _, reason = ray.get(actor.ready.remote(), timeout=START_SECONDS)
+                node_id, reason = ray.get(actor.ready.remote(), timeout=START_SECONDS)
             except Exception as exc:  # noqa: BLE001 - its init crashed or never finished
-                reason = f"worker did not start: {_short(exc)}"
+                node_id, reason = None, f"worker did not start: {_short(exc)}"
             if reason is None:
                 usable.append(actor)
             else:
+                if node_id is not None:
+                    self._bad_nodes.add(node_id)
                 if reason not in self.unusable:
                     self.unusable.append(reason)
                 ray.kill(actor)
