@@ -62,3 +62,20 @@ def test_misuse_is_one_error_before_anything_is_written(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert message in done.stderr
     assert not (tmp_path / "case").exists()
+
+
+def test_without_an_address_a_local_instance_starts_even_beside_a_running_cluster(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """``ray.init(address=None)`` would join (or, asked for CPUs, fail on) the cluster whose
+    address file ``ray start --head`` leaves; without --ray-address the scan starts its own."""
+    from .ray_support import ray_cluster
+
+    evidence = _evidence(tmp_path)
+    with ray_cluster(nodes=1, cpus_per_node=1):
+        done = run_cli(
+            "scan", evidence, "--case", tmp_path / "case", "--executor", "ray", "--workers", "2",
+            "--no-links", "--json", "-q", timeout=240,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["workers"] == 2  # its own 2 CPUs, not the cluster's one

@@ -85,7 +85,9 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     )
     try:
         ray.init(
-            address=address,
+            # no address: always a new local instance ("local"); None would silently join
+            # whatever RAY_ADDRESS or the address file of a `ray start --head` here names
+            address=address or "local",
             num_cpus=None if address else (num_cpus or os.cpu_count() or 1),
             include_dashboard=False,
             log_to_driver=False,
