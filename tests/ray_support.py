@@ -29,7 +29,7 @@ def local_ray(cpus: int = 2) -> Iterator[None]:
 
     if ray.is_initialized():
         ray.shutdown()
-    _init(num_cpus=cpus)
+    _init(address="local", num_cpus=cpus)  # never a cluster whose address file is here
     try:
         yield
     finally:

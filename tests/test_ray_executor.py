@@ -21,7 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from consentry.execution import InlineExecutor, Lost, WorkerInit, WorkerUnusable, probe
+from consentry.execution import (
+    InlineExecutor,
+    Lost,
+    NoUsableWorker,
+    WorkerInit,
+    WorkerUnusable,
+    probe,
+)
 from consentry.execution.probe import require_paths
 from consentry.records.problems import Code
 
@@ -234,7 +241,7 @@ class TestCluster:
         assert len(executor.worker_pids()) == 1
 
     # a replacement or lone-retry actor kept off the node found unusable (it is idle, so
-    # SPREAD would choose it): before the fix 8 of 12 innocent items became no_worker here
+    # SPREAD would choose it): before the fix 8 of 12 innocent items were lost here
     def test_a_worker_dying_beside_an_unusable_node_costs_only_its_item(
         self, executor: RayExecutor
     ) -> None:
@@ -245,14 +252,12 @@ class TestCluster:
             key=repr,
         )
 
-    def test_with_every_node_unusable_every_item_is_lost_as_no_worker_at_once(
-        self, executor: RayExecutor
-    ) -> None:
+    def test_with_every_node_unusable_the_map_stops_at_once(self, executor: RayExecutor) -> None:
         init = WorkerInit(_blind_when, (("blind", "sighted"),))
         started = time.monotonic()
-        results = list(executor.map(_where, range(16), init=init, on_lost=_lost))
+        with pytest.raises(NoUsableWorker, match="cannot read the evidence here"):
+            list(executor.map(_where, range(16), init=init, on_lost=_lost))
         assert time.monotonic() - started < 30  # no wait for a worker that never comes
-        assert sorted(results) == [(n, Code.NO_WORKER.value) for n in range(16)]
         assert sorted(executor.unusable) == [
             f"{platform.node()}: cannot read the evidence here (blind)",
             f"{platform.node()}: cannot read the evidence here (sighted)",

@@ -8,9 +8,9 @@ same folder:
   committed, then the same command again: it resumes, and the store equals the pool's;
 - a node that really cannot see the evidence: a second Ray node started in its own mount
   namespace (``unshare -m``) where a tmpfs hides the folder holding the evidence. With it the
-  only node, every file gets a ``no_worker`` problem and the scan ends; with a sighted node
-  beside it, it is left out (a ``workers_unusable`` audit event with the reason) and the store
-  equals the pool's.
+  only node, the scan stops at once (scan_failed, every file still pending, none blamed); once a
+  sighted node joins, the same scan resumes, the blind node is left out (a
+  ``workers_unusable`` audit event with the reason) and the store equals the pool's.
 
 The derivation pass is left out (``link=False`` / ``--no-links``): the faults hit the analysis,
 and tests/test_ray_equality.py compares the pass on Ray already."""
@@ -338,33 +338,36 @@ def blind_node(evidence: Path, tmp_path: Path) -> Iterator[Any]:
 def test_a_node_that_cannot_see_the_evidence_is_left_out(
     evidence: Path, reference: dict, blind_node: Any, tmp_path: Path
 ) -> None:
+    from consentry.services.case import ErrorCode, ServiceError
+
     reason = f"cannot read {evidence}: No such file or directory"
-    # alone on the cluster: no worker can do anything, and the scan says so and ends
-    alone = tmp_path / "blind"
+    # alone on the cluster: no worker can do anything; the scan stops at once and says why,
+    # and blames no file for it (everything found stays pending)
+    case = tmp_path / "case"
     started = time.monotonic()
-    result = _scan(evidence, alone, "ray", blind_node.address)
+    with pytest.raises(ServiceError) as stopped:
+        _scan(evidence, case, "ray", blind_node.address)
     assert time.monotonic() - started < 60
-    dump = dump_items(alone)
+    assert stopped.value.code == ErrorCode.SCAN_FAILED and reason in str(stopped.value)
+    dump = dump_items(case)
     top = [row for row in dump["locations"] if row[3] == "[]"]
     assert len(top) == TOTAL - N_MEMBERS  # the zip was never opened: its members unknown
-    codes = _problem_codes(dump)
-    assert len(codes) == len(top) and all(c == {"no_worker"} for c in codes.values()), codes
-    messages = {row[3] for row in dump["location_problems"]}
-    assert all(reason in m for m in messages), messages
-    assert [e["workers"] for e in _audit(alone, "workers_unusable")] == [
+    assert all(row[7] == "pending" for row in dump["locations"])
+    assert _problem_codes(dump) == {} and dump["content_problems"] == []
+    assert [e["workers"] for e in _audit(case, "workers_unusable")] == [
         [f"{os.uname().nodename}: {reason}"]
     ]
-    assert result.analysed == len(top)
+    assert len(_audit(case, "scan_failed")) == 1
 
-    # with a sighted node beside it: left out, and the store is the pool's
+    # a sighted node joins: the same scan resumes, the blind node is left out again, and the
+    # store is the pool's
     blind_node.add_node(num_cpus=1)  # (not wait_for_nodes: it does not count the blind one)
     deadline = time.monotonic() + 30
     while ray.cluster_resources().get("CPU", 0) < 2:
         assert time.monotonic() < deadline, "the sighted node did not join"
         time.sleep(0.2)
-    case = tmp_path / "case"
     _scan(evidence, case, "ray", blind_node.address)
     assert [e["workers"] for e in _audit(case, "workers_unusable")] == [
         [f"{os.uname().nodename}: {reason}"]
-    ]
+    ] * 2
     assert _differences(reference, dump_items(case)) == []

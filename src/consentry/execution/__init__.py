@@ -17,6 +17,7 @@ from consentry.execution.core import (
     Executor,
     ExecutorSpec,
     Lost,
+    NoUsableWorker,
     WorkerInit,
     WorkerUnusable,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "InlineExecutor",
     "KINDS",
     "Lost",
+    "NoUsableWorker",
     "ProcessExecutor",
     "WorkerInit",
     "WorkerUnusable",

@@ -34,9 +34,16 @@ class WorkerInit:
 class WorkerUnusable(Exception):
     """Raised by a ``WorkerInit`` function when this worker cannot do the work at all - on a
     cluster node, the evidence or the case folder is not mounted. An executor with other
-    workers leaves this one out and says why (``Executor.unusable``); with none left, every
-    item is lost with ``Code.NO_WORKER``. A local executor's workers share the parent's
-    file system, which the parent checked before the run: there this is an error."""
+    workers leaves this one out and says why (``Executor.unusable``). A local executor's
+    workers share the parent's file system, which the parent checked before the run: there
+    this is an error."""
+
+
+class NoUsableWorker(RuntimeError):
+    """Raised by ``map`` when no worker at all can take the items (every node of a cluster
+    refused with ``WorkerUnusable``, or none could be started). Not a problem of any item:
+    the run stops, the items not yet done stay to do, and a re-run once the storage is
+    mounted takes them."""
 
 
 @dataclass(frozen=True)
@@ -81,4 +88,4 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Executor", "ExecutorSpec", "Lost", "WorkerInit", "WorkerUnusable"]
+__all__ = ["Executor", "ExecutorSpec", "Lost", "NoUsableWorker", "WorkerInit", "WorkerUnusable"]

@@ -18,9 +18,10 @@ What it keeps of the process pool's guarantees (``processes.py``):
 - nothing finished for ``STALL_SECONDS`` while items are out: every busy actor is killed and
   its items are retried alone the same way;
 - an actor whose init raises ``WorkerUnusable`` (its node cannot read the evidence or write
-  the case folder) is left out and its reason kept in ``unusable``; with no usable actor left,
-  every remaining item is lost with ``no_worker`` instead of waiting for a worker that never
-  comes.
+  the case folder) is left out and its reason kept in ``unusable``, and later actors keep off
+  that node; with no usable actor left, ``map`` raises ``NoUsableWorker`` at once instead of
+  waiting for a worker that never comes (the items not done stay to do: no item is blamed for
+  the cluster's storage).
 
 Each item's result comes back exactly once; the caller records it, so nothing is in the store
 twice. Without an address a local Ray instance is started with this machine's CPUs (and stopped
@@ -41,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from consentry.execution.core import Lost, WorkerInit, WorkerUnusable
+from consentry.execution.core import Lost, NoUsableWorker, WorkerInit, WorkerUnusable
 from consentry.records.problems import Code
 
 T = TypeVar("T")
@@ -273,12 +274,7 @@ class RayExecutor:
         last_progress = time.monotonic()
         while queue or out:
             if not actors:
-                reason = "; ".join(self.unusable) or "no Ray worker could be started"
-                for item in [*[it for _, it in out.values()], *queue]:
-                    yield on_lost(item, Lost(Code.NO_WORKER, f"no usable worker: {reason}"))
-                out.clear()
-                queue.clear()
-                break
+                raise self._none_usable()
             for slot in sorted(load, key=load.__getitem__):
                 while queue and load[slot] < IN_FLIGHT_PER_WORKER:
                     item = queue.popleft()
@@ -360,9 +356,7 @@ class RayExecutor:
                 if lone is None:
                     started = self._start(1)
                     if not started:
-                        reason = "; ".join(self.unusable) or "no Ray worker could be started"
-                        yield on_lost(item, Lost(Code.NO_WORKER, f"no usable worker: {reason}"))
-                        continue
+                        raise self._none_usable()
                     lone = started[0]
                 ref = lone.run.remote(fn, item)
                 done, _ = ray.wait([ref], timeout=self.item_seconds)
@@ -387,6 +381,10 @@ class RayExecutor:
         finally:
             if lone is not None:
                 ray.kill(lone)
+
+    def _none_usable(self) -> NoUsableWorker:
+        reason = "; ".join(self.unusable) or "no Ray worker could be started"
+        return NoUsableWorker(f"no usable Ray worker: {reason}")
 
     @staticmethod
     def _deliver(item: T, value: Any, on_error: Callable[[T, Exception], R] | None) -> Iterator[R]:

@@ -67,7 +67,6 @@ class Code(StrEnum):
     INTERNAL_ERROR = "internal_error"
     WORKER_LOST = "worker_lost"
     ITEM_TIMEOUT = "item_timeout"
-    NO_WORKER = "no_worker"  # on a cluster, no worker could read the evidence or the case
     # read-only guarantee, checked at the end of every scan
     SOURCE_CHANGED = "source_changed"
     SOURCE_MISSING = "source_missing"

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consentry.execution import NoUsableWorker
 from consentry.services.case import CaseRef, ErrorCode, ServiceError, opened
 
 if TYPE_CHECKING:
@@ -92,14 +93,21 @@ def update_links(request: LinksRequest) -> LinksResult:
             guard_for_case(case.store, case.path).check_case_folder()
         except UnsafeOutput as exc:
             raise ServiceError(ErrorCode.MISUSE, str(exc)) from None
-        outcome = link_derivations(
-            case.store,
-            case.path,
-            request.examiner,
-            request.workers or os.cpu_count() or 1,
-            rebuild=request.rebuild,
-            executor=spec,
-        )
+        try:
+            outcome = link_derivations(
+                case.store,
+                case.path,
+                request.examiner,
+                request.workers or os.cpu_count() or 1,
+                rebuild=request.rebuild,
+                executor=spec,
+            )
+        except NoUsableWorker as exc:  # the storage, not the case: what is done stays done
+            raise ServiceError(
+                ErrorCode.SCAN_FAILED,
+                f"links stopped: {exc} (audit event workers_unusable; re-run once the "
+                "evidence and the case folder are mounted on the nodes)",
+            ) from None
         links = case.links.links()
         paths = case.links.locations_of(
             [x.derived_sha256 for x in links]
