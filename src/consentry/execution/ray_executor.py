@@ -194,6 +194,7 @@ class RayExecutor:
         self._init_ref: Any = None
         self.unusable: list[str] = []  # why actors were left out, "node: reason"
         self._bad_nodes: set[str] = set()  # Ray node ids of those: new actors keep off them
+        self._spare: Any = None  # the lone retry's actor, alive after the retries
         self.retried = 0  # items retried alone after an actor was lost (for tests and logs)
         self.started = 0  # actors started, the replacements included
 
@@ -253,6 +254,9 @@ class RayExecutor:
         for actor in self._actors:
             ray.kill(actor)
         self._actors = []
+        if self._spare is not None:
+            ray.kill(self._spare)
+            self._spare = None
 
     # -- the work ---------------------------------------------------------------------------
     def map(
@@ -323,7 +327,12 @@ class RayExecutor:
                     ray.kill(actors[slot])
                     load[slot] = 0
                 yield from self._retry_alone(fn, suspects, on_lost, on_error)
-                replacements = self._start(len(dead))
+                # the lone actor that survived the retries replaces one of the dead (one model
+                # load fewer per lost worker); new ones for the rest
+                spare, self._spare = self._spare, None
+                replacements = [spare] if spare is not None else []
+                if len(dead) > len(replacements):
+                    replacements += self._start(len(dead) - len(replacements))
                 for slot in sorted(dead):
                     if replacements:
                         actors[slot] = replacements.pop()
@@ -378,6 +387,7 @@ class RayExecutor:
                     yield on_error(item, exc)
                     continue
                 yield from self._deliver(item, value, on_error)
+            self._spare, lone = lone, None  # kept for ``map``, which makes it a replacement
         finally:
             if lone is not None:
                 ray.kill(lone)
