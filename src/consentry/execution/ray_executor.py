@@ -197,6 +197,7 @@ class RayExecutor:
         self._spare: Any = None  # the lone retry's actor, alive after the retries
         self.retried = 0  # items retried alone after an actor was lost (for tests and logs)
         self.started = 0  # actors started, the replacements included
+        self.used = 0  # the most usable actors a map had (fewer than asked: nodes left out)
 
     # -- actors -----------------------------------------------------------------------------
     def _start(self, n: int) -> list[Any]:
@@ -246,6 +247,7 @@ class RayExecutor:
             self._init = init
         if not self._actors:
             self._actors = self._start(self.workers)
+            self.used = max(self.used, len(self._actors))
         return self._actors
 
     def _kill_all(self) -> None:

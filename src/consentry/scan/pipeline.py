@@ -331,7 +331,8 @@ def _analyse(
         disk = sys.modules.get("consentry.media.disk")  # loaded only when an image was met
         if disk is not None:
             disk.clear_cache()  # and the disk images it kept open
-    return done, int(getattr(executor, "workers", workers))
+    # the workers that did the work: on a cluster, those usable (nodes left out not counted)
+    return done, int(getattr(executor, "used", 0) or getattr(executor, "workers", workers))
 
 
 def _pending_pass(
