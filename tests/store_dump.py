@@ -44,6 +44,20 @@ def dump_items(case: Path) -> dict[str, list[tuple[object, ...]]]:
         return {name: sorted(db.execute(sql).fetchall(), key=repr) for name, sql in q.items()}
 
 
+def differences(
+    expected: dict[str, list[tuple[object, ...]]], actual: dict[str, list[tuple[object, ...]]]
+) -> list[str]:
+    """The tables of two dumps that differ, each with its row counts and up to two rows on
+    each side (empty: equal)."""
+    out = []
+    for table, rows in expected.items():
+        if actual[table] != rows:
+            gone = [r for r in rows if r not in actual[table]][:2]
+            new = [r for r in actual[table] if r not in rows][:2]
+            out.append(f"{table}: {len(rows)} vs {len(actual[table])} rows; {gone} -> {new}")
+    return out
+
+
 def count_rows(case: Path) -> dict[str, int]:
     with sqlite3.connect(case / "case.sqlite") as db:
         return {

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from .ray_support import local_ray, ray_cluster
-from .store_dump import dump_items
+from .store_dump import differences, dump_items
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
 
@@ -104,23 +104,13 @@ def pool_store(pool_case: Path) -> dict:
     return dump
 
 
-def _differences(expected: dict, actual: dict) -> list[str]:
-    out = []
-    for table, rows in expected.items():
-        if actual[table] != rows:
-            gone = [r for r in rows if r not in actual[table]][:2]
-            new = [r for r in actual[table] if r not in rows][:2]
-            out.append(f"{table}: {len(rows)} vs {len(actual[table])} rows; {gone} -> {new}")
-    return out
-
-
 def test_local_ray_gives_the_process_pools_store(
     evidence: Path, pool_store: dict, tmp_path: Path
 ) -> None:
     with local_ray(2):
         workers = _scan(evidence, tmp_path / "case", "ray")
     assert workers == 2
-    assert _differences(pool_store, dump_items(tmp_path / "case")) == []
+    assert differences(pool_store, dump_items(tmp_path / "case")) == []
 
 
 def test_two_node_cluster_gives_the_process_pools_store(
@@ -130,7 +120,7 @@ def test_two_node_cluster_gives_the_process_pools_store(
         workers = _scan(evidence, tmp_path / "case", "ray", cluster.address)
         nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
     assert workers == 2 and len(nodes) == 2
-    assert _differences(pool_store, dump_items(tmp_path / "case")) == []
+    assert differences(pool_store, dump_items(tmp_path / "case")) == []
 
 
 def test_two_node_cluster_into_postgresql_gives_the_same_case(

@@ -41,7 +41,7 @@ from consentry.services.audit import verify_audit
 from consentry.services.case import CaseRef
 
 from .ray_support import local_ray, ray_cluster
-from .store_dump import count_rows, dump_items
+from .store_dump import count_rows, differences, dump_items
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
 
@@ -97,16 +97,6 @@ def reference(evidence: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert all(row[7] == "done" for row in dump["locations"])
     assert dump["faces"] and dump["thumbnails"]  # the models ran: something to compare
     return dump
-
-
-def _differences(expected: dict, actual: dict) -> list[str]:
-    out = []
-    for table, rows in expected.items():
-        if actual[table] != rows:
-            gone = [r for r in rows if r not in actual[table]][:2]
-            new = [r for r in actual[table] if r not in rows][:2]
-            out.append(f"{table}: {len(rows)} vs {len(actual[table])} rows; {gone} -> {new}")
-    return out
 
 
 def _done_count(case: Path) -> int:
@@ -232,7 +222,7 @@ def test_a_ray_worker_killed_mid_scan_costs_nothing(
     assert not any(
         codes & {"worker_lost", "item_timeout"} for codes in _problem_codes(dump).values()
     )
-    assert _differences(reference, dump) == []
+    assert differences(reference, dump) == []
     assert count_rows(case)["locations"] == TOTAL
 
 
@@ -274,7 +264,7 @@ def test_a_killed_ray_scan_resumes_to_the_uninterrupted_store(
 
     rerun = subprocess.run(_scan_cmd(evidence, case), capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert _differences(reference, dump_items(case)) == []
+    assert differences(reference, dump_items(case)) == []
     assert len(_audit(case, "scan_interrupted")) == 1  # the killed run, said by the re-run
     assert verify_audit(CaseRef(case)).findings == ()  # the chain intact across the kill
 
@@ -371,4 +361,4 @@ def test_a_node_that_cannot_see_the_evidence_is_left_out(
     assert [e["workers"] for e in _audit(case, "workers_unusable")] == [
         [f"{os.uname().nodename}: {reason}"]
     ] * 2
-    assert _differences(reference, dump_items(case)) == []
+    assert differences(reference, dump_items(case)) == []
